@@ -1,0 +1,105 @@
+//! The one error type of the API and its mapping to GraphQL errors.
+//!
+//! Policy: every error a client sees carries `extensions.code`. Client mistakes say what was
+//! wrong; server-side failures are logged here with their cause and answer only
+//! "internal error" (or "service unavailable" when the database cannot be reached), so no
+//! database or library text ever reaches a client.
+
+use async_graphql::ErrorExtensions;
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AppError {
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    BadInput(String),
+    #[error("service unavailable, try again later")]
+    Unavailable,
+    #[error("internal error")]
+    Internal,
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    /// The value of `extensions.code` for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated => "UNAUTHENTICATED",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::NotFound(_) => "NOT_FOUND",
+            AppError::Conflict(_) => "CONFLICT",
+            AppError::BadInput(_) => "BAD_USER_INPUT",
+            AppError::Unavailable => "SERVICE_UNAVAILABLE",
+            AppError::Internal => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        AppError::BadInput(message.into())
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        AppError::NotFound(message.into())
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        AppError::Conflict(message.into())
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        if is_connection_failure(&err) {
+            tracing::error!(error = %err, "database unavailable");
+            AppError::Unavailable
+        } else {
+            tracing::error!(error = %err, "database error");
+            AppError::Internal
+        }
+    }
+}
+
+fn is_connection_failure(err: &DbErr) -> bool {
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(
+                e.as_ref(),
+                sea_orm::sqlx::Error::Io(_)
+                    | sea_orm::sqlx::Error::PoolTimedOut
+                    | sea_orm::sqlx::Error::PoolClosed
+                    | sea_orm::sqlx::Error::WorkerCrashed
+            )
+        }
+        _ => false,
+    }
+}
+
+/// Maps database constraint violations to client errors, in one place.
+pub trait DbResultExt<T> {
+    /// Turns a unique-constraint violation into `CONFLICT` with `message`.
+    fn on_unique_violation(self, message: &str) -> AppResult<T>;
+}
+
+impl<T> DbResultExt<T> for Result<T, DbErr> {
+    fn on_unique_violation(self, message: &str) -> AppResult<T> {
+        self.map_err(|err| match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => AppError::conflict(message),
+            _ => err.into(),
+        })
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(err: AppError) -> Self {
+        async_graphql::Error::new(err.to_string()).extend_with(|_, ext| ext.set("code", err.code()))
+    }
+}

@@ -1,0 +1,121 @@
+//! Who manages which profile: the role enum, and the mutations that link and unlink.
+
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::user;
+use sea_orm::EntityTrait;
+
+use super::{
+    id::{NodeId, NodeType},
+    profile::{Profile, no_profile},
+    state,
+    user::User,
+};
+use crate::{
+    db::Db,
+    error::{AppError, AppResult},
+    store::{
+        self,
+        memberships::{self, Change},
+    },
+};
+
+/// A user's role on a profile they manage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "entity::ProfileRole")]
+pub enum ProfileRole {
+    /// Owns the profile.
+    Owner,
+    /// Manages the profile.
+    Manager,
+}
+
+/// The result of adding, changing or removing a profile manager.
+#[derive(SimpleObject)]
+pub struct MembershipPayload {
+    /// The profile.
+    profile: Profile,
+    /// The user.
+    user: User,
+    /// The user's role on the profile now; null when the user no longer manages it.
+    role: Option<ProfileRole>,
+    /// When the user became a manager of the profile; null when the user no longer manages it.
+    linked_at: Option<DateTime<Utc>>,
+    /// Whether the request changed anything.
+    changed: bool,
+}
+
+#[derive(Default)]
+pub struct MembershipMutation;
+
+#[Object]
+impl MembershipMutation {
+    /// Makes a user a manager of a profile with the given role. Adding an existing manager
+    /// with the same role changes nothing; with another role, it changes the role.
+    async fn add_profile_manager(
+        &self,
+        ctx: &Context<'_>,
+        profile_id: ID,
+        user_id: ID,
+        #[graphql(default_with = "ProfileRole::Manager")] role: ProfileRole,
+    ) -> async_graphql::Result<MembershipPayload> {
+        let (profile, user) = keys(&profile_id, &user_id)?;
+        Ok(change(state(ctx)?, profile, user, Some(role)).await?)
+    }
+
+    /// Removes a user from the managers of a profile. Removing a user who does not manage
+    /// the profile changes nothing.
+    async fn remove_profile_manager(
+        &self,
+        ctx: &Context<'_>,
+        profile_id: ID,
+        user_id: ID,
+    ) -> async_graphql::Result<MembershipPayload> {
+        let (profile, user) = keys(&profile_id, &user_id)?;
+        Ok(change(state(ctx)?, profile, user, None).await?)
+    }
+}
+
+/// Sets the user's role on the profile, or removes the user from it when `role` is `None`, in
+/// one transaction that holds the profile's lock.
+async fn change(
+    db: &Db,
+    profile_key: i64,
+    user_key: i64,
+    role: Option<ProfileRole>,
+) -> AppResult<MembershipPayload> {
+    let tx = db.begin_write().await?;
+    let profile = store::profiles::lock(&*tx, profile_key)
+        .await?
+        .ok_or_else(no_profile)?;
+    let user = user::Entity::find_by_id(user_key)
+        .one(&*tx)
+        .await?
+        .ok_or_else(no_user)?;
+    let (link, change) = match role {
+        Some(role) => {
+            let (link, change) = memberships::set(&*tx, user.id, profile.id, role.into()).await?;
+            (Some(link), change)
+        }
+        None => (None, memberships::remove(&*tx, user.id, profile.id).await?),
+    };
+    tx.commit().await?;
+    Ok(MembershipPayload {
+        profile: Profile(profile),
+        user: User(user),
+        role: link.as_ref().map(|link| link.role.into()),
+        linked_at: link.map(|link| link.created_at),
+        changed: change != Change::Unchanged,
+    })
+}
+
+fn keys(profile_id: &ID, user_id: &ID) -> AppResult<(i64, i64)> {
+    Ok((
+        NodeId::decode_as(profile_id, NodeType::Profile)?,
+        NodeId::decode_as(user_id, NodeType::User)?,
+    ))
+}
+
+fn no_user() -> AppError {
+    AppError::not_found("no such user")
+}

@@ -1,0 +1,191 @@
+//! Profiles: the `Profile` object, its queries and its mutations.
+
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+use entity::profile;
+
+use super::{
+    connection::{self, ListKind, ProfileConnection, ProfileUserConnection, Total},
+    id::{NodeId, NodeType},
+    loaders::{Batch, ProfileKey, UsersOfProfile},
+    state,
+    user::User,
+};
+use crate::{
+    db::Db,
+    error::{AppError, AppResult},
+    store,
+};
+
+/// The longest profile name, in characters.
+const MAX_NAME_LENGTH: usize = 255;
+
+/// A profile, managed by one or more users.
+#[derive(Clone, Debug)]
+pub struct Profile(pub profile::Model);
+
+#[Object]
+impl Profile {
+    /// The global ID of this profile.
+    pub async fn id(&self) -> ID {
+        NodeId::profile(self.0.id)
+    }
+
+    /// The profile's name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// When the profile was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the profile was last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// The users who manage this profile, in the order they were created.
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many users to return, 0 to 100 (default 100).")] first: Option<i32>,
+        #[graphql(desc = "Return the users after this cursor.")] after: Option<String>,
+    ) -> async_graphql::Result<ProfileUserConnection> {
+        let list = ListKind::ProfileUsers;
+        let window = connection::window(list, first, after.as_deref())?;
+        let key = UsersOfProfile {
+            profile: self.0.id,
+            window,
+        };
+        let rows = Batch::of(ctx)?.load_one(key).await?.unwrap_or_default();
+        Ok(connection::connect(
+            list,
+            Total::UsersOfProfile(self.0.id),
+            window,
+            rows,
+            connection::linked(|user: &entity::user::Model| user.id, User),
+        ))
+    }
+}
+
+#[derive(Default)]
+pub struct ProfileQuery;
+
+#[Object]
+impl ProfileQuery {
+    /// The profile with this ID, or null when there is none.
+    async fn profile(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Profile>> {
+        let key = NodeId::decode_as(&id, NodeType::Profile)?;
+        Ok(Batch::of(ctx)?
+            .load_one(ProfileKey(key))
+            .await?
+            .map(Profile))
+    }
+
+    /// All profiles, in the order they were created.
+    async fn profiles(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many profiles to return, 0 to 100 (default 100).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Return the profiles after this cursor.")] after: Option<String>,
+    ) -> async_graphql::Result<ProfileConnection> {
+        let list = ListKind::Profiles;
+        let window = connection::window(list, first, after.as_deref())?;
+        let rows = store::page::<profile::Entity>(state(ctx)?.conn(), window)
+            .await
+            .map_err(AppError::from)?;
+        Ok(connection::connect(
+            list,
+            Total::Profiles,
+            window,
+            rows,
+            |profile| {
+                (
+                    profile.id,
+                    Profile(profile),
+                    async_graphql::connection::EmptyFields,
+                )
+            },
+        ))
+    }
+}
+
+#[derive(Default)]
+pub struct ProfileMutation;
+
+#[Object]
+impl ProfileMutation {
+    /// Creates a profile.
+    async fn create_profile(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+    ) -> async_graphql::Result<Profile> {
+        let name = validate_name(&name)?;
+        let profile = store::profiles::create(state(ctx)?.conn(), &name)
+            .await
+            .map_err(AppError::from)?;
+        Ok(Profile(profile))
+    }
+
+    /// Renames a profile.
+    async fn update_profile(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: String,
+    ) -> async_graphql::Result<Profile> {
+        let key = NodeId::decode_as(&id, NodeType::Profile)?;
+        let name = validate_name(&name)?;
+        Ok(Profile(rename(state(ctx)?, key, &name).await?))
+    }
+
+    /// Deletes a profile and every link to it. Returns the ID of the deleted profile.
+    async fn delete_profile(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let key = NodeId::decode_as(&id, NodeType::Profile)?;
+        let deleted = store::profiles::delete(state(ctx)?.conn(), key)
+            .await
+            .map_err(AppError::from)?;
+        if !deleted {
+            return Err(no_profile().into());
+        }
+        Ok(id)
+    }
+}
+
+async fn rename(db: &Db, key: i64, name: &str) -> AppResult<profile::Model> {
+    let tx = db.begin_write().await?;
+    let profile = store::profiles::lock(&*tx, key)
+        .await?
+        .ok_or_else(no_profile)?;
+    let profile = store::profiles::rename(&*tx, profile, name).await?;
+    tx.commit().await?;
+    Ok(profile)
+}
+
+pub fn no_profile() -> AppError {
+    AppError::not_found("no such profile")
+}
+
+/// Trims a profile name and checks it is 1 to 255 characters without control characters.
+fn validate_name(name: &str) -> AppResult<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AppError::bad_input("`name` must not be empty"));
+    }
+    if name.chars().count() > MAX_NAME_LENGTH {
+        return Err(AppError::bad_input(format!(
+            "`name` must be at most {MAX_NAME_LENGTH} characters"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::bad_input(
+            "`name` must not contain control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}

@@ -1,0 +1,32 @@
+//! The HTTP surface: routes, limits and shared state.
+
+mod graphql;
+mod health;
+
+use std::sync::Arc;
+
+use axum::{Router, extract::DefaultBodyLimit, routing::get};
+use tower_http::trace::TraceLayer;
+
+use crate::{config::Config, db::Db, graphql::RosterSchema};
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub schema: RosterSchema,
+    pub config: Arc<Config>,
+}
+
+/// The router of the whole API, buildable without a socket.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/health", get(health::health))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,46 @@
+//! Roster: a GraphQL API server for users and the profiles they manage.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod store;
+
+use std::{future::Future, sync::Arc};
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use http::AppState;
+
+/// Connects to the database, applies pending migrations, and builds the state of the server.
+pub async fn prepare(config: Config) -> Result<AppState, sea_orm::DbErr> {
+    let db = db::Db::connect(&config.database_url, config.database_max_connections).await?;
+    db.migrate().await?;
+    Ok(AppState {
+        schema: graphql::schema(Some(db.clone())),
+        db,
+        config: Arc::new(config),
+    })
+}
+
+/// The router of the whole API.
+pub fn app(state: AppState) -> Router {
+    http::router(state)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
