@@ -4,7 +4,7 @@
 //! relation has its own key type, so two relations never share a batch, and a page key carries
 //! its window: the keys of one batch are grouped by window and each group is one statement.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use async_graphql::{
     Context,
@@ -12,9 +12,9 @@ use async_graphql::{
 };
 use entity::{profile, user};
 
-use super::connection::Total;
+use super::{connection::Total, scheduler::Loads};
 use crate::{
-    db::{Db, StatementCounter},
+    db::Db,
     error::{AppError, AppResult},
     store::{
         self, Window,
@@ -58,9 +58,11 @@ struct ProfileCountOfUser(i64);
 struct UserCountOfProfile(i64);
 
 impl Batch {
-    /// The loader of one request; its batch loads count toward that request's statements.
-    pub fn per_request(db: Db, counter: StatementCounter) -> DataLoader<Batch> {
-        DataLoader::new(Batch { db }, move |load| tokio::spawn(counter.scope(load)))
+    /// The loader of one request, whose loads `loads` runs.
+    pub fn per_request(db: Db, loads: &Loads) -> DataLoader<Batch> {
+        DataLoader::new(Batch { db }, loads.spawner())
+            // `Loads` starts a batch once its level has asked for every key: no need to wait.
+            .delay(Duration::ZERO)
             // A batch is one statement whatever its size (keys travel as one array parameter).
             .max_batch_size(usize::MAX)
     }

@@ -6,14 +6,16 @@ mod loaders;
 mod membership;
 mod node;
 mod profile;
+mod scheduler;
 mod user;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema, dataloader::DataLoader};
 
 pub use id::{NodeId, NodeType};
 pub use loaders::Batch;
+pub use scheduler::Loads;
 
-use crate::db::{Db, StatementCounter};
+use crate::db::Db;
 
 #[derive(MergedObject, Default)]
 pub struct Query(node::NodeQuery, user::UserQuery, profile::ProfileQuery);
@@ -43,9 +45,9 @@ pub fn schema(db: Option<Db>) -> RosterSchema {
     }
 }
 
-/// The request data of one GraphQL request: its batch loader.
-pub fn request_data(db: &Db, counter: &StatementCounter) -> DataLoader<Batch> {
-    Batch::per_request(db.clone(), counter.clone())
+/// The request data of one GraphQL request: its batch loader, whose loads `loads` runs.
+pub fn request_data(db: &Db, loads: &Loads) -> DataLoader<Batch> {
+    Batch::per_request(db.clone(), loads)
 }
 
 /// The database handle, from the schema data.

@@ -147,7 +147,7 @@ impl ProfileMutation {
     /// Deletes a profile and every link to it. Returns the ID of the deleted profile.
     async fn delete_profile(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let key = NodeId::decode_as(&id, NodeType::Profile)?;
-        let deleted = store::profiles::delete(state(ctx)?.conn(), key)
+        let deleted = store::delete::<profile::Entity>(state(ctx)?.conn(), key)
             .await
             .map_err(AppError::from)?;
         if !deleted {

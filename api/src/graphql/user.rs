@@ -103,6 +103,18 @@ impl UserMutation {
         let user = store::users::create(state(ctx)?.conn(), &email).await?;
         Ok(User(user))
     }
+
+    /// Deletes a user and every link of theirs. Returns the ID of the deleted user.
+    async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let key = NodeId::decode_as(&id, NodeType::User)?;
+        let deleted = store::delete::<user::Entity>(state(ctx)?.conn(), key)
+            .await
+            .map_err(AppError::from)?;
+        if !deleted {
+            return Err(AppError::not_found("no such user").into());
+        }
+        Ok(id)
+    }
 }
 
 /// Trims an email address and checks its shape; the domain is lower-cased.

@@ -117,10 +117,21 @@ pub async fn get(
 }
 
 async fn execute(state: &AppState, request: async_graphql::Request, format: Format) -> Response {
+    if request.query.trim().is_empty() {
+        return request_error(
+            format,
+            StatusCode::BAD_REQUEST,
+            "the request has no `query`",
+        );
+    }
+    let query = request.query.clone();
     let counter = StatementCounter::default();
-    let request = request.data(graphql::request_data(&state.db, &counter));
-    let mut response = counter.scope(state.schema.execute(request)).await;
-    label_errors(&mut response);
+    let loads = graphql::Loads::default();
+    let request = request.data(graphql::request_data(&state.db, &loads));
+    let mut response = counter
+        .scope(loads.run(state.schema.execute(request)))
+        .await;
+    label_errors(&mut response, &query);
     let status = if format == Format::GraphQLResponseJson && is_request_error(&response) {
         StatusCode::BAD_REQUEST
     } else {
@@ -134,17 +145,22 @@ async fn execute(state: &AppState, request: async_graphql::Request, format: Form
     http
 }
 
-/// Gives every error an `extensions.code`: errors raised before execution (parsing,
-/// validation, limits) are `GRAPHQL_VALIDATION_FAILED`; argument values the schema rejected
-/// during execution are `BAD_USER_INPUT`.
-fn label_errors(response: &mut async_graphql::Response) {
+/// Gives every error an `extensions.code`: a document that does not parse is
+/// `GRAPHQL_PARSE_FAILED`; other errors raised before execution (validation, limits) are
+/// `GRAPHQL_VALIDATION_FAILED`; argument values rejected during execution are `BAD_USER_INPUT`.
+fn label_errors(response: &mut async_graphql::Response, query: &str) {
+    let request_code = if is_request_error(response) && parse_query(query).is_err() {
+        "GRAPHQL_PARSE_FAILED"
+    } else {
+        "GRAPHQL_VALIDATION_FAILED"
+    };
     for error in &mut response.errors {
         let extensions = error
             .extensions
             .get_or_insert_with(ErrorExtensionValues::default);
         if extensions.get("code").is_none() {
             let code = if error.path.is_empty() {
-                "GRAPHQL_VALIDATION_FAILED"
+                request_code
             } else {
                 "BAD_USER_INPUT"
             };

@@ -82,3 +82,11 @@ where
 {
     PaginatorTrait::count(E::find(), conn).await
 }
+
+/// Deletes the row of `E` with this key; links to it go with it (ON DELETE CASCADE). Returns
+/// whether it existed.
+pub async fn delete<E: EntityTrait>(conn: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
+    let column = Expr::col((E::default(), Alias::new("id")));
+    let result = E::delete_many().filter(column.eq(id)).exec(conn).await?;
+    Ok(result.rows_affected > 0)
+}

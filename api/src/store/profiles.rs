@@ -30,12 +30,6 @@ pub async fn rename(
     active.update(conn).await
 }
 
-/// Deletes a profile; its links go with it (ON DELETE CASCADE). Returns whether it existed.
-pub async fn delete(conn: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
-    let result = profile::Entity::delete_by_id(id).exec(conn).await?;
-    Ok(result.rows_affected > 0)
-}
-
 /// Reads a profile and locks it until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite
 /// writers are already serialized), so concurrent changes to one profile's managers queue.
 pub async fn lock(conn: &impl ConnectionTrait, id: i64) -> Result<Option<profile::Model>, DbErr> {

@@ -1,0 +1,302 @@
+//! `TestApp`: the real server on a fresh database, driven over HTTP.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use api::{AppState, Config};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use tokio::{net::TcpListener, sync::oneshot};
+
+/// The variable that points the tests at a PostgreSQL server, as an URL of a database the
+/// tests may connect to in order to create and drop their own databases.
+pub const POSTGRES_ENV: &str = "ROSTER_TEST_POSTGRES_URL";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares each named `async fn(TestApp)` as two tests, one per database:
+/// `<name>::sqlite` … are spelled `sqlite::<name>` and `postgres::<name>`.
+#[macro_export]
+macro_rules! db_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
+                    super::$name(&app).await;
+                    app.stop().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await;
+                    super::$name(&app).await;
+                    app.stop().await;
+                }
+            )*
+        }
+    };
+}
+
+/// A running server on its own fresh database.
+pub struct TestApp {
+    pub url: String,
+    pub state: AppState,
+    client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _database: TestDatabase,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Spawns the server with a configuration changed by `configure`.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
+        let database = TestDatabase::create(backend).await;
+        let mut config = Config::with_database(database.url.clone());
+        config.expose_sql_count = true;
+        config.database_max_connections = 5;
+        configure(&mut config);
+        let state = api::prepare(config)
+            .await
+            .expect("the server prepares its database");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let url = format!("http://{}", listener.local_addr().expect("bound"));
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn({
+            let state = state.clone();
+            async move {
+                api::serve(listener, state, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("the server runs");
+            }
+        });
+        TestApp {
+            url,
+            state,
+            client: reqwest::Client::new(),
+            shutdown: Some(shutdown),
+            server: Some(server),
+            _database: database,
+        }
+    }
+
+    /// Stops the server and drops its database.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        let _ = self.state.db.conn().close_by_ref().await;
+        // Dropping `self` drops the database.
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Posts a GraphQL request as JSON.
+    pub async fn gql(&self, query: &str, variables: Value) -> Gql {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("the server answers");
+        Gql::read(response).await
+    }
+
+    /// Posts a request that must succeed, and returns its `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let response = self.gql(query, variables).await;
+        assert!(
+            response.errors().is_empty(),
+            "unexpected errors: {}",
+            response.body
+        );
+        response.body["data"].clone()
+    }
+
+    pub async fn create_user(&self, email: &str) -> String {
+        let data = self
+            .data(
+                "mutation($email: String!) { createUser(email: $email) { id } }",
+                json!({ "email": email }),
+            )
+            .await;
+        id_of(&data["createUser"])
+    }
+
+    pub async fn create_profile(&self, name: &str) -> String {
+        let data = self
+            .data(
+                "mutation($name: String!) { createProfile(name: $name) { id } }",
+                json!({ "name": name }),
+            )
+            .await;
+        id_of(&data["createProfile"])
+    }
+
+    pub async fn add_manager(&self, profile: &str, user: &str, role: &str) -> Value {
+        self.data(
+            "mutation($p: ID!, $u: ID!, $r: ProfileRole!) {
+                addProfileManager(profileId: $p, userId: $u, role: $r) { changed role }
+            }",
+            json!({ "p": profile, "u": user, "r": role }),
+        )
+        .await["addProfileManager"]
+            .clone()
+    }
+
+    /// Runs SQL on the test's database directly, to seed data quickly.
+    pub async fn execute_sql(&self, sql: &str) {
+        self.state
+            .db
+            .conn()
+            .execute_unprepared(sql)
+            .await
+            .expect("seed SQL runs");
+    }
+}
+
+pub fn id_of(object: &Value) -> String {
+    object["id"].as_str().expect("an id").to_owned()
+}
+
+/// A GraphQL answer: HTTP status, body, and the SQL statements the request ran.
+pub struct Gql {
+    pub status: u16,
+    pub body: Value,
+    pub sql_statements: Option<u32>,
+}
+
+impl Gql {
+    pub async fn read(response: reqwest::Response) -> Gql {
+        let status = response.status().as_u16();
+        let sql_statements = response
+            .headers()
+            .get("x-sql-statements")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse().ok());
+        let body = response.json().await.expect("a JSON body");
+        Gql {
+            status,
+            body,
+            sql_statements,
+        }
+    }
+
+    pub fn errors(&self) -> Vec<Value> {
+        self.body["errors"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The `extensions.code` of the first error.
+    pub fn code(&self) -> &str {
+        self.body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or("<no error code>")
+    }
+
+    pub fn sql(&self) -> u32 {
+        self.sql_statements.expect("the x-sql-statements header")
+    }
+}
+
+/// A database of one test: a file in a temporary folder, or a fresh PostgreSQL database.
+struct TestDatabase {
+    url: String,
+    postgres: Option<(String, String)>,
+    _folder: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    async fn create(backend: Backend) -> TestDatabase {
+        match backend {
+            Backend::Sqlite => {
+                let folder = tempfile::tempdir().expect("a temporary folder");
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    folder.path().join("roster.db").display()
+                );
+                TestDatabase {
+                    url,
+                    postgres: None,
+                    _folder: Some(folder),
+                }
+            }
+            Backend::Postgres => {
+                let admin = std::env::var(POSTGRES_ENV).unwrap_or_else(|_| {
+                    panic!(
+                        "{POSTGRES_ENV} is not set: PostgreSQL tests need a server, e.g. \
+                         {POSTGRES_ENV}=postgres://postgres@127.0.0.1:5432/test (see README.md)"
+                    )
+                });
+                let name = unique_database_name();
+                let conn = Database::connect(&admin).await.expect("PostgreSQL answers");
+                conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("a fresh database");
+                let _ = conn.close().await;
+                let url = match admin.rsplit_once('/') {
+                    Some((server, _)) => format!("{server}/{name}"),
+                    None => panic!("{POSTGRES_ENV} must end with /<database>"),
+                };
+                TestDatabase {
+                    url,
+                    postgres: Some((admin, name)),
+                    _folder: None,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    /// A test that panicked still drops its PostgreSQL database.
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.postgres.take() {
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(runtime) = runtime {
+                    runtime.block_on(async {
+                        if let Ok(conn) = Database::connect(&admin).await {
+                            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                            let _ = conn.execute_unprepared(&sql).await;
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
+
+fn unique_database_name() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "roster_test_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real server over HTTP, on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod bad_input;
+mod batching;
+mod http;
+mod memberships;
+mod schema;
+mod traversal;
