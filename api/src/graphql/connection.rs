@@ -3,14 +3,22 @@
 use async_graphql::{
     Context, Object, OutputType, SimpleObject,
     connection::{Connection, ConnectionNameType, CursorType, Edge, EdgeNameType, EmptyFields},
+    dataloader::Loader,
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
+use sea_orm::EntityTrait;
 
-use super::{loaders::Batch, membership::ProfileRole, profile::Profile, user::User};
+use super::{
+    loaders::{Batch, Children, Page, Relation},
+    membership::ProfileRole,
+    profile::Profile,
+    state,
+    user::User,
+};
 use crate::{
     error::{AppError, AppResult},
-    store::{Window, links::Linked},
+    store::{self, Window},
 };
 
 /// The most items one page may hold, and the size of a page when `first` is not given.
@@ -176,8 +184,73 @@ pub type ProfileUserConnection = Connection<
     ProfileUserEdgeName,
 >;
 
+/// An object that lists hold: a wrapper of an entity's model.
+pub trait Listed: OutputType + Sized {
+    type Entity: EntityTrait<Model: Sync>;
+    fn wrap(model: <Self::Entity as EntityTrait>::Model) -> Self;
+    fn key(model: &<Self::Entity as EntityTrait>::Model) -> i64;
+}
+
+/// Resolves a top-level list: one page of all rows of `N`'s entity.
+pub async fn top_level<N, C, EN>(
+    ctx: &Context<'_>,
+    list: ListKind,
+    total: Total,
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<Connection<Cursor, N, TotalCount, EmptyFields, C, EN>>
+where
+    N: Listed,
+    C: ConnectionNameType,
+    EN: EdgeNameType,
+{
+    let window = window(list, first, after.as_deref())?;
+    let rows = store::page::<N::Entity>(state(ctx)?.conn(), window)
+        .await
+        .map_err(AppError::from)?;
+    Ok(connect(list, total, window, rows, |model| {
+        (N::key(&model), N::wrap(model), EmptyFields)
+    }))
+}
+
+/// Resolves a nested list: one page of `parent`'s children along `R`, loaded in one batch with
+/// the pages of the other parents of its level.
+pub async fn nested<R, N, C, EN>(
+    ctx: &Context<'_>,
+    list: ListKind,
+    parent: i64,
+    total: Total,
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<Connection<Cursor, N, TotalCount, LinkFields, C, EN>>
+where
+    R: Relation<Child = N::Entity>,
+    N: Listed,
+    C: ConnectionNameType,
+    EN: EdgeNameType,
+    Batch: Loader<Page<R>, Value = Children<R>, Error = AppError>,
+{
+    let window = window(list, first, after.as_deref())?;
+    let rows = Batch::of(ctx)?
+        .load_one(Page::<R>::new(parent, window))
+        .await?;
+    Ok(connect(
+        list,
+        total,
+        window,
+        rows.unwrap_or_default(),
+        |linked| {
+            let fields = LinkFields {
+                role: linked.role.into(),
+                linked_at: linked.linked_at,
+            };
+            (N::key(&linked.node), N::wrap(linked.node), fields)
+        },
+    ))
+}
+
 /// Builds a connection from up to `window.first + 1` rows in list order.
-pub fn connect<R, N, E, C, EN>(
+fn connect<R, N, E, C, EN>(
     list: ListKind,
     total: Total,
     window: Window,
@@ -206,18 +279,4 @@ where
         })
         .collect();
     connection
-}
-
-/// Splits a linked row into its cursor key, its node and the link's fields.
-pub fn linked<M, N>(
-    key: impl Fn(&M) -> i64,
-    node: impl Fn(M) -> N,
-) -> impl Fn(Linked<M>) -> (i64, N, LinkFields) {
-    move |linked| {
-        let fields = LinkFields {
-            role: linked.role.into(),
-            linked_at: linked.linked_at,
-        };
-        (key(&linked.node), node(linked.node), fields)
-    }
 }

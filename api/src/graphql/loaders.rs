@@ -4,13 +4,14 @@
 //! relation has its own key type, so two relations never share a batch, and a page key carries
 //! its window: the keys of one batch are grouped by window and each group is one statement.
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, hash::Hash, marker::PhantomData, time::Duration};
 
 use async_graphql::{
     Context,
     dataloader::{DataLoader, Loader},
 };
 use entity::{profile, user};
+use sea_orm::EntityTrait;
 
 use super::{connection::Total, scheduler::Loads};
 use crate::{
@@ -35,27 +36,67 @@ pub struct UserKey(pub i64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProfileKey(pub i64);
 
-/// One page of the profiles a user manages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ProfilesOfUser {
-    pub user: i64,
-    pub window: Window,
+/// One direction of the user–profile relationship.
+pub trait Relation: Copy + Eq + Hash + Send + Sync + 'static {
+    /// What the relation leads to.
+    type Child: EntityTrait<Model: Clone + Send + Sync> + Default;
+    const DIRECTION: Direction;
 }
 
-/// One page of the users who manage a profile.
+/// From a user to the profiles they manage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct UsersOfProfile {
-    pub profile: i64,
-    pub window: Window,
+pub struct ProfilesOfUser;
+
+impl Relation for ProfilesOfUser {
+    type Child = profile::Entity;
+    const DIRECTION: Direction = Direction::ProfilesOfUser;
 }
 
-/// How many profiles a user manages.
+/// From a profile to the users who manage it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct ProfileCountOfUser(i64);
+pub struct UsersOfProfile;
 
-/// How many users manage a profile.
+impl Relation for UsersOfProfile {
+    type Child = user::Entity;
+    const DIRECTION: Direction = Direction::UsersOfProfile;
+}
+
+/// One page of the children of `parent` along relation `R`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct UserCountOfProfile(i64);
+pub struct Page<R> {
+    pub parent: i64,
+    pub window: Window,
+    relation: PhantomData<R>,
+}
+
+impl<R> Page<R> {
+    pub fn new(parent: i64, window: Window) -> Self {
+        Page {
+            parent,
+            window,
+            relation: PhantomData,
+        }
+    }
+}
+
+/// How many children `parent` has along relation `R`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Count<R> {
+    parent: i64,
+    relation: PhantomData<R>,
+}
+
+impl<R> Count<R> {
+    fn new(parent: i64) -> Self {
+        Count {
+            parent,
+            relation: PhantomData,
+        }
+    }
+}
+
+/// The children of a page, at most `window.first + 1` of them.
+pub type Children<R> = Vec<Linked<<<R as Relation>::Child as EntityTrait>::Model>>;
 
 impl Batch {
     /// The loader of one request, whose loads `loads` runs.
@@ -75,17 +116,34 @@ impl Batch {
     pub async fn total(ctx: &Context<'_>, total: Total) -> AppResult<u64> {
         let loader = Self::of(ctx).map_err(|_| AppError::Internal)?;
         let conn = loader.loader().db.conn();
-        let count = match total {
+        Ok(match total {
             Total::Users => store::count::<user::Entity>(conn).await?,
             Total::Profiles => store::count::<profile::Entity>(conn).await?,
-            Total::ProfilesOfUser(id) => {
-                loader.load_one(ProfileCountOfUser(id)).await?.unwrap_or(0)
+            Total::ProfilesOfUser(user) => {
+                let count = Count::<ProfilesOfUser>::new(user);
+                loader.load_one(count).await?.unwrap_or(0)
             }
-            Total::UsersOfProfile(id) => {
-                loader.load_one(UserCountOfProfile(id)).await?.unwrap_or(0)
+            Total::UsersOfProfile(profile) => {
+                let count = Count::<UsersOfProfile>::new(profile);
+                loader.load_one(count).await?.unwrap_or(0)
             }
-        };
-        Ok(count)
+        })
+    }
+
+    /// Loads the rows of `E` with the keys of `keys`.
+    async fn by_keys<E, K>(
+        &self,
+        keys: &[K],
+        key: fn(&K) -> i64,
+        of: fn(&E::Model) -> K,
+    ) -> AppResult<HashMap<K, E::Model>>
+    where
+        E: EntityTrait,
+        K: Eq + Hash,
+    {
+        let ids: Vec<i64> = keys.iter().map(key).collect();
+        let rows = store::by_ids::<E>(self.db.conn(), &ids).await?;
+        Ok(rows.into_iter().map(|row| (of(&row), row)).collect())
     }
 }
 
@@ -94,12 +152,8 @@ impl Loader<UserKey> for Batch {
     type Error = AppError;
 
     async fn load(&self, keys: &[UserKey]) -> AppResult<HashMap<UserKey, user::Model>> {
-        let ids: Vec<i64> = keys.iter().map(|key| key.0).collect();
-        let users = store::by_ids::<user::Entity>(self.db.conn(), &ids).await?;
-        Ok(users
-            .into_iter()
-            .map(|user| (UserKey(user.id), user))
-            .collect())
+        self.by_keys::<user::Entity, _>(keys, |key| key.0, |user| UserKey(user.id))
+            .await
     }
 }
 
@@ -108,108 +162,44 @@ impl Loader<ProfileKey> for Batch {
     type Error = AppError;
 
     async fn load(&self, keys: &[ProfileKey]) -> AppResult<HashMap<ProfileKey, profile::Model>> {
-        let ids: Vec<i64> = keys.iter().map(|key| key.0).collect();
-        let profiles = store::by_ids::<profile::Entity>(self.db.conn(), &ids).await?;
-        Ok(profiles
-            .into_iter()
-            .map(|profile| (ProfileKey(profile.id), profile))
-            .collect())
+        self.by_keys::<profile::Entity, _>(keys, |key| key.0, |profile| ProfileKey(profile.id))
+            .await
     }
 }
 
-impl Loader<ProfilesOfUser> for Batch {
-    type Value = Vec<Linked<profile::Model>>;
+impl<R: Relation> Loader<Page<R>> for Batch {
+    type Value = Children<R>;
     type Error = AppError;
 
-    async fn load(
-        &self,
-        keys: &[ProfilesOfUser],
-    ) -> AppResult<HashMap<ProfilesOfUser, Self::Value>> {
+    async fn load(&self, keys: &[Page<R>]) -> AppResult<HashMap<Page<R>, Children<R>>> {
+        let mut by_window: HashMap<Window, Vec<i64>> = HashMap::new();
+        for key in keys {
+            by_window.entry(key.window).or_default().push(key.parent);
+        }
         let mut loaded = HashMap::new();
-        for (window, users) in by_window(keys.iter().map(|key| (key.window, key.user))) {
-            let pages = links::pages::<profile::Entity>(
-                self.db.conn(),
-                Direction::ProfilesOfUser,
-                &users,
-                window,
-            )
-            .await?;
+        for (window, parents) in by_window {
+            let pages =
+                links::pages::<R::Child>(self.db.conn(), R::DIRECTION, &parents, window).await?;
             loaded.extend(
                 pages
                     .into_iter()
-                    .map(|(user, page)| (ProfilesOfUser { user, window }, page)),
+                    .map(|(parent, page)| (Page::new(parent, window), page)),
             );
         }
         Ok(loaded)
     }
 }
 
-impl Loader<UsersOfProfile> for Batch {
-    type Value = Vec<Linked<user::Model>>;
-    type Error = AppError;
-
-    async fn load(
-        &self,
-        keys: &[UsersOfProfile],
-    ) -> AppResult<HashMap<UsersOfProfile, Self::Value>> {
-        let mut loaded = HashMap::new();
-        for (window, profiles) in by_window(keys.iter().map(|key| (key.window, key.profile))) {
-            let pages = links::pages::<user::Entity>(
-                self.db.conn(),
-                Direction::UsersOfProfile,
-                &profiles,
-                window,
-            )
-            .await?;
-            loaded.extend(
-                pages
-                    .into_iter()
-                    .map(|(profile, page)| (UsersOfProfile { profile, window }, page)),
-            );
-        }
-        Ok(loaded)
-    }
-}
-
-impl Loader<ProfileCountOfUser> for Batch {
+impl<R: Relation> Loader<Count<R>> for Batch {
     type Value = u64;
     type Error = AppError;
 
-    async fn load(
-        &self,
-        keys: &[ProfileCountOfUser],
-    ) -> AppResult<HashMap<ProfileCountOfUser, u64>> {
-        let users: Vec<i64> = keys.iter().map(|key| key.0).collect();
-        let counts = links::counts(self.db.conn(), Direction::ProfilesOfUser, &users).await?;
+    async fn load(&self, keys: &[Count<R>]) -> AppResult<HashMap<Count<R>, u64>> {
+        let parents: Vec<i64> = keys.iter().map(|key| key.parent).collect();
+        let counts = links::counts(self.db.conn(), R::DIRECTION, &parents).await?;
         Ok(counts
             .into_iter()
-            .map(|(user, count)| (ProfileCountOfUser(user), count))
+            .map(|(parent, count)| (Count::new(parent), count))
             .collect())
     }
-}
-
-impl Loader<UserCountOfProfile> for Batch {
-    type Value = u64;
-    type Error = AppError;
-
-    async fn load(
-        &self,
-        keys: &[UserCountOfProfile],
-    ) -> AppResult<HashMap<UserCountOfProfile, u64>> {
-        let profiles: Vec<i64> = keys.iter().map(|key| key.0).collect();
-        let counts = links::counts(self.db.conn(), Direction::UsersOfProfile, &profiles).await?;
-        Ok(counts
-            .into_iter()
-            .map(|(profile, count)| (UserCountOfProfile(profile), count))
-            .collect())
-    }
-}
-
-/// Groups parent keys by the window they ask for.
-fn by_window(keys: impl Iterator<Item = (Window, i64)>) -> HashMap<Window, Vec<i64>> {
-    let mut groups: HashMap<Window, Vec<i64>> = HashMap::new();
-    for (window, parent) in keys {
-        groups.entry(window).or_default().push(parent);
-    }
-    groups
 }

@@ -9,11 +9,11 @@ use super::{
     id::{NodeId, NodeType},
     profile::{Profile, no_profile},
     state,
-    user::User,
+    user::{User, no_user},
 };
 use crate::{
     db::Db,
-    error::{AppError, AppResult},
+    error::AppResult,
     store::{
         self,
         memberships::{self, Change},
@@ -114,8 +114,4 @@ fn keys(profile_id: &ID, user_id: &ID) -> AppResult<(i64, i64)> {
         NodeId::decode_as(profile_id, NodeType::Profile)?,
         NodeId::decode_as(user_id, NodeType::User)?,
     ))
-}
-
-fn no_user() -> AppError {
-    AppError::not_found("no such user")
 }

@@ -5,11 +5,10 @@ use chrono::{DateTime, Utc};
 use entity::profile;
 
 use super::{
-    connection::{self, ListKind, ProfileConnection, ProfileUserConnection, Total},
+    connection::{self, ListKind, Listed, ProfileConnection, ProfileUserConnection, Total},
     id::{NodeId, NodeType},
     loaders::{Batch, ProfileKey, UsersOfProfile},
     state,
-    user::User,
 };
 use crate::{
     db::Db,
@@ -53,20 +52,21 @@ impl Profile {
         #[graphql(desc = "How many users to return, 0 to 100 (default 100).")] first: Option<i32>,
         #[graphql(desc = "Return the users after this cursor.")] after: Option<String>,
     ) -> async_graphql::Result<ProfileUserConnection> {
-        let list = ListKind::ProfileUsers;
-        let window = connection::window(list, first, after.as_deref())?;
-        let key = UsersOfProfile {
-            profile: self.0.id,
-            window,
-        };
-        let rows = Batch::of(ctx)?.load_one(key).await?.unwrap_or_default();
-        Ok(connection::connect(
-            list,
-            Total::UsersOfProfile(self.0.id),
-            window,
-            rows,
-            connection::linked(|user: &entity::user::Model| user.id, User),
-        ))
+        let (list, total) = (ListKind::ProfileUsers, Total::UsersOfProfile(self.0.id));
+        connection::nested::<UsersOfProfile, _, _, _>(ctx, list, self.0.id, total, first, after)
+            .await
+    }
+}
+
+impl Listed for Profile {
+    type Entity = profile::Entity;
+
+    fn wrap(model: profile::Model) -> Self {
+        Profile(model)
+    }
+
+    fn key(model: &profile::Model) -> i64 {
+        model.id
     }
 }
 
@@ -93,24 +93,7 @@ impl ProfileQuery {
         >,
         #[graphql(desc = "Return the profiles after this cursor.")] after: Option<String>,
     ) -> async_graphql::Result<ProfileConnection> {
-        let list = ListKind::Profiles;
-        let window = connection::window(list, first, after.as_deref())?;
-        let rows = store::page::<profile::Entity>(state(ctx)?.conn(), window)
-            .await
-            .map_err(AppError::from)?;
-        Ok(connection::connect(
-            list,
-            Total::Profiles,
-            window,
-            rows,
-            |profile| {
-                (
-                    profile.id,
-                    Profile(profile),
-                    async_graphql::connection::EmptyFields,
-                )
-            },
-        ))
+        connection::top_level(ctx, ListKind::Profiles, Total::Profiles, first, after).await
     }
 }
 

@@ -5,10 +5,9 @@ use chrono::{DateTime, Utc};
 use entity::user;
 
 use super::{
-    connection::{self, ListKind, Total, UserConnection, UserProfileConnection},
+    connection::{self, ListKind, Listed, Total, UserConnection, UserProfileConnection},
     id::{NodeId, NodeType},
     loaders::{Batch, ProfilesOfUser, UserKey},
-    profile::Profile,
 };
 use crate::{error::AppError, graphql::state, store};
 
@@ -42,20 +41,21 @@ impl User {
         >,
         #[graphql(desc = "Return the profiles after this cursor.")] after: Option<String>,
     ) -> async_graphql::Result<UserProfileConnection> {
-        let list = ListKind::UserProfiles;
-        let window = connection::window(list, first, after.as_deref())?;
-        let key = ProfilesOfUser {
-            user: self.0.id,
-            window,
-        };
-        let rows = Batch::of(ctx)?.load_one(key).await?.unwrap_or_default();
-        Ok(connection::connect(
-            list,
-            Total::ProfilesOfUser(self.0.id),
-            window,
-            rows,
-            connection::linked(|profile: &entity::profile::Model| profile.id, Profile),
-        ))
+        let (list, total) = (ListKind::UserProfiles, Total::ProfilesOfUser(self.0.id));
+        connection::nested::<ProfilesOfUser, _, _, _>(ctx, list, self.0.id, total, first, after)
+            .await
+    }
+}
+
+impl Listed for User {
+    type Entity = user::Entity;
+
+    fn wrap(model: user::Model) -> Self {
+        User(model)
+    }
+
+    fn key(model: &user::Model) -> i64 {
+        model.id
     }
 }
 
@@ -77,18 +77,7 @@ impl UserQuery {
         #[graphql(desc = "How many users to return, 0 to 100 (default 100).")] first: Option<i32>,
         #[graphql(desc = "Return the users after this cursor.")] after: Option<String>,
     ) -> async_graphql::Result<UserConnection> {
-        let list = ListKind::Users;
-        let window = connection::window(list, first, after.as_deref())?;
-        let rows = store::page::<user::Entity>(state(ctx)?.conn(), window)
-            .await
-            .map_err(AppError::from)?;
-        Ok(connection::connect(
-            list,
-            Total::Users,
-            window,
-            rows,
-            |user| (user.id, User(user), async_graphql::connection::EmptyFields),
-        ))
+        connection::top_level(ctx, ListKind::Users, Total::Users, first, after).await
     }
 }
 
@@ -111,7 +100,7 @@ impl UserMutation {
             .await
             .map_err(AppError::from)?;
         if !deleted {
-            return Err(AppError::not_found("no such user").into());
+            return Err(no_user().into());
         }
         Ok(id)
     }
@@ -134,4 +123,8 @@ pub fn validate_email(email: &str) -> Result<String, AppError> {
         return Err(invalid());
     }
     Ok(format!("{local}@{}", domain.to_lowercase()))
+}
+
+pub fn no_user() -> AppError {
+    AppError::not_found("no such user")
 }
