@@ -1,8 +1,9 @@
 //! Command line and environment configuration: one struct, read once at start-up.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
-use clap::{ArgAction, Args, Parser, Subcommand, builder::BoolishValueParser};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum, builder::BoolishValueParser};
+use secrecy::SecretString;
 
 /// Roster: a GraphQL API for users and the profiles they manage.
 #[derive(Debug, Parser)]
@@ -22,6 +23,31 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) to standard output.
     PrintSchema,
+    /// Create a user; the password is read from standard input.
+    CreateUser {
+        /// The new user's email address.
+        #[arg(long)]
+        email: String,
+        /// Grant the user the `admin` role (every permission).
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+/// Whether anyone may register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Registration {
+    Open,
+    Closed,
+}
+
+/// HMAC algorithms for access tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "UPPER")]
+pub enum JwtAlgorithm {
+    Hs256,
+    Hs384,
+    Hs512,
 }
 
 /// Settings of the server; every one can come from the environment or from a flag of the same name.
@@ -57,6 +83,77 @@ pub struct Config {
     /// Add an `x-sql-statements` header to GraphQL answers: the SQL statements the request ran.
     #[arg(long, env = "EXPOSE_SQL_COUNT", default_value = "off", value_parser = BoolishValueParser::new(), action = ArgAction::Set, global = true)]
     pub expose_sql_count: bool,
+
+    /// Key that signs access tokens. When unset, one is generated once and kept in the database.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<SecretString>,
+
+    /// The key used before the current one: tokens it signed still verify during a rotation.
+    #[arg(
+        long,
+        env = "JWT_SECRET_PREVIOUS",
+        hide_env_values = true,
+        global = true
+    )]
+    pub jwt_secret_previous: Option<SecretString>,
+
+    /// Signing algorithm of access tokens.
+    #[arg(
+        long,
+        env = "JWT_ALGORITHM",
+        value_enum,
+        default_value = "HS256",
+        global = true
+    )]
+    pub jwt_algorithm: JwtAlgorithm,
+
+    /// The `aud` claim of access tokens; tokens for another audience are refused.
+    #[arg(long, env = "JWT_AUDIENCE", default_value = "roster", global = true)]
+    pub jwt_audience: String,
+
+    /// How long an access token is valid (e.g. `15m`, `900s`).
+    #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration, global = true)]
+    pub access_token_ttl: Duration,
+
+    /// How long a refresh token is valid.
+    #[arg(long, env = "REFRESH_TOKEN_TTL", default_value = "30d", value_parser = humantime::parse_duration, global = true)]
+    pub refresh_token_ttl: Duration,
+
+    /// Whether `register` accepts new accounts: `open` or `closed`.
+    #[arg(
+        long,
+        env = "REGISTRATION",
+        value_enum,
+        default_value = "open",
+        global = true
+    )]
+    pub registration: Registration,
+
+    /// Failed logins of one account within `LOCKOUT_WINDOW` that lock it.
+    #[arg(
+        long,
+        env = "LOCKOUT_MAX_FAILURES",
+        default_value_t = 10,
+        global = true
+    )]
+    pub lockout_max_failures: u64,
+
+    /// The window in which failed logins count, and how long a lock lasts.
+    #[arg(long, env = "LOCKOUT_WINDOW", default_value = "15m", value_parser = humantime::parse_duration, global = true)]
+    pub lockout_window: Duration,
+
+    /// Failed logins from one client address within `LOCKOUT_WINDOW` before its attempts are refused.
+    #[arg(
+        long,
+        env = "LOGIN_IP_MAX_FAILURES",
+        default_value_t = 100,
+        global = true
+    )]
+    pub login_ip_max_failures: u64,
+
+    /// Take the client address from the last entry of `X-Forwarded-For` (behind a trusted proxy).
+    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value = "off", value_parser = BoolishValueParser::new(), action = ArgAction::Set, global = true)]
+    pub trust_forwarded_for: bool,
 }
 
 impl Config {

@@ -10,8 +10,16 @@ use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AppError {
-    #[error("authentication required")]
+    #[error(
+        "authentication required: send a valid access token as `Authorization: Bearer <token>`"
+    )]
     Unauthenticated,
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    #[error("this account is locked after too many failed logins; try again later")]
+    Locked,
+    #[error("too many failed logins from this address; try again later")]
+    RateLimited,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -32,7 +40,9 @@ impl AppError {
     /// The value of `extensions.code` for this error.
     pub fn code(&self) -> &'static str {
         match self {
-            AppError::Unauthenticated => "UNAUTHENTICATED",
+            AppError::Unauthenticated | AppError::InvalidCredentials => "UNAUTHENTICATED",
+            AppError::Locked => "LOCKED",
+            AppError::RateLimited => "RATE_LIMITED",
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",
@@ -48,6 +58,10 @@ impl AppError {
 
     pub fn not_found(message: impl Into<String>) -> Self {
         AppError::NotFound(message.into())
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        AppError::Forbidden(message.into())
     }
 
     pub fn conflict(message: impl Into<String>) -> Self {

@@ -1,5 +1,6 @@
 //! Roster: a GraphQL API server for users and the profiles they manage.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -16,13 +17,18 @@ pub use config::Config;
 pub use http::AppState;
 
 /// Connects to the database, applies pending migrations, and builds the state of the server.
-pub async fn prepare(config: Config) -> Result<AppState, sea_orm::DbErr> {
+pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     let db = db::Db::connect(&config.database_url, config.database_max_connections).await?;
     db.migrate().await?;
+    let config = Arc::new(config);
+    let accounts = auth::Accounts::new(db.clone(), config.clone())
+        .await
+        .map_err(|err| anyhow::anyhow!("could not load the token signing key: {err}"))?;
     Ok(AppState {
-        schema: graphql::schema(Some(db.clone())),
+        schema: graphql::schema(Some((db.clone(), accounts.clone()))),
         db,
-        config: Arc::new(config),
+        accounts,
+        config,
     })
 }
 

@@ -1,3 +1,6 @@
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::Context;
 use clap::Parser;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -20,8 +23,24 @@ async fn main() -> anyhow::Result<()> {
             api::prepare(cli.config).await?;
             tracing::info!("migrations applied");
         }
+        Command::CreateUser { email, admin } => {
+            let state = api::prepare(cli.config).await?;
+            let password = read_password()?;
+            let user = state.accounts.create_user(&email, &password).await?;
+            if admin {
+                state.accounts.change_role(user.id, "admin", true).await?;
+            }
+            let role = if admin { " with the admin role" } else { "" };
+            println!(
+                "created user {} ({}){role}",
+                user.email,
+                api::graphql::NodeId::user(user.id).as_str()
+            );
+        }
         Command::Serve => {
             let state = api::prepare(cli.config.clone()).await?;
+            let passwords = state.accounts.passwords().clone();
+            tokio::spawn(async move { passwords.warm_up().await });
             let listener = TcpListener::bind(cli.config.listen_addr).await?;
             let addr = listener.local_addr()?;
             tracing::info!("Roster is listening on http://{addr}/graphql");
@@ -30,6 +49,21 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The first line of standard input, prompting when it is a terminal.
+fn read_password() -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password: ");
+        std::io::stderr().flush()?;
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 async fn shutdown_signal() {

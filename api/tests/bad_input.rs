@@ -4,22 +4,27 @@ use serde_json::{Value, json};
 
 use crate::{
     db_tests,
-    helpers::{Gql, TestApp},
+    helpers::{Gql, PASSWORD, TestApp},
 };
 
 db_tests!(
     malformed_and_unknown_ids,
     bad_profile_names_write_nothing,
-    bad_and_duplicate_emails_write_nothing,
+    bad_emails_and_passwords_write_nothing,
     page_arguments_out_of_range,
     cursors_that_are_not_ours,
     missing_targets_of_mutations_write_nothing,
     variables_of_the_wrong_type,
 );
 
-/// Sends `query` and checks it was refused with `code` and a message, and no data.
-async fn refused(app: &TestApp, query: &str, variables: Value, code: &str) -> Gql {
-    let response = app.gql(query, variables).await;
+/// Sends `query` as `token` (without a token when it is empty) and checks it was refused with
+/// `code` and a message.
+async fn refused(app: &TestApp, token: &str, query: &str, variables: Value, code: &str) -> Gql {
+    let response = if token.is_empty() {
+        app.gql(query, variables).await
+    } else {
+        app.gql_as(token, query, variables).await
+    };
     assert_eq!(response.status, 200, "{}", response.body);
     assert_eq!(response.code(), code, "{}", response.body);
     let message = response.body["errors"][0]["message"]
@@ -33,8 +38,9 @@ async fn refused(app: &TestApp, query: &str, variables: Value, code: &str) -> Gq
     response
 }
 
-async fn totals(app: &TestApp) -> Value {
-    app.data(
+async fn totals(app: &TestApp, token: &str) -> Value {
+    app.data_as(
+        token,
         "{ users { totalCount } profiles { totalCount } }",
         json!({}),
     )
@@ -42,43 +48,38 @@ async fn totals(app: &TestApp) -> Value {
 }
 
 async fn malformed_and_unknown_ids(app: &TestApp) {
-    let ann = app.create_user("ann@example.com").await;
-    for garbage in [
+    let admin = app.admin().await;
+    let token = admin.token.as_str();
+    let garbage = [
         "",
         "nope",
         "VXNlcjo=",
         "VXNlcjotMQ==",
         "VXNlcjo5OTk5OTk5OTk5OTk5OTk5OTk5OTk=",
         "Rm9vOjE=",
-    ] {
-        let response = refused(
-            app,
-            "query($id: ID!) { user(id: $id) { email } }",
-            json!({ "id": garbage }),
-            "BAD_USER_INPUT",
-        )
-        .await;
+    ];
+    for id in garbage {
+        let user = "query($id: ID!) { user(id: $id) { email } }";
+        let response = refused(app, token, user, json!({ "id": id }), "BAD_USER_INPUT").await;
         assert_eq!(response.body["data"]["user"], json!(null));
-        refused(
-            app,
-            "query($id: ID!) { node(id: $id) { id } }",
-            json!({ "id": garbage }),
-            "BAD_USER_INPUT",
-        )
-        .await;
+        let node = "query($id: ID!) { node(id: $id) { id } }";
+        refused(app, token, node, json!({ "id": id }), "BAD_USER_INPUT").await;
     }
     // An ID of another type is refused where a profile is expected.
+    let profile = "query($id: ID!) { profile(id: $id) { name } }";
     refused(
         app,
-        "query($id: ID!) { profile(id: $id) { name } }",
-        json!({ "id": ann }),
+        token,
+        profile,
+        json!({ "id": admin.id }),
         "BAD_USER_INPUT",
     )
     .await;
     // A well-formed ID of nothing is simply null.
     let unknown = api::graphql::NodeId::user(9_999_999);
     let data = app
-        .data(
+        .data_as(
+            token,
             "query($id: ID!) { user(id: $id) { email } node(id: $id) { id } }",
             json!({ "id": unknown }),
         )
@@ -87,30 +88,30 @@ async fn malformed_and_unknown_ids(app: &TestApp) {
 }
 
 async fn bad_profile_names_write_nothing(app: &TestApp) {
-    let before = totals(app).await;
+    let admin = app.admin().await;
+    let token = admin.token.as_str();
+    let before = totals(app, token).await;
     let too_long = "x".repeat(256);
+    let create = "mutation($n: String!) { createProfile(name: $n) { id } }";
     for name in ["", "   ", too_long.as_str(), "bad\u{0}name", "tab\tname"] {
-        refused(
-            app,
-            "mutation($n: String!) { createProfile(name: $n) { id } }",
-            json!({ "n": name }),
-            "BAD_USER_INPUT",
-        )
-        .await;
+        refused(app, token, create, json!({ "n": name }), "BAD_USER_INPUT").await;
     }
-    assert_eq!(totals(app).await, before);
+    assert_eq!(totals(app, token).await, before);
     // 255 characters (not bytes) is the limit.
     let longest = "é".repeat(255);
-    let team = app.create_profile(&longest).await;
+    let team = app.create_profile(&admin, &longest).await;
+    let update = "mutation($id: ID!, $n: String!) { updateProfile(id: $id, name: $n) { id } }";
     refused(
         app,
-        "mutation($id: ID!, $n: String!) { updateProfile(id: $id, name: $n) { id } }",
+        token,
+        update,
         json!({ "id": team, "n": too_long }),
         "BAD_USER_INPUT",
     )
     .await;
     let data = app
-        .data(
+        .data_as(
+            token,
             "query($id: ID!) { profile(id: $id) { name } }",
             json!({ "id": team }),
         )
@@ -118,9 +119,13 @@ async fn bad_profile_names_write_nothing(app: &TestApp) {
     assert_eq!(data["profile"]["name"], longest);
 }
 
-async fn bad_and_duplicate_emails_write_nothing(app: &TestApp) {
-    app.create_user("Ann@Example.com").await;
-    let before = totals(app).await;
+async fn bad_emails_and_passwords_write_nothing(app: &TestApp) {
+    app.register("Ann@Example.com").await;
+    let admin = app.admin().await;
+    let before = totals(app, &admin.token).await;
+    let register = "mutation($e: String!, $p: String!) {
+        register(input: { email: $e, password: $p }) { accessToken }
+    }";
     for email in [
         "",
         "plain",
@@ -129,50 +134,45 @@ async fn bad_and_duplicate_emails_write_nothing(app: &TestApp) {
         "a b@example.com",
         "ann@example.com\u{0}",
     ] {
-        refused(
-            app,
-            "mutation($e: String!) { createUser(email: $e) { id } }",
-            json!({ "e": email }),
-            "BAD_USER_INPUT",
-        )
-        .await;
+        let vars = json!({ "e": email, "p": PASSWORD });
+        refused(app, "", register, vars, "BAD_USER_INPUT").await;
     }
     for email in ["ann@example.com", "ANN@EXAMPLE.COM", " Ann@example.com "] {
-        let response = refused(
-            app,
-            "mutation($e: String!) { createUser(email: $e) { id } }",
-            json!({ "e": email }),
-            "CONFLICT",
-        )
-        .await;
+        let vars = json!({ "e": email, "p": PASSWORD });
+        let response = refused(app, "", register, vars, "CONFLICT").await;
         assert_eq!(
             response.body["errors"][0]["message"],
             "a user with this email already exists"
         );
     }
-    assert_eq!(totals(app).await, before);
+    for password in ["short", "1234567", &"x".repeat(129)] {
+        let vars = json!({ "e": "new@example.com", "p": password });
+        refused(app, "", register, vars, "BAD_USER_INPUT").await;
+    }
+    assert_eq!(totals(app, &admin.token).await, before);
 }
 
 async fn page_arguments_out_of_range(app: &TestApp) {
-    let team = app.create_profile("Team").await;
+    let admin = app.admin().await;
+    let token = admin.token.as_str();
+    let team = app.create_profile(&admin, "Team").await;
     for first in [-1, 101, i32::MAX] {
+        let top = "query($f: Int) { users(first: $f) { totalCount } }";
+        refused(app, token, top, json!({ "f": first }), "BAD_USER_INPUT").await;
+        let nested =
+            "query($id: ID!, $f: Int) { profile(id: $id) { users(first: $f) { totalCount } } }";
         refused(
             app,
-            "query($f: Int) { users(first: $f) { totalCount } }",
-            json!({ "f": first }),
-            "BAD_USER_INPUT",
-        )
-        .await;
-        refused(
-            app,
-            "query($id: ID!, $f: Int) { profile(id: $id) { users(first: $f) { totalCount } } }",
+            token,
+            nested,
             json!({ "id": team, "f": first }),
             "BAD_USER_INPUT",
         )
         .await;
     }
     let data = app
-        .data(
+        .data_as(
+            token,
             "{ users(first: 100) { totalCount } profiles(first: 0) { nodes { id } } }",
             json!({}),
         )
@@ -181,37 +181,41 @@ async fn page_arguments_out_of_range(app: &TestApp) {
 }
 
 async fn cursors_that_are_not_ours(app: &TestApp) {
-    app.create_user("ann@example.com").await;
-    app.create_profile("Team").await;
+    let admin = app.admin().await;
+    let token = admin.token.as_str();
+    app.create_profile(&admin, "Team").await;
     let data = app
-        .data("{ users(first: 1) { pageInfo { endCursor } } }", json!({}))
+        .data_as(
+            token,
+            "{ users(first: 1) { pageInfo { endCursor } } }",
+            json!({}),
+        )
         .await;
     let user_cursor = data["users"]["pageInfo"]["endCursor"].clone();
+    let users = "query($a: String) { users(after: $a) { totalCount } }";
     for after in [
         json!("garbage"),
         json!(""),
         json!("W10"),
         json!("WyJ1c2VycyIsIklEIiwiMSJd"),
     ] {
-        refused(
-            app,
-            "query($a: String) { users(after: $a) { totalCount } }",
-            json!({ "a": after }),
-            "BAD_USER_INPUT",
-        )
-        .await;
+        refused(app, token, users, json!({ "a": after }), "BAD_USER_INPUT").await;
     }
     // A cursor of the users list is refused by the profiles list and by nested lists.
+    let profiles = "query($a: String) { profiles(after: $a) { totalCount } }";
     refused(
         app,
-        "query($a: String) { profiles(after: $a) { totalCount } }",
+        token,
+        profiles,
         json!({ "a": user_cursor }),
         "BAD_USER_INPUT",
     )
     .await;
+    let nested = "query($a: String) { profiles { nodes { users(after: $a) { totalCount } } } }";
     refused(
         app,
-        "query($a: String) { profiles { nodes { users(after: $a) { totalCount } } } }",
+        token,
+        nested,
         json!({ "a": user_cursor }),
         "BAD_USER_INPUT",
     )
@@ -219,79 +223,84 @@ async fn cursors_that_are_not_ours(app: &TestApp) {
 }
 
 async fn missing_targets_of_mutations_write_nothing(app: &TestApp) {
-    let ann = app.create_user("ann@example.com").await;
-    let team = app.create_profile("Team").await;
+    let admin = app.admin().await;
+    let token = admin.token.as_str();
+    let team = app.create_profile(&admin, "Team").await;
     let no_profile = api::graphql::NodeId::profile(424_242);
     let no_user = api::graphql::NodeId::user(424_242);
+    let update = "mutation($id: ID!) { updateProfile(id: $id, name: \"X\") { id } }";
+    refused(app, token, update, json!({ "id": no_profile }), "NOT_FOUND").await;
+    let delete = "mutation($id: ID!) { deleteProfile(id: $id) }";
+    refused(app, token, delete, json!({ "id": no_profile }), "NOT_FOUND").await;
+    let delete_user = "mutation($id: ID!) { deleteUser(id: $id) }";
     refused(
         app,
-        "mutation($id: ID!) { updateProfile(id: $id, name: \"X\") { id } }",
-        json!({ "id": no_profile }),
-        "NOT_FOUND",
-    )
-    .await;
-    refused(
-        app,
-        "mutation($id: ID!) { deleteProfile(id: $id) }",
-        json!({ "id": no_profile }),
-        "NOT_FOUND",
-    )
-    .await;
-    refused(
-        app,
-        "mutation($id: ID!) { deleteUser(id: $id) }",
+        token,
+        delete_user,
         json!({ "id": no_user }),
         "NOT_FOUND",
     )
     .await;
     let link =
         "mutation($p: ID!, $u: ID!) { addProfileManager(profileId: $p, userId: $u) { changed } }";
-    refused(app, link, json!({ "p": team, "u": no_user }), "NOT_FOUND").await;
-    refused(app, link, json!({ "p": no_profile, "u": ann }), "NOT_FOUND").await;
+    refused(
+        app,
+        token,
+        link,
+        json!({ "p": team, "u": no_user }),
+        "NOT_FOUND",
+    )
+    .await;
+    refused(
+        app,
+        token,
+        link,
+        json!({ "p": no_profile, "u": admin.id }),
+        "NOT_FOUND",
+    )
+    .await;
     // IDs swapped: a user's ID where a profile's is expected.
-    refused(app, link, json!({ "p": ann, "u": team }), "BAD_USER_INPUT").await;
+    refused(
+        app,
+        token,
+        link,
+        json!({ "p": admin.id, "u": team }),
+        "BAD_USER_INPUT",
+    )
+    .await;
     let data = app
-        .data(
+        .data_as(
+            token,
             "query($id: ID!) { profile(id: $id) { users { totalCount } } }",
             json!({ "id": team }),
         )
         .await;
-    assert_eq!(data["profile"]["users"]["totalCount"], 0);
+    assert_eq!(data["profile"]["users"]["totalCount"], 1);
 }
 
 async fn variables_of_the_wrong_type(app: &TestApp) {
-    let response = app
-        .gql(
+    let admin = app.admin().await;
+    let token = admin.token.as_str();
+    let cases = [
+        (
             "query($f: Int) { users(first: $f) { totalCount } }",
             json!({ "f": "ten" }),
-        )
-        .await;
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "mutation { createProfile(name: 42) { id } }",
+            json!({}),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        ("{ users { nope } }", json!({}), "GRAPHQL_VALIDATION_FAILED"),
+        ("{ users { ", json!({}), "GRAPHQL_PARSE_FAILED"),
+    ];
+    for (query, variables, code) in cases {
+        let response = app.gql_as(token, query, variables).await;
+        assert_eq!(response.code(), code, "{}", response.body);
+    }
     assert_eq!(
-        response.code(),
-        "GRAPHQL_VALIDATION_FAILED",
-        "{}",
-        response.body
-    );
-    let response = app
-        .gql("mutation { createProfile(name: 42) { id } }", json!({}))
-        .await;
-    assert_eq!(
-        response.code(),
-        "GRAPHQL_VALIDATION_FAILED",
-        "{}",
-        response.body
-    );
-    let response = app.gql("{ users { nope } }", json!({})).await;
-    assert_eq!(
-        response.code(),
-        "GRAPHQL_VALIDATION_FAILED",
-        "{}",
-        response.body
-    );
-    let response = app.gql("{ users { ", json!({})).await;
-    assert_eq!(response.code(), "GRAPHQL_PARSE_FAILED", "{}", response.body);
-    assert_eq!(
-        totals(app).await,
-        json!({ "users": { "totalCount": 0 }, "profiles": { "totalCount": 0 } })
+        totals(app, token).await,
+        json!({ "users": { "totalCount": 1 }, "profiles": { "totalCount": 0 } })
     );
 }

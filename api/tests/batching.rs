@@ -1,15 +1,24 @@
-//! One SQL statement per nesting level, however many parents the level has.
+//! One SQL statement per nesting level, however many parents the level has, with the caller's
+//! access rules inside the same statements.
 
 use serde_json::{Value, json};
 
-use crate::{db_tests, helpers::TestApp};
+use crate::{
+    db_tests,
+    helpers::{Account, TestApp},
+};
 
-db_tests!(statements_do_not_grow_with_parents);
+db_tests!(
+    statements_do_not_grow_with_parents,
+    access_rules_ride_in_the_same_statements
+);
 
 const PROFILES: i64 = 50;
 const LINKS_PER_USER: i64 = 5;
+/// Seeded users get keys from here on, after the accounts the test registers.
+const FIRST_SEEDED: i64 = 101;
 
-/// The profiles of user `i` (1-based): five distinct ones, as in the benchmark dataset.
+/// The profiles of seeded user `i` (1-based): five distinct ones, as in the benchmark dataset.
 fn profiles_of(user: i64) -> Vec<i64> {
     let mut profiles: Vec<i64> = (0..LINKS_PER_USER)
         .map(|t| (user * 7 + t * 11) % PROFILES + 1)
@@ -18,30 +27,30 @@ fn profiles_of(user: i64) -> Vec<i64> {
     profiles
 }
 
+/// Seeds `users` users (keys from `FIRST_SEEDED`), `PROFILES` profiles and their links.
 async fn seed(app: &TestApp, users: i64) {
+    app.execute_sql("DELETE FROM user_profile WHERE user_id >= 101")
+        .await;
+    app.execute_sql("DELETE FROM \"user\" WHERE id >= 101")
+        .await;
     let at = "'2026-01-01T00:00:00+00:00'";
-    let rows = |range: std::ops::RangeInclusive<i64>, row: &dyn Fn(i64) -> String| {
-        range.map(row).collect::<Vec<_>>().join(", ")
-    };
+    let user_rows: Vec<String> = (1..=users)
+        .map(|i| {
+            let key = FIRST_SEEDED + i - 1;
+            format!("({key}, 'user{i}@example.com', {at}, 'seed-{i}', {at})")
+        })
+        .collect();
     app.execute_sql(&format!(
-        "INSERT INTO \"user\" (id, email, created_at) VALUES {}",
-        rows(1..=users, &|i| format!(
-            "({i}, 'user{i}@example.com', {at})"
-        ))
-    ))
-    .await;
-    app.execute_sql(&format!(
-        "INSERT INTO profile (id, name, created_at, updated_at) VALUES {}",
-        rows(1..=PROFILES, &|j| format!(
-            "({j}, 'Profile {j}', {at}, {at})"
-        ))
+        "INSERT INTO \"user\" (id, email, created_at, fs_uniquifier, updated_at) VALUES {}",
+        user_rows.join(", ")
     ))
     .await;
     let links: Vec<String> = (1..=users)
         .flat_map(|i| {
+            let key = FIRST_SEEDED + i - 1;
             profiles_of(i)
                 .into_iter()
-                .map(move |j| format!("({i}, {j}, 'MANAGER', {at})"))
+                .map(move |j| format!("({key}, {j}, 'MANAGER', {at})"))
         })
         .collect();
     app.execute_sql(&format!(
@@ -51,78 +60,163 @@ async fn seed(app: &TestApp, users: i64) {
     .await;
 }
 
-/// Four levels: users → profiles (with totals) → users (with totals) → profiles.
-const NESTED: &str = "{ users(first: 100) { nodes { email profiles(first: 5) { totalCount nodes {
-    name users(first: 3) { totalCount nodes { email profiles(first: 2) { nodes { name } } } }
-} } } } }";
+/// Four levels: users → profiles (with totals) → users (with totals) → profiles, from the
+/// seeded users (those after the first `FIRST_SEEDED - 1`).
+const NESTED: &str = "query($after: String) {
+    users(first: 100, after: $after) { nodes { email profiles(first: 5) { totalCount nodes {
+        name users(first: 3) { totalCount nodes { email profiles(first: 2) { nodes { name } } } }
+    } } } }
+}";
 
-/// The users of profile `j` among the first `users`, in key order.
+/// The seeded users of profile `j` among `users`, by number.
 fn users_of(profile: i64, users: i64) -> Vec<i64> {
     (1..=users)
         .filter(|i| profiles_of(*i).contains(&profile))
         .collect()
 }
 
-fn number_in(text: &Value, prefix: &str) -> i64 {
-    text.as_str()
-        .and_then(|t| t.strip_prefix(prefix))
-        .and_then(|n| n.trim_end_matches("@example.com").parse().ok())
-        .expect("a seeded name")
+fn number_in(text: &Value, prefix: &str) -> Option<i64> {
+    let text = text.as_str()?.strip_prefix(prefix)?;
+    text.trim_end_matches("@example.com").parse().ok()
 }
 
-/// Checks every level of the answer against the dataset's formula.
+/// Checks every level of the answer against the dataset's formula, as seen by a caller who
+/// sees every user (the admin) or only those sharing a profile with them.
 fn check(answer: &Value, users: i64) {
     let nodes = answer["users"]["nodes"].as_array().expect("users");
     assert_eq!(nodes.len() as i64, users.min(100));
     for user in nodes {
-        let i = number_in(&user["email"], "user");
+        let i = number_in(&user["email"], "user").expect("a seeded user");
         let profiles = user["profiles"]["nodes"].as_array().expect("profiles");
-        let seen: Vec<i64> = profiles
+        let seen: Vec<Option<i64>> = profiles
             .iter()
             .map(|p| number_in(&p["name"], "Profile "))
             .collect();
-        assert_eq!(seen, profiles_of(i), "profiles of user {i}");
+        let expected: Vec<Option<i64>> = profiles_of(i).into_iter().map(Some).collect();
+        assert_eq!(seen, expected, "profiles of user {i}");
         assert_eq!(user["profiles"]["totalCount"], LINKS_PER_USER);
         for profile in profiles {
-            let j = number_in(&profile["name"], "Profile ");
+            let j = number_in(&profile["name"], "Profile ").expect("a seeded profile");
             let all = users_of(j, users);
-            let seen: Vec<i64> = profile["users"]["nodes"]
+            let seen: Vec<Option<i64>> = profile["users"]["nodes"]
                 .as_array()
                 .expect("users")
                 .iter()
                 .map(|u| number_in(&u["email"], "user"))
                 .collect();
-            assert_eq!(
-                seen,
-                all.iter().copied().take(3).collect::<Vec<_>>(),
-                "users of profile {j}"
-            );
+            let expected: Vec<Option<i64>> = all.iter().take(3).map(|i| Some(*i)).collect();
+            assert_eq!(seen, expected, "users of profile {j}");
             assert_eq!(profile["users"]["totalCount"], all.len());
         }
     }
 }
 
+/// The cursor of the last account the test registered, so `users` starts at the seeded ones.
+async fn after_accounts(app: &TestApp, admin: &Account) -> Value {
+    let data = app
+        .data_as(
+            &admin.token,
+            "{ users(first: 1) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await;
+    data["users"]["pageInfo"]["endCursor"].clone()
+}
+
+async fn seed_profiles(app: &TestApp) {
+    let at = "'2026-01-01T00:00:00+00:00'";
+    let profiles: Vec<String> = (1..=PROFILES)
+        .map(|j| format!("({j}, 'Profile {j}', {at}, {at})"))
+        .collect();
+    app.execute_sql(&format!(
+        "INSERT INTO profile (id, name, created_at, updated_at) VALUES {}",
+        profiles.join(", ")
+    ))
+    .await;
+}
+
 async fn statements_do_not_grow_with_parents(app: &TestApp) {
+    let admin = app.admin().await;
+    seed_profiles(app).await;
+    let after = after_accounts(app, &admin).await;
+
     // One user: 1 parent at the second level, 5 at the third.
     seed(app, 1).await;
-    let small = app.gql(NESTED, json!({})).await;
+    let small = app
+        .gql_as(&admin.token, NESTED, json!({ "after": after }))
+        .await;
     assert!(small.errors().is_empty(), "{}", small.body);
     check(&small.body["data"], 1);
 
     // 100 users: 100 parents at the second level, 500 at the third.
-    app.execute_sql("DELETE FROM user_profile").await;
-    app.execute_sql("DELETE FROM \"user\"").await;
-    app.execute_sql("DELETE FROM profile").await;
     seed(app, 100).await;
-    let large = app.gql(NESTED, json!({})).await;
+    let large = app
+        .gql_as(&admin.token, NESTED, json!({ "after": after }))
+        .await;
     assert!(large.errors().is_empty(), "{}", large.body);
     check(&large.body["data"], 100);
 
-    // users page, profile pages + totals, user pages + totals, profile pages.
-    assert_eq!(small.sql(), 6, "statements at 5 parents");
+    // The caller's lookup; users; profile pages + totals; user pages + totals; profile pages.
+    assert_eq!(small.sql(), 7, "statements at 5 parents");
     assert_eq!(
         large.sql(),
         small.sql(),
         "statements at 500 parents equal those at 5"
     );
+}
+
+/// A caller without `users:read` or `profiles:read`, managing the first `profiles` profiles.
+/// What they see of the seeded users' profiles is cut by the visibility filter in SQL.
+const AS_MANAGER: &str = "{ me { profiles(first: 100) { totalCount nodes { name
+    users(first: 100) { totalCount nodes { email profiles(first: 5) { totalCount nodes { name } } } }
+} } } }";
+
+async fn access_rules_ride_in_the_same_statements(app: &TestApp) {
+    let viewer = app.register("viewer@example.com").await;
+    seed_profiles(app).await;
+    seed(app, 100).await;
+    let mut counts = Vec::new();
+    for managed in [1, PROFILES] {
+        app.execute_sql("DELETE FROM user_profile WHERE user_id = 1")
+            .await;
+        let links: Vec<String> = (1..=managed)
+            .map(|j| format!("(1, {j}, 'MANAGER', '2026-01-01T00:00:00+00:00')"))
+            .collect();
+        app.execute_sql(&format!(
+            "INSERT INTO user_profile (user_id, profile_id, role, created_at) VALUES {}",
+            links.join(", ")
+        ))
+        .await;
+        let answer = app.gql_as(&viewer.token, AS_MANAGER, json!({})).await;
+        assert!(answer.errors().is_empty(), "{}", answer.body);
+        let mine = &answer.body["data"]["me"]["profiles"];
+        assert_eq!(mine["totalCount"], managed);
+        for profile in mine["nodes"].as_array().expect("profiles") {
+            let j = number_in(&profile["name"], "Profile ").expect("a seeded profile");
+            let users = profile["users"]["nodes"].as_array().expect("users");
+            // Everyone managing a profile the viewer manages is visible: the viewer and the
+            // seeded users of it.
+            assert_eq!(users.len(), users_of(j, 100).len() + 1);
+            for user in users.iter().filter(|u| u["email"] != "viewer@example.com") {
+                let i = number_in(&user["email"], "user").expect("a seeded user");
+                // Of a seeded user's profiles, only those the viewer manages are visible.
+                let visible: Vec<i64> = profiles_of(i)
+                    .into_iter()
+                    .filter(|p| *p <= managed)
+                    .collect();
+                assert_eq!(user["profiles"]["totalCount"], visible.len(), "user {i}");
+                let seen: Vec<Option<i64>> = user["profiles"]["nodes"]
+                    .as_array()
+                    .expect("profiles")
+                    .iter()
+                    .map(|p| number_in(&p["name"], "Profile "))
+                    .collect();
+                let expected: Vec<Option<i64>> = visible.into_iter().map(Some).collect();
+                assert_eq!(seen, expected, "profiles of user {i} seen by the viewer");
+            }
+        }
+        counts.push(answer.sql());
+    }
+    // The caller's lookup; then a page and a total per level, for three levels.
+    assert_eq!(counts, [7, 7]);
 }

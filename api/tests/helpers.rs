@@ -45,6 +45,18 @@ macro_rules! db_tests {
     };
 }
 
+/// The password every test account gets.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A signed-in test user.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    pub token: String,
+    pub refresh: String,
+}
+
 /// A running server on its own fresh database.
 pub struct TestApp {
     pub url: String,
@@ -52,7 +64,7 @@ pub struct TestApp {
     client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
-    _database: TestDatabase,
+    database: TestDatabase,
 }
 
 impl TestApp {
@@ -62,7 +74,10 @@ impl TestApp {
 
     /// Spawns the server with a configuration changed by `configure`.
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
-        let database = TestDatabase::create(backend).await;
+        Self::spawn_on(TestDatabase::create(backend).await, configure).await
+    }
+
+    async fn spawn_on(database: TestDatabase, configure: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = Config::with_database(database.url.clone());
         config.expose_sql_count = true;
         config.database_max_connections = 5;
@@ -89,12 +104,24 @@ impl TestApp {
             client: reqwest::Client::new(),
             shutdown: Some(shutdown),
             server: Some(server),
-            _database: database,
+            database,
         }
+    }
+
+    /// Stops the server and starts a new one on the same database.
+    pub async fn restart(mut self, configure: impl FnOnce(&mut Config)) -> TestApp {
+        self.halt().await;
+        let database = std::mem::replace(&mut self.database, TestDatabase::none());
+        Self::spawn_on(database, configure).await
     }
 
     /// Stops the server and drops its database.
     pub async fn stop(mut self) {
+        self.halt().await;
+        // Dropping `self` drops the database.
+    }
+
+    async fn halt(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
@@ -102,28 +129,41 @@ impl TestApp {
             let _ = server.await;
         }
         let _ = self.state.db.conn().close_by_ref().await;
-        // Dropping `self` drops the database.
     }
 
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }
 
-    /// Posts a GraphQL request as JSON.
-    pub async fn gql(&self, query: &str, variables: Value) -> Gql {
-        let response = self
-            .client
-            .post(format!("{}/graphql", self.url))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("the server answers");
-        Gql::read(response).await
+    /// The URL of the test's database, for processes started by the test.
+    pub fn database_url(&self) -> &str {
+        &self.database.url
     }
 
-    /// Posts a request that must succeed, and returns its `data`.
-    pub async fn data(&self, query: &str, variables: Value) -> Value {
-        let response = self.gql(query, variables).await;
+    /// Posts a GraphQL request as JSON, without a token.
+    pub async fn gql(&self, query: &str, variables: Value) -> Gql {
+        self.send(None, query, variables).await
+    }
+
+    /// Posts a GraphQL request as JSON with `Authorization: Bearer <token>`.
+    pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> Gql {
+        self.send(Some(token), query, variables).await
+    }
+
+    async fn send(&self, token: Option<&str>, query: &str, variables: Value) -> Gql {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Gql::read(request.send().await.expect("the server answers")).await
+    }
+
+    /// Posts a request as `token` that must succeed, and returns its `data`.
+    pub async fn data_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let response = self.gql_as(token, query, variables).await;
         assert!(
             response.errors().is_empty(),
             "unexpected errors: {}",
@@ -132,19 +172,63 @@ impl TestApp {
         response.body["data"].clone()
     }
 
-    pub async fn create_user(&self, email: &str) -> String {
-        let data = self
-            .data(
-                "mutation($email: String!) { createUser(email: $email) { id } }",
-                json!({ "email": email }),
+    /// Registers a user with `PASSWORD`.
+    pub async fn register(&self, email: &str) -> Account {
+        let response = self
+            .gql(
+                "mutation($email: String!, $password: String!) {
+                    register(input: { email: $email, password: $password }) {
+                        accessToken refreshToken user { id email }
+                    }
+                }",
+                json!({ "email": email, "password": PASSWORD }),
             )
             .await;
-        id_of(&data["createUser"])
+        assert!(
+            response.errors().is_empty(),
+            "register failed: {}",
+            response.body
+        );
+        account(&response.body["data"]["register"])
     }
 
-    pub async fn create_profile(&self, name: &str) -> String {
+    /// Logs in with `password`; the answer as it came.
+    pub async fn login(&self, email: &str, password: &str) -> Gql {
+        self.gql(
+            "mutation($email: String!, $password: String!) {
+                login(email: $email, password: $password) {
+                    accessToken refreshToken expiresAt user { id email }
+                }
+            }",
+            json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    /// An account holding the `admin` role (every permission), created as an operator would.
+    pub async fn admin(&self) -> Account {
+        let accounts = &self.state.accounts;
+        let user = accounts
+            .create_user("admin@example.com", PASSWORD)
+            .await
+            .expect("an admin");
+        accounts
+            .change_role(user.id, "admin", true)
+            .await
+            .expect("the admin role");
+        let response = self.login("admin@example.com", PASSWORD).await;
+        assert!(
+            response.errors().is_empty(),
+            "admin login failed: {}",
+            response.body
+        );
+        account(&response.body["data"]["login"])
+    }
+
+    pub async fn create_profile(&self, owner: &Account, name: &str) -> String {
         let data = self
-            .data(
+            .data_as(
+                &owner.token,
                 "mutation($name: String!) { createProfile(name: $name) { id } }",
                 json!({ "name": name }),
             )
@@ -152,8 +236,15 @@ impl TestApp {
         id_of(&data["createProfile"])
     }
 
-    pub async fn add_manager(&self, profile: &str, user: &str, role: &str) -> Value {
-        self.data(
+    pub async fn add_manager(
+        &self,
+        owner: &Account,
+        profile: &str,
+        user: &str,
+        role: &str,
+    ) -> Value {
+        self.data_as(
+            &owner.token,
             "mutation($p: ID!, $u: ID!, $r: ProfileRole!) {
                 addProfileManager(profileId: $p, userId: $u, role: $r) { changed role }
             }",
@@ -171,6 +262,17 @@ impl TestApp {
             .execute_unprepared(sql)
             .await
             .expect("seed SQL runs");
+    }
+}
+
+/// The account in an `AuthPayload`.
+pub fn account(payload: &Value) -> Account {
+    let text = |value: &Value| value.as_str().expect("a string").to_owned();
+    Account {
+        id: text(&payload["user"]["id"]),
+        email: text(&payload["user"]["email"]),
+        token: text(&payload["accessToken"]),
+        refresh: text(&payload["refreshToken"]),
     }
 }
 
@@ -218,13 +320,22 @@ impl Gql {
 }
 
 /// A database of one test: a file in a temporary folder, or a fresh PostgreSQL database.
-struct TestDatabase {
+pub struct TestDatabase {
     url: String,
     postgres: Option<(String, String)>,
     _folder: Option<tempfile::TempDir>,
 }
 
 impl TestDatabase {
+    /// No database (what a restarted app leaves behind).
+    fn none() -> TestDatabase {
+        TestDatabase {
+            url: String::new(),
+            postgres: None,
+            _folder: None,
+        }
+    }
+
     async fn create(backend: Backend) -> TestDatabase {
         match backend {
             Backend::Sqlite => {

@@ -17,118 +17,130 @@ const PROFILE_USERS: &str = "query($id: ID!) {
 }";
 
 async fn adding_a_manager_twice_changes_nothing(app: &TestApp) {
-    let ann = app.create_user("ann@example.com").await;
-    let team = app.create_profile("Team").await;
-    assert_eq!(
-        app.add_manager(&team, &ann, "MANAGER").await,
-        json!({ "changed": true, "role": "MANAGER" })
-    );
-    let before = app.data(PROFILE_USERS, json!({ "id": team })).await;
-    assert_eq!(
-        app.add_manager(&team, &ann, "MANAGER").await,
-        json!({ "changed": false, "role": "MANAGER" })
-    );
-    let after = app.data(PROFILE_USERS, json!({ "id": team })).await;
+    let owner = app.register("owner@example.com").await;
+    let ann = app.register("ann@example.com").await;
+    let team = app.create_profile(&owner, "Team").await;
+    let added = app.add_manager(&owner, &team, &ann.id, "MANAGER").await;
+    assert_eq!(added, json!({ "changed": true, "role": "MANAGER" }));
+    let before = app
+        .data_as(&owner.token, PROFILE_USERS, json!({ "id": team }))
+        .await;
+    let again = app.add_manager(&owner, &team, &ann.id, "MANAGER").await;
+    assert_eq!(again, json!({ "changed": false, "role": "MANAGER" }));
+    let after = app
+        .data_as(&owner.token, PROFILE_USERS, json!({ "id": team }))
+        .await;
     assert_eq!(before, after);
-    assert_eq!(after["profile"]["users"]["totalCount"], 1);
+    assert_eq!(after["profile"]["users"]["totalCount"], 2);
 }
 
 async fn adding_with_another_role_changes_the_role(app: &TestApp) {
-    let ann = app.create_user("ann@example.com").await;
-    let team = app.create_profile("Team").await;
-    app.add_manager(&team, &ann, "MANAGER").await;
+    let owner = app.register("owner@example.com").await;
+    let ann = app.register("ann@example.com").await;
+    let team = app.create_profile(&owner, "Team").await;
+    app.add_manager(&owner, &team, &ann.id, "MANAGER").await;
+    let promoted = app.add_manager(&owner, &team, &ann.id, "OWNER").await;
+    assert_eq!(promoted, json!({ "changed": true, "role": "OWNER" }));
+    let data = app
+        .data_as(&ann.token, PROFILE_USERS, json!({ "id": team }))
+        .await;
     assert_eq!(
-        app.add_manager(&team, &ann, "OWNER").await,
-        json!({ "changed": true, "role": "OWNER" })
-    );
-    let data = app.data(PROFILE_USERS, json!({ "id": team })).await;
-    assert_eq!(
-        data["profile"]["users"],
-        json!({ "totalCount": 1, "edges": [{ "role": "OWNER", "node": { "email": "ann@example.com" } }] })
+        data["profile"]["users"]["edges"][1],
+        json!({ "role": "OWNER", "node": { "email": "ann@example.com" } })
     );
 }
 
 async fn removing_a_manager_is_idempotent(app: &TestApp) {
-    let ann = app.create_user("ann@example.com").await;
-    let bob = app.create_user("bob@example.com").await;
-    let team = app.create_profile("Team").await;
-    app.add_manager(&team, &ann, "OWNER").await;
-    app.add_manager(&team, &bob, "MANAGER").await;
+    let owner = app.register("owner@example.com").await;
+    let bob = app.register("bob@example.com").await;
+    let team = app.create_profile(&owner, "Team").await;
+    app.add_manager(&owner, &team, &bob.id, "MANAGER").await;
     let remove = "mutation($p: ID!, $u: ID!) {
-        removeProfileManager(profileId: $p, userId: $u) { changed role user { email } profile { name } }
+        removeProfileManager(profileId: $p, userId: $u) {
+            changed role user { email } profile { name }
+        }
     }";
-    let first = app.data(remove, json!({ "p": team, "u": bob })).await;
+    let first = app
+        .data_as(&owner.token, remove, json!({ "p": team, "u": bob.id }))
+        .await;
     assert_eq!(
         first["removeProfileManager"],
-        json!({ "changed": true, "role": null, "user": { "email": "bob@example.com" }, "profile": { "name": "Team" } })
+        json!({
+            "changed": true, "role": null,
+            "user": { "email": "bob@example.com" }, "profile": { "name": "Team" }
+        })
     );
-    let again = app.data(remove, json!({ "p": team, "u": bob })).await;
-    assert_eq!(again["removeProfileManager"]["changed"], false);
-    let data = app.data(PROFILE_USERS, json!({ "id": team })).await;
-    assert_eq!(data["profile"]["users"]["totalCount"], 1);
-    assert_eq!(
-        data["profile"]["users"]["edges"][0]["node"]["email"],
-        "ann@example.com"
-    );
-    let bobs = app
-        .data(
-            "query($id: ID!) { user(id: $id) { profiles { totalCount } } }",
-            json!({ "id": bob }),
-        )
+    let again = app
+        .data_as(&owner.token, remove, json!({ "p": team, "u": bob.id }))
         .await;
-    assert_eq!(bobs["user"]["profiles"]["totalCount"], 0);
+    assert_eq!(again["removeProfileManager"]["changed"], false);
+    let data = app
+        .data_as(&owner.token, PROFILE_USERS, json!({ "id": team }))
+        .await;
+    assert_eq!(data["profile"]["users"]["totalCount"], 1);
+    let bobs = app
+        .data_as(&bob.token, "{ me { profiles { totalCount } } }", json!({}))
+        .await;
+    assert_eq!(bobs["me"]["profiles"]["totalCount"], 0);
 }
 
 async fn deleting_a_profile_removes_its_links(app: &TestApp) {
-    let ann = app.create_user("ann@example.com").await;
-    let team = app.create_profile("Team").await;
-    let shop = app.create_profile("Shop").await;
-    app.add_manager(&team, &ann, "OWNER").await;
-    app.add_manager(&shop, &ann, "OWNER").await;
+    let ann = app.register("ann@example.com").await;
+    let team = app.create_profile(&ann, "Team").await;
+    app.create_profile(&ann, "Shop").await;
     let deleted = app
-        .data(
+        .data_as(
+            &ann.token,
             "mutation($id: ID!) { deleteProfile(id: $id) }",
             json!({ "id": team }),
         )
         .await;
     assert_eq!(deleted["deleteProfile"], team);
     let data = app
-        .data(
-            "query($ann: ID!, $team: ID!) {
+        .data_as(
+            &ann.token,
+            "query($team: ID!) {
                 profile(id: $team) { name }
-                user(id: $ann) { email profiles { totalCount nodes { name } } }
+                me { email profiles { totalCount nodes { name } } }
             }",
-            json!({ "ann": ann, "team": team }),
+            json!({ "team": team }),
         )
         .await;
     assert_eq!(data["profile"], json!(null));
     assert_eq!(
-        data["user"],
+        data["me"],
         json!({ "email": "ann@example.com", "profiles": { "totalCount": 1, "nodes": [{ "name": "Shop" }] } })
     );
 }
 
 async fn deleting_a_user_removes_their_links(app: &TestApp) {
-    let ann = app.create_user("ann@example.com").await;
-    let bob = app.create_user("bob@example.com").await;
-    let team = app.create_profile("Team").await;
-    app.add_manager(&team, &ann, "OWNER").await;
-    app.add_manager(&team, &bob, "MANAGER").await;
-    app.data(
+    let ann = app.register("ann@example.com").await;
+    let bob = app.register("bob@example.com").await;
+    let team = app.create_profile(&ann, "Team").await;
+    app.add_manager(&ann, &team, &bob.id, "MANAGER").await;
+    app.data_as(
+        &bob.token,
         "mutation($id: ID!) { deleteUser(id: $id) }",
-        json!({ "id": bob }),
+        json!({ "id": bob.id }),
     )
     .await;
-    let data = app.data(PROFILE_USERS, json!({ "id": team })).await;
+    let data = app
+        .data_as(&ann.token, PROFILE_USERS, json!({ "id": team }))
+        .await;
     assert_eq!(
         data["profile"]["users"],
         json!({ "totalCount": 1, "edges": [{ "role": "OWNER", "node": { "email": "ann@example.com" } }] })
     );
+    let admin = app.admin().await;
     let gone = app
-        .data(
+        .data_as(
+            &admin.token,
             "query($id: ID!) { user(id: $id) { email } }",
-            json!({ "id": bob }),
+            json!({ "id": bob.id }),
         )
         .await;
     assert_eq!(gone["user"], json!(null));
+    // A deleted user's token no longer works.
+    let response = app.gql_as(&bob.token, "{ me { email } }", json!({})).await;
+    assert_eq!(response.code(), "UNAUTHENTICATED");
 }

@@ -2,7 +2,10 @@
 
 use serde_json::{Value, json};
 
-use crate::{db_tests, helpers::TestApp};
+use crate::{
+    db_tests,
+    helpers::{Account, TestApp},
+};
 
 db_tests!(
     both_directions_show_the_same_links,
@@ -12,37 +15,27 @@ db_tests!(
     node_resolves_users_and_profiles,
 );
 
-fn emails(connection: &Value) -> Vec<String> {
+fn field_of(connection: &Value, field: &str) -> Vec<String> {
     connection["nodes"]
         .as_array()
         .expect("nodes")
         .iter()
-        .map(|node| node["email"].as_str().expect("email").to_owned())
-        .collect()
-}
-
-fn names(connection: &Value) -> Vec<String> {
-    connection["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .map(|node| node["name"].as_str().expect("name").to_owned())
+        .map(|node| node[field].as_str().expect("a string field").to_owned())
         .collect()
 }
 
 async fn both_directions_show_the_same_links(app: &TestApp) {
-    let ann = app.create_user("ann@example.com").await;
-    let bob = app.create_user("bob@example.com").await;
-    let cat = app.create_user("cat@example.com").await;
-    let team = app.create_profile("Team").await;
-    let shop = app.create_profile("Shop").await;
-    app.add_manager(&team, &ann, "OWNER").await;
-    app.add_manager(&team, &bob, "MANAGER").await;
-    app.add_manager(&shop, &bob, "OWNER").await;
-    app.add_manager(&shop, &cat, "MANAGER").await;
+    let ann = app.register("ann@example.com").await;
+    let bob = app.register("bob@example.com").await;
+    let cat = app.register("cat@example.com").await;
+    let team = app.create_profile(&ann, "Team").await;
+    let shop = app.create_profile(&bob, "Shop").await;
+    app.add_manager(&ann, &team, &bob.id, "MANAGER").await;
+    app.add_manager(&bob, &shop, &cat.id, "MANAGER").await;
 
     let data = app
-        .data(
+        .data_as(
+            &bob.token,
             "query($bob: ID!, $team: ID!) {
                 user(id: $bob) {
                     email
@@ -53,7 +46,7 @@ async fn both_directions_show_the_same_links(app: &TestApp) {
                     users { totalCount edges { role linkedAt node { id email } } }
                 }
             }",
-            json!({ "bob": bob, "team": team }),
+            json!({ "bob": bob.id, "team": team }),
         )
         .await;
 
@@ -76,16 +69,16 @@ async fn both_directions_show_the_same_links(app: &TestApp) {
 }
 
 async fn three_levels_of_nesting(app: &TestApp) {
-    let ann = app.create_user("ann@example.com").await;
-    let bob = app.create_user("bob@example.com").await;
-    let team = app.create_profile("Team").await;
-    let shop = app.create_profile("Shop").await;
-    app.add_manager(&team, &ann, "OWNER").await;
-    app.add_manager(&team, &bob, "MANAGER").await;
-    app.add_manager(&shop, &bob, "OWNER").await;
+    let admin = app.admin().await;
+    let ann = app.register("ann@example.com").await;
+    let bob = app.register("bob@example.com").await;
+    let team = app.create_profile(&ann, "Team").await;
+    app.add_manager(&ann, &team, &bob.id, "MANAGER").await;
+    app.create_profile(&bob, "Shop").await;
 
     let data = app
-        .data(
+        .data_as(
+            &admin.token,
             "{ users { nodes { email profiles { nodes { name users { nodes {
                 email profiles { nodes { name } }
             } } } } } } }",
@@ -93,26 +86,34 @@ async fn three_levels_of_nesting(app: &TestApp) {
         )
         .await;
     let users = data["users"]["nodes"].as_array().expect("users");
-    assert_eq!(users.len(), 2);
-    let ann_teams = &users[0]["profiles"]["nodes"];
-    assert_eq!(names(&users[0]["profiles"]), ["Team"]);
     assert_eq!(
-        emails(&ann_teams[0]["users"]),
+        field_of(&data["users"], "email"),
+        ["admin@example.com", "ann@example.com", "bob@example.com"]
+    );
+    assert_eq!(
+        field_of(&users[0]["profiles"], "name"),
+        Vec::<String>::new()
+    );
+    let ann_teams = &users[1]["profiles"]["nodes"];
+    assert_eq!(field_of(&users[1]["profiles"], "name"), ["Team"]);
+    assert_eq!(
+        field_of(&ann_teams[0]["users"], "email"),
         ["ann@example.com", "bob@example.com"]
     );
     let bob_in_team = &ann_teams[0]["users"]["nodes"][1];
-    assert_eq!(names(&bob_in_team["profiles"]), ["Team", "Shop"]);
-    assert_eq!(names(&users[1]["profiles"]), ["Team", "Shop"]);
+    assert_eq!(field_of(&bob_in_team["profiles"], "name"), ["Team", "Shop"]);
+    assert_eq!(field_of(&users[2]["profiles"], "name"), ["Team", "Shop"]);
     assert_eq!(
-        emails(&users[1]["profiles"]["nodes"][1]["users"]),
+        field_of(&users[2]["profiles"]["nodes"][1]["users"], "email"),
         ["bob@example.com"]
     );
 }
 
-/// Pages through `connection` of the one object the query returns, `first` at a time, and
-/// returns the node `field` values in order with the number of pages.
+/// Pages through the connection at `path` of what `query` returns, and returns the values of
+/// the nodes' `field` in order, with the number of pages.
 async fn page_through(
     app: &TestApp,
+    caller: &Account,
     query: &str,
     variables: Value,
     path: &[&str],
@@ -124,7 +125,7 @@ async fn page_through(
     loop {
         let mut vars = variables.clone();
         vars["after"] = after.clone();
-        let data = app.data(query, vars).await;
+        let data = app.data_as(&caller.token, query, vars).await;
         let connection = path
             .iter()
             .fold(&data, |value, key| match key.parse::<usize>() {
@@ -149,16 +150,18 @@ async fn page_through(
 }
 
 async fn nested_lists_page_with_cursors(app: &TestApp) {
-    let team = app.create_profile("Team").await;
-    let mut expected = Vec::new();
-    for n in 1..=7 {
+    let owner = app.register("owner@example.com").await;
+    let team = app.create_profile(&owner, "Team").await;
+    let mut expected = vec!["owner@example.com".to_owned()];
+    for n in 1..=6 {
         let email = format!("user{n}@example.com");
-        let user = app.create_user(&email).await;
-        app.add_manager(&team, &user, "MANAGER").await;
+        let user = app.register(&email).await;
+        app.add_manager(&owner, &team, &user.id, "MANAGER").await;
         expected.push(email);
     }
     let (seen, pages) = page_through(
         app,
+        &owner,
         "query($id: ID!, $after: String) {
             profile(id: $id) { users(first: 3, after: $after) {
                 pageInfo { hasNextPage endCursor } edges { cursor node { email } }
@@ -172,47 +175,40 @@ async fn nested_lists_page_with_cursors(app: &TestApp) {
     assert_eq!(seen, expected);
     assert_eq!(pages, 3);
 
-    // The other direction, nested under a list of users.
-    let first_user = app
-        .data("{ users(first: 1) { nodes { id } } }", json!({}))
-        .await;
-    let user = first_user["users"]["nodes"][0]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let mut profiles = Vec::new();
-    for n in 1..=5 {
-        let profile = app.create_profile(&format!("P{n}")).await;
-        app.add_manager(&profile, &user, "OWNER").await;
+    // The other direction, nested under the caller.
+    let mut profiles = vec!["Team".to_owned()];
+    for n in 1..=4 {
+        app.create_profile(&owner, &format!("P{n}")).await;
         profiles.push(format!("P{n}"));
     }
     let (seen, pages) = page_through(
         app,
+        &owner,
         "query($after: String) {
-            users(first: 1) { nodes { profiles(first: 2, after: $after) {
+            me { profiles(first: 2, after: $after) {
                 pageInfo { hasNextPage endCursor } edges { cursor node { name } }
-            } } }
+            } }
         }",
         json!({}),
-        &["users", "nodes", "0", "profiles"],
+        &["me", "profiles"],
         "name",
     )
     .await;
-    let mut expected = vec!["Team".to_owned()];
-    expected.extend(profiles);
-    assert_eq!(seen, expected);
+    assert_eq!(seen, profiles);
     assert_eq!(pages, 3);
 }
 
 async fn top_level_lists_page_with_cursors(app: &TestApp) {
+    let owner = app.register("owner@example.com").await;
     let mut expected = Vec::new();
     for n in 1..=5 {
         let name = format!("Profile {n}");
-        app.create_profile(&name).await;
+        app.create_profile(&owner, &name).await;
         expected.push(name);
     }
     let (seen, pages) = page_through(
         app,
+        &owner,
         "query($after: String) { profiles(first: 2, after: $after) {
             totalCount pageInfo { hasNextPage endCursor } edges { cursor node { name } }
         } }",
@@ -225,7 +221,8 @@ async fn top_level_lists_page_with_cursors(app: &TestApp) {
     assert_eq!(pages, 3);
 
     let empty = app
-        .data(
+        .data_as(
+            &owner.token,
             "{ profiles(first: 0) { totalCount pageInfo { hasNextPage } nodes { name } } }",
             json!({}),
         )
@@ -236,20 +233,21 @@ async fn top_level_lists_page_with_cursors(app: &TestApp) {
 }
 
 async fn node_resolves_users_and_profiles(app: &TestApp) {
-    let ann = app.create_user("ann@example.com").await;
-    let team = app.create_profile("Team").await;
+    let ann = app.register("ann@example.com").await;
+    let team = app.create_profile(&ann, "Team").await;
     let data = app
-        .data(
+        .data_as(
+            &ann.token,
             "query($a: ID!, $t: ID!) {
                 a: node(id: $a) { __typename id ... on User { email } }
                 t: node(id: $t) { __typename id ... on Profile { name } }
             }",
-            json!({ "a": ann, "t": team }),
+            json!({ "a": ann.id, "t": team }),
         )
         .await;
     assert_eq!(
         data["a"],
-        json!({ "__typename": "User", "id": ann, "email": "ann@example.com" })
+        json!({ "__typename": "User", "id": ann.id, "email": "ann@example.com" })
     );
     assert_eq!(
         data["t"],
@@ -258,7 +256,7 @@ async fn node_resolves_users_and_profiles(app: &TestApp) {
     // IDs are base64 of `<Type>:<key>`.
     use base64::Engine;
     let decoded = base64::engine::general_purpose::STANDARD
-        .decode(&ann)
+        .decode(&ann.id)
         .expect("base64");
     assert_eq!(String::from_utf8(decoded).expect("utf-8"), "User:1");
 }

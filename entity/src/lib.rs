@@ -1,7 +1,13 @@
-//! SeaORM entities of Roster: users and profiles, related many-to-many through `user_profile`.
+//! SeaORM entities of Roster: users and profiles, related many-to-many through `user_profile`,
+//! and the account tables.
 
+pub mod login_failure;
 pub mod profile;
+pub mod refresh_token;
+pub mod role;
+pub mod server_secret;
 pub mod user;
 pub mod user_profile;
+pub mod user_role;
 
 pub use user_profile::ProfileRole;

@@ -17,8 +17,9 @@ use super::{
     user::User,
 };
 use crate::{
+    auth::Auth,
     error::{AppError, AppResult},
-    store::{self, Window},
+    store::{self, Window, visibility::Scoped},
 };
 
 /// The most items one page may hold, and the size of a page when `first` is not given.
@@ -186,7 +187,7 @@ pub type ProfileUserConnection = Connection<
 
 /// An object that lists hold: a wrapper of an entity's model.
 pub trait Listed: OutputType + Sized {
-    type Entity: EntityTrait<Model: Sync>;
+    type Entity: Scoped<Model: Sync>;
     fn wrap(model: <Self::Entity as EntityTrait>::Model) -> Self;
     fn key(model: &<Self::Entity as EntityTrait>::Model) -> i64;
 }
@@ -205,7 +206,8 @@ where
     EN: EdgeNameType,
 {
     let window = window(list, first, after.as_deref())?;
-    let rows = store::page::<N::Entity>(state(ctx)?.conn(), window)
+    let scope = ctx.data::<Auth>()?.scope();
+    let rows = store::page::<N::Entity>(state(ctx)?.conn(), &scope, window)
         .await
         .map_err(AppError::from)?;
     Ok(connect(list, total, window, rows, |model| {

@@ -10,7 +10,7 @@ use async_graphql::{
     Context,
     dataloader::{DataLoader, Loader},
 };
-use entity::{profile, user};
+use entity::{profile, role, user};
 use sea_orm::EntityTrait;
 
 use super::{connection::Total, scheduler::Loads};
@@ -20,12 +20,15 @@ use crate::{
     store::{
         self, Window,
         links::{self, Direction, Linked},
+        visibility::{Scope, Scoped},
     },
 };
 
-/// Loads users, profiles, and both directions of their relationship, in batches.
+/// Loads users, profiles, and both directions of their relationship, in batches, as far as
+/// the caller may see them.
 pub struct Batch {
     db: Db,
+    scope: Scope,
 }
 
 /// A user by primary key.
@@ -36,10 +39,14 @@ pub struct UserKey(pub i64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProfileKey(pub i64);
 
+/// The roles of a user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RolesOfUser(pub i64);
+
 /// One direction of the user–profile relationship.
 pub trait Relation: Copy + Eq + Hash + Send + Sync + 'static {
     /// What the relation leads to.
-    type Child: EntityTrait<Model: Clone + Send + Sync> + Default;
+    type Child: Scoped<Model: Clone + Send + Sync>;
     const DIRECTION: Direction;
 }
 
@@ -99,9 +106,9 @@ impl<R> Count<R> {
 pub type Children<R> = Vec<Linked<<<R as Relation>::Child as EntityTrait>::Model>>;
 
 impl Batch {
-    /// The loader of one request, whose loads `loads` runs.
-    pub fn per_request(db: Db, loads: &Loads) -> DataLoader<Batch> {
-        DataLoader::new(Batch { db }, loads.spawner())
+    /// The loader of one request, showing what `scope` may see, whose loads `loads` runs.
+    pub fn per_request(db: Db, scope: Scope, loads: &Loads) -> DataLoader<Batch> {
+        DataLoader::new(Batch { db, scope }, loads.spawner())
             // `Loads` starts a batch once its level has asked for every key: no need to wait.
             .delay(Duration::ZERO)
             // A batch is one statement whatever its size (keys travel as one array parameter).
@@ -115,10 +122,10 @@ impl Batch {
     /// The size of a whole list.
     pub async fn total(ctx: &Context<'_>, total: Total) -> AppResult<u64> {
         let loader = Self::of(ctx).map_err(|_| AppError::Internal)?;
-        let conn = loader.loader().db.conn();
+        let Batch { db, scope } = loader.loader();
         Ok(match total {
-            Total::Users => store::count::<user::Entity>(conn).await?,
-            Total::Profiles => store::count::<profile::Entity>(conn).await?,
+            Total::Users => store::count::<user::Entity>(db.conn(), scope).await?,
+            Total::Profiles => store::count::<profile::Entity>(db.conn(), scope).await?,
             Total::ProfilesOfUser(user) => {
                 let count = Count::<ProfilesOfUser>::new(user);
                 loader.load_one(count).await?.unwrap_or(0)
@@ -130,7 +137,7 @@ impl Batch {
         })
     }
 
-    /// Loads the rows of `E` with the keys of `keys`.
+    /// Loads the rows of `E` with the keys of `keys` that the caller may see.
     async fn by_keys<E, K>(
         &self,
         keys: &[K],
@@ -138,11 +145,11 @@ impl Batch {
         of: fn(&E::Model) -> K,
     ) -> AppResult<HashMap<K, E::Model>>
     where
-        E: EntityTrait,
+        E: Scoped,
         K: Eq + Hash,
     {
         let ids: Vec<i64> = keys.iter().map(key).collect();
-        let rows = store::by_ids::<E>(self.db.conn(), &ids).await?;
+        let rows = store::by_ids::<E>(self.db.conn(), &self.scope, &ids).await?;
         Ok(rows.into_iter().map(|row| (of(&row), row)).collect())
     }
 }
@@ -167,6 +174,23 @@ impl Loader<ProfileKey> for Batch {
     }
 }
 
+impl Loader<RolesOfUser> for Batch {
+    type Value = Vec<role::Model>;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[RolesOfUser],
+    ) -> AppResult<HashMap<RolesOfUser, Vec<role::Model>>> {
+        let users: Vec<i64> = keys.iter().map(|key| key.0).collect();
+        let roles = store::roles::of_users(self.db.conn(), &users).await?;
+        Ok(roles
+            .into_iter()
+            .map(|(user, roles)| (RolesOfUser(user), roles))
+            .collect())
+    }
+}
+
 impl<R: Relation> Loader<Page<R>> for Batch {
     type Value = Children<R>;
     type Error = AppError;
@@ -178,8 +202,14 @@ impl<R: Relation> Loader<Page<R>> for Batch {
         }
         let mut loaded = HashMap::new();
         for (window, parents) in by_window {
-            let pages =
-                links::pages::<R::Child>(self.db.conn(), R::DIRECTION, &parents, window).await?;
+            let pages = links::pages::<R::Child>(
+                self.db.conn(),
+                &self.scope,
+                R::DIRECTION,
+                &parents,
+                window,
+            )
+            .await?;
             loaded.extend(
                 pages
                     .into_iter()
@@ -196,7 +226,7 @@ impl<R: Relation> Loader<Count<R>> for Batch {
 
     async fn load(&self, keys: &[Count<R>]) -> AppResult<HashMap<Count<R>, u64>> {
         let parents: Vec<i64> = keys.iter().map(|key| key.parent).collect();
-        let counts = links::counts(self.db.conn(), R::DIRECTION, &parents).await?;
+        let counts = links::counts(self.db.conn(), &self.scope, R::DIRECTION, &parents).await?;
         Ok(counts
             .into_iter()
             .map(|(parent, count)| (Count::new(parent), count))

@@ -9,11 +9,12 @@ use super::{
     id::{NodeId, NodeType},
     profile::{Profile, no_profile},
     state,
-    user::{User, no_user},
+    user::User,
 };
 use crate::{
+    auth::{Viewer, guards::Authenticated, rules::ProfileAccess},
     db::Db,
-    error::AppResult,
+    error::{AppError, AppResult},
     store::{
         self,
         memberships::{self, Change},
@@ -24,9 +25,9 @@ use crate::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 #[graphql(remote = "entity::ProfileRole")]
 pub enum ProfileRole {
-    /// Owns the profile.
+    /// Owns the profile: may change its managers and delete it.
     Owner,
-    /// Manages the profile.
+    /// Manages the profile: may rename it.
     Manager,
 }
 
@@ -51,7 +52,9 @@ pub struct MembershipMutation;
 #[Object]
 impl MembershipMutation {
     /// Makes a user a manager of a profile with the given role. Adding an existing manager
-    /// with the same role changes nothing; with another role, it changes the role.
+    /// with the same role changes nothing; with another role, it changes the role. Owners of
+    /// the profile and `profiles:write` holders may; the last owner cannot be demoted.
+    #[graphql(guard = "Authenticated")]
     async fn add_profile_manager(
         &self,
         ctx: &Context<'_>,
@@ -60,11 +63,14 @@ impl MembershipMutation {
         #[graphql(default_with = "ProfileRole::Manager")] role: ProfileRole,
     ) -> async_graphql::Result<MembershipPayload> {
         let (profile, user) = keys(&profile_id, &user_id)?;
-        Ok(change(state(ctx)?, profile, user, Some(role)).await?)
+        let viewer = super::viewer(ctx)?;
+        Ok(change(state(ctx)?, viewer, profile, user, Some(role)).await?)
     }
 
     /// Removes a user from the managers of a profile. Removing a user who does not manage
-    /// the profile changes nothing.
+    /// the profile changes nothing. Owners of the profile and `profiles:write` holders may,
+    /// and any manager may remove themself; the last owner cannot be removed.
+    #[graphql(guard = "Authenticated")]
     async fn remove_profile_manager(
         &self,
         ctx: &Context<'_>,
@@ -72,14 +78,17 @@ impl MembershipMutation {
         user_id: ID,
     ) -> async_graphql::Result<MembershipPayload> {
         let (profile, user) = keys(&profile_id, &user_id)?;
-        Ok(change(state(ctx)?, profile, user, None).await?)
+        let viewer = super::viewer(ctx)?;
+        Ok(change(state(ctx)?, viewer, profile, user, None).await?)
     }
 }
 
 /// Sets the user's role on the profile, or removes the user from it when `role` is `None`, in
-/// one transaction that holds the profile's lock.
+/// one transaction that holds the profile's lock, so concurrent changes cannot leave the
+/// profile without an owner.
 async fn change(
     db: &Db,
+    viewer: &Viewer,
     profile_key: i64,
     user_key: i64,
     role: Option<ProfileRole>,
@@ -88,13 +97,27 @@ async fn change(
     let profile = store::profiles::lock(&*tx, profile_key)
         .await?
         .ok_or_else(no_profile)?;
-    let user = user::Entity::find_by_id(user_key)
-        .one(&*tx)
-        .await?
-        .ok_or_else(no_user)?;
+    let access = ProfileAccess::of(&*tx, viewer, profile.id).await?;
+    let leaving = role.is_none() && user_key == viewer.id() && access.role.is_some();
+    access.require(access.can_manage() || leaving, "change its managers")?;
+    let user = user::Entity::find_by_id(user_key).one(&*tx).await?;
+    let user = user.ok_or_else(|| AppError::not_found("no such user"))?;
+
+    let current = memberships::find(&*tx, user.id, profile.id).await?;
+    let stays_owner = role == Some(ProfileRole::Owner);
+    let is_owner = current
+        .as_ref()
+        .is_some_and(|link| link.role == entity::ProfileRole::Owner);
+    if is_owner && !stays_owner && memberships::other_owners(&*tx, profile.id, user.id).await? == 0
+    {
+        return Err(AppError::conflict(
+            "a profile always has an owner: make another user an owner first",
+        ));
+    }
     let (link, change) = match role {
         Some(role) => {
-            let (link, change) = memberships::set(&*tx, user.id, profile.id, role.into()).await?;
+            let (link, change) =
+                memberships::set(&*tx, current, user.id, profile.id, role.into()).await?;
             (Some(link), change)
         }
         None => (None, memberships::remove(&*tx, user.id, profile.id).await?),
@@ -102,7 +125,7 @@ async fn change(
     tx.commit().await?;
     Ok(MembershipPayload {
         profile: Profile(profile),
-        user: User(user),
+        user: User::new(user),
         role: link.as_ref().map(|link| link.role.into()),
         linked_at: link.map(|link| link.created_at),
         changed: change != Change::Unchanged,

@@ -1,5 +1,6 @@
 //! The GraphQL schema: objects grouped by domain, merged into one query and one mutation root.
 
+mod account;
 mod connection;
 mod id;
 mod loaders;
@@ -9,20 +10,26 @@ mod profile;
 mod scheduler;
 mod user;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema, dataloader::DataLoader};
+use std::sync::Arc;
 
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+
+pub use account::ClientIp;
 pub use id::{NodeId, NodeType};
 pub use loaders::Batch;
 pub use scheduler::Loads;
 
-use crate::db::Db;
+use crate::{
+    auth::{Accounts, Auth, Viewer},
+    db::Db,
+};
 
 #[derive(MergedObject, Default)]
 pub struct Query(node::NodeQuery, user::UserQuery, profile::ProfileQuery);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
-    user::UserMutation,
+    account::AccountMutation,
     profile::ProfileMutation,
     membership::MembershipMutation,
 );
@@ -34,23 +41,36 @@ pub const MAX_DEPTH: usize = 12;
 /// Largest complexity of one operation.
 pub const MAX_COMPLEXITY: usize = 5_000;
 
-/// The schema; `db` is `None` only to print the SDL.
-pub fn schema(db: Option<Db>) -> RosterSchema {
+/// The schema; `services` are `None` only to print the SDL.
+pub fn schema(services: Option<(Db, Accounts)>) -> RosterSchema {
     let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY);
-    match db {
-        Some(db) => builder.data(db).finish(),
+    match services {
+        Some((db, accounts)) => builder.data(db).data(accounts).finish(),
         None => builder.finish(),
     }
 }
 
-/// The request data of one GraphQL request: its batch loader, whose loads `loads` runs.
-pub fn request_data(db: &Db, loads: &Loads) -> DataLoader<Batch> {
-    Batch::per_request(db.clone(), loads)
+/// Attaches the request data of one GraphQL request: the caller, their address, and a batch
+/// loader scoped to what the caller may see, whose loads `loads` runs.
+pub fn with_request_data(
+    request: async_graphql::Request,
+    db: &Db,
+    auth: Auth,
+    ip: String,
+    loads: &Loads,
+) -> async_graphql::Request {
+    let loader = Batch::per_request(db.clone(), auth.scope(), loads);
+    request.data(auth).data(ClientIp(ip)).data(loader)
 }
 
 /// The database handle, from the schema data.
 fn state<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c Db> {
     ctx.data::<Db>()
+}
+
+/// The authenticated caller (fields that call this are guarded by `Authenticated`).
+fn viewer<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c Arc<Viewer>> {
+    Ok(ctx.data::<Auth>()?.viewer()?)
 }

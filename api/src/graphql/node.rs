@@ -30,7 +30,7 @@ impl NodeQuery {
             NodeType::User => loader
                 .load_one(UserKey(node.key))
                 .await?
-                .map(|user| Node::User(User(user))),
+                .map(|user| Node::User(User::new(user))),
             NodeType::Profile => loader
                 .load_one(ProfileKey(node.key))
                 .await?

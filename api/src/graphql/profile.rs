@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
-use entity::profile;
+use entity::{ProfileRole, profile};
 
 use super::{
     connection::{self, ListKind, Listed, ProfileConnection, ProfileUserConnection, Total},
@@ -11,9 +11,10 @@ use super::{
     state,
 };
 use crate::{
+    auth::{Viewer, guards::Authenticated, rules::ProfileAccess},
     db::Db,
     error::{AppError, AppResult},
-    store,
+    store::{self, memberships},
 };
 
 /// The longest profile name, in characters.
@@ -45,7 +46,7 @@ impl Profile {
         self.0.updated_at
     }
 
-    /// The users who manage this profile, in the order they were created.
+    /// The managers of this profile that the caller may see, in the order they were created.
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -75,7 +76,9 @@ pub struct ProfileQuery;
 
 #[Object]
 impl ProfileQuery {
-    /// The profile with this ID, or null when there is none.
+    /// The profile with this ID, or null when there is none or the caller may not see it (its
+    /// managers, and `profiles:read` holders, may).
+    #[graphql(guard = "Authenticated")]
     async fn profile(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Profile>> {
         let key = NodeId::decode_as(&id, NodeType::Profile)?;
         Ok(Batch::of(ctx)?
@@ -84,7 +87,8 @@ impl ProfileQuery {
             .map(Profile))
     }
 
-    /// All profiles, in the order they were created.
+    /// The profiles the caller may see, in the order they were created.
+    #[graphql(guard = "Authenticated")]
     async fn profiles(
         &self,
         ctx: &Context<'_>,
@@ -102,20 +106,21 @@ pub struct ProfileMutation;
 
 #[Object]
 impl ProfileMutation {
-    /// Creates a profile.
+    /// Creates a profile; the caller becomes its owner.
+    #[graphql(guard = "Authenticated")]
     async fn create_profile(
         &self,
         ctx: &Context<'_>,
         name: String,
     ) -> async_graphql::Result<Profile> {
         let name = validate_name(&name)?;
-        let profile = store::profiles::create(state(ctx)?.conn(), &name)
-            .await
-            .map_err(AppError::from)?;
-        Ok(Profile(profile))
+        Ok(Profile(
+            create(state(ctx)?, super::viewer(ctx)?, &name).await?,
+        ))
     }
 
-    /// Renames a profile.
+    /// Renames a profile. Its managers and `profiles:write` holders may.
+    #[graphql(guard = "Authenticated")]
     async fn update_profile(
         &self,
         ctx: &Context<'_>,
@@ -124,30 +129,51 @@ impl ProfileMutation {
     ) -> async_graphql::Result<Profile> {
         let key = NodeId::decode_as(&id, NodeType::Profile)?;
         let name = validate_name(&name)?;
-        Ok(Profile(rename(state(ctx)?, key, &name).await?))
+        Ok(Profile(
+            rename(state(ctx)?, super::viewer(ctx)?, key, &name).await?,
+        ))
     }
 
-    /// Deletes a profile and every link to it. Returns the ID of the deleted profile.
+    /// Deletes a profile and every link to it; returns its ID. Its owners and
+    /// `profiles:write` holders may.
+    #[graphql(guard = "Authenticated")]
     async fn delete_profile(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let key = NodeId::decode_as(&id, NodeType::Profile)?;
-        let deleted = store::delete::<profile::Entity>(state(ctx)?.conn(), key)
-            .await
-            .map_err(AppError::from)?;
-        if !deleted {
-            return Err(no_profile().into());
-        }
+        delete(state(ctx)?, super::viewer(ctx)?, key).await?;
         Ok(id)
     }
 }
 
-async fn rename(db: &Db, key: i64, name: &str) -> AppResult<profile::Model> {
+async fn create(db: &Db, viewer: &Viewer, name: &str) -> AppResult<profile::Model> {
+    let tx = db.begin_write().await?;
+    let profile = store::profiles::create(&*tx, name).await?;
+    memberships::set(&*tx, None, viewer.id(), profile.id, ProfileRole::Owner).await?;
+    tx.commit().await?;
+    Ok(profile)
+}
+
+async fn rename(db: &Db, viewer: &Viewer, key: i64, name: &str) -> AppResult<profile::Model> {
     let tx = db.begin_write().await?;
     let profile = store::profiles::lock(&*tx, key)
         .await?
         .ok_or_else(no_profile)?;
+    let access = ProfileAccess::of(&*tx, viewer, key).await?;
+    access.require(access.can_edit(), "rename it")?;
     let profile = store::profiles::rename(&*tx, profile, name).await?;
     tx.commit().await?;
     Ok(profile)
+}
+
+async fn delete(db: &Db, viewer: &Viewer, key: i64) -> AppResult<()> {
+    let tx = db.begin_write().await?;
+    store::profiles::lock(&*tx, key)
+        .await?
+        .ok_or_else(no_profile)?;
+    let access = ProfileAccess::of(&*tx, viewer, key).await?;
+    access.require(access.can_manage(), "delete it")?;
+    store::delete::<profile::Entity>(&*tx, key).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 pub fn no_profile() -> AppError {

@@ -1,38 +1,72 @@
-//! Users: the `User` object, its queries and its mutations.
+//! Users: the `User` object and its queries.
 
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::user;
 
 use super::{
+    account::Role,
     connection::{self, ListKind, Listed, Total, UserConnection, UserProfileConnection},
     id::{NodeId, NodeType},
-    loaders::{Batch, ProfilesOfUser, UserKey},
+    loaders::{Batch, ProfilesOfUser, RolesOfUser, UserKey},
 };
-use crate::{error::AppError, graphql::state, store};
+use crate::auth::{
+    Permission,
+    guards::{Authenticated, Needs, viewer_auth},
+};
 
 /// A person who manages profiles.
 #[derive(Clone, Debug)]
-pub struct User(pub user::Model);
+pub struct User {
+    model: user::Model,
+    /// Just signed in by this request: its account details are the caller's own.
+    signed_in: bool,
+}
+
+impl User {
+    pub fn new(model: user::Model) -> Self {
+        User {
+            model,
+            signed_in: false,
+        }
+    }
+
+    /// The user a login, registration or token refresh of this request signed in.
+    pub fn signed_in(model: user::Model) -> Self {
+        User {
+            model,
+            signed_in: true,
+        }
+    }
+
+    /// The user's account details, for the user themself and `users:read` holders only.
+    fn account(&self, ctx: &Context<'_>) -> Option<&user::Model> {
+        if self.signed_in {
+            return Some(&self.model);
+        }
+        let viewer = viewer_auth(ctx).ok()?.viewer().ok()?;
+        (viewer.id() == self.model.id || viewer.can(Permission::UsersRead)).then_some(&self.model)
+    }
+}
 
 #[Object]
 impl User {
     /// The global ID of this user.
     pub async fn id(&self) -> ID {
-        NodeId::user(self.0.id)
+        NodeId::user(self.model.id)
     }
 
     /// The user's email address.
     async fn email(&self) -> &str {
-        &self.0.email
+        &self.model.email
     }
 
     /// When the user was created.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.model.created_at
     }
 
-    /// The profiles this user manages, in the order they were created.
+    /// The profiles of this user that the caller may see, in the order they were created.
     async fn profiles(
         &self,
         ctx: &Context<'_>,
@@ -41,9 +75,54 @@ impl User {
         >,
         #[graphql(desc = "Return the profiles after this cursor.")] after: Option<String>,
     ) -> async_graphql::Result<UserProfileConnection> {
-        let (list, total) = (ListKind::UserProfiles, Total::ProfilesOfUser(self.0.id));
-        connection::nested::<ProfilesOfUser, _, _, _>(ctx, list, self.0.id, total, first, after)
+        let (list, total) = (ListKind::UserProfiles, Total::ProfilesOfUser(self.model.id));
+        connection::nested::<ProfilesOfUser, _, _, _>(ctx, list, self.model.id, total, first, after)
             .await
+    }
+
+    /// The user's roles. Only for the user themself and `users:read` holders; null otherwise.
+    async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Role>>> {
+        let Some(user) = self.account(ctx) else {
+            return Ok(None);
+        };
+        let roles = Batch::of(ctx)?.load_one(RolesOfUser(user.id)).await?;
+        Ok(Some(
+            roles.unwrap_or_default().into_iter().map(Role).collect(),
+        ))
+    }
+
+    /// Whether the user may log in. Only for the user themself and `users:read` holders.
+    async fn active(&self, ctx: &Context<'_>) -> Option<bool> {
+        self.account(ctx).map(|user| user.active)
+    }
+
+    /// When the user logged in before the current session. Only for the user themself and
+    /// `users:read` holders.
+    async fn last_login_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+        self.account(ctx).and_then(|user| user.last_login_at)
+    }
+
+    /// When the user last logged in. Only for the user themself and `users:read` holders.
+    async fn current_login_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+        self.account(ctx).and_then(|user| user.current_login_at)
+    }
+
+    /// The address of the login before the current one. Only for the user themself and
+    /// `users:read` holders.
+    async fn last_login_ip(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.account(ctx)
+            .and_then(|user| user.last_login_ip.as_deref())
+    }
+
+    /// The address of the last login. Only for the user themself and `users:read` holders.
+    async fn current_login_ip(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.account(ctx)
+            .and_then(|user| user.current_login_ip.as_deref())
+    }
+
+    /// How many times the user logged in. Only for the user themself and `users:read` holders.
+    async fn login_count(&self, ctx: &Context<'_>) -> Option<i64> {
+        self.account(ctx).map(|user| user.login_count)
     }
 }
 
@@ -51,7 +130,7 @@ impl Listed for User {
     type Entity = user::Entity;
 
     fn wrap(model: user::Model) -> Self {
-        User(model)
+        User::new(model)
     }
 
     fn key(model: &user::Model) -> i64 {
@@ -64,13 +143,22 @@ pub struct UserQuery;
 
 #[Object]
 impl UserQuery {
-    /// The user with this ID, or null when there is none.
-    async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
-        let key = NodeId::decode_as(&id, NodeType::User)?;
-        Ok(Batch::of(ctx)?.load_one(UserKey(key)).await?.map(User))
+    /// The caller.
+    #[graphql(guard = "Authenticated")]
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        Ok(User::new(viewer_auth(ctx)?.viewer()?.user.clone()))
     }
 
-    /// All users, in the order they were created.
+    /// The user with this ID, or null when there is none or the caller may not see it: the
+    /// caller, users sharing a profile with the caller, and, for `users:read` holders, everyone.
+    #[graphql(guard = "Authenticated")]
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
+        let key = NodeId::decode_as(&id, NodeType::User)?;
+        Ok(Batch::of(ctx)?.load_one(UserKey(key)).await?.map(User::new))
+    }
+
+    /// All users, in the order they were created. Needs `users:read`.
+    #[graphql(guard = "Needs(Permission::UsersRead)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -79,52 +167,4 @@ impl UserQuery {
     ) -> async_graphql::Result<UserConnection> {
         connection::top_level(ctx, ListKind::Users, Total::Users, first, after).await
     }
-}
-
-#[derive(Default)]
-pub struct UserMutation;
-
-#[Object]
-impl UserMutation {
-    /// Creates a user with this email address (unique, ignoring case).
-    async fn create_user(&self, ctx: &Context<'_>, email: String) -> async_graphql::Result<User> {
-        let email = validate_email(&email)?;
-        let user = store::users::create(state(ctx)?.conn(), &email).await?;
-        Ok(User(user))
-    }
-
-    /// Deletes a user and every link of theirs. Returns the ID of the deleted user.
-    async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
-        let key = NodeId::decode_as(&id, NodeType::User)?;
-        let deleted = store::delete::<user::Entity>(state(ctx)?.conn(), key)
-            .await
-            .map_err(AppError::from)?;
-        if !deleted {
-            return Err(no_user().into());
-        }
-        Ok(id)
-    }
-}
-
-/// Trims an email address and checks its shape; the domain is lower-cased.
-pub fn validate_email(email: &str) -> Result<String, AppError> {
-    let email = email.trim();
-    let invalid = || AppError::bad_input("`email` is not a valid email address");
-    if email.len() > 254 {
-        return Err(invalid());
-    }
-    let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
-    let parsed = email_address::EmailAddress::parse_with_options(
-        email,
-        email_address::Options::default().without_display_text(),
-    )
-    .map_err(|_| invalid())?;
-    if local.is_empty() || !domain.contains('.') || parsed.as_str() != email {
-        return Err(invalid());
-    }
-    Ok(format!("{local}@{}", domain.to_lowercase()))
-}
-
-pub fn no_user() -> AppError {
-    AppError::not_found("no such user")
 }

@@ -10,9 +10,12 @@ use async_graphql::{
     http::GraphiQLSource,
     parser::{parse_query, types::OperationType},
 };
+use std::net::SocketAddr;
+
 use axum::{
+    Extension,
     body::Bytes,
-    extract::{RawQuery, State},
+    extract::{ConnectInfo, RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
@@ -61,7 +64,12 @@ impl Format {
     }
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(format) = Format::negotiate(&headers) else {
         return not_acceptable();
     };
@@ -79,11 +87,12 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             return request_error(format, StatusCode::BAD_REQUEST, &message);
         }
     };
-    execute(&state, request, format).await
+    execute(&state, request, format, Caller::of(&state, &headers, peer)).await
 }
 
 pub async fn get(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -113,10 +122,51 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
         return response;
     }
-    execute(&state, request, format).await
+    execute(&state, request, format, Caller::of(&state, &headers, peer)).await
 }
 
-async fn execute(state: &AppState, request: async_graphql::Request, format: Format) -> Response {
+/// Who sends a request: the `Authorization` header and the client's address.
+struct Caller {
+    authorization: Option<String>,
+    ip: String,
+}
+
+impl Caller {
+    fn of(
+        state: &AppState,
+        headers: &HeaderMap,
+        peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ) -> Self {
+        let forwarded = state
+            .config
+            .trust_forwarded_for
+            .then(|| {
+                headers
+                    .get("x-forwarded-for")?
+                    .to_str()
+                    .ok()?
+                    .rsplit(',')
+                    .next()
+            })
+            .flatten()
+            .map(|ip| ip.trim().to_owned());
+        let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip().to_string());
+        Caller {
+            authorization: headers
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned),
+            ip: forwarded.or(peer).unwrap_or_else(|| "unknown".to_owned()),
+        }
+    }
+}
+
+async fn execute(
+    state: &AppState,
+    request: async_graphql::Request,
+    format: Format,
+    caller: Caller,
+) -> Response {
     if request.query.trim().is_empty() {
         return request_error(
             format,
@@ -127,9 +177,15 @@ async fn execute(state: &AppState, request: async_graphql::Request, format: Form
     let query = request.query.clone();
     let counter = StatementCounter::default();
     let loads = graphql::Loads::default();
-    let request = request.data(graphql::request_data(&state.db, &loads));
     let mut response = counter
-        .scope(loads.run(state.schema.execute(request)))
+        .scope(async {
+            let auth = state
+                .accounts
+                .authenticate(caller.authorization.as_deref())
+                .await;
+            let request = graphql::with_request_data(request, &state.db, auth, caller.ip, &loads);
+            loads.clone().run(state.schema.execute(request)).await
+        })
         .await;
     label_errors(&mut response, &query);
     let status = if format == Format::GraphQLResponseJson && is_request_error(&response) {

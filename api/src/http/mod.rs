@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::{Router, extract::DefaultBodyLimit, routing::get};
 use tower_http::trace::TraceLayer;
 
-use crate::{config::Config, db::Db, graphql::RosterSchema};
+use crate::{auth::Accounts, config::Config, db::Db, graphql::RosterSchema};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -17,6 +17,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    pub accounts: Accounts,
     pub schema: RosterSchema,
     pub config: Arc<Config>,
 }

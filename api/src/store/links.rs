@@ -7,10 +7,16 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable,
     QueryResult,
     prelude::DateTimeUtc,
-    sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, SelectStatement, WindowStatement},
+    sea_query::{
+        Alias, Asterisk, Expr, ExprTrait, IntoColumnRef, Order, Query, SelectStatement,
+        WindowStatement,
+    },
 };
 
-use super::{Window, one_of};
+use super::{
+    Window, one_of,
+    visibility::{Kind, Scope},
+};
 
 /// A node reached through a link, with the link's own fields.
 #[derive(Clone, Debug)]
@@ -30,6 +36,23 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// What the relation leads to.
+    fn child_kind(self) -> Kind {
+        match self {
+            Direction::ProfilesOfUser => Kind::Profile,
+            Direction::UsersOfProfile => Kind::User,
+        }
+    }
+
+    /// The condition that the child of a link is visible to `scope`, if any.
+    fn child_filter(self, scope: &Scope) -> Option<Expr> {
+        let (_, child) = self.columns();
+        scope.filter(
+            self.child_kind(),
+            (user_profile::Entity, child).into_column_ref(),
+        )
+    }
+
     /// The link columns holding the parent's key and the child's key.
     fn columns(self) -> (user_profile::Column, user_profile::Column) {
         match self {
@@ -47,11 +70,12 @@ impl Direction {
 
 const NODE_PREFIX: &str = "n_";
 
-/// The pages of children of every parent in `parents`, each at most `window.first + 1` long
-/// (the extra row tells whether a next page exists), as one statement: the window is applied
-/// per parent with `ROW_NUMBER() OVER (PARTITION BY parent …)`.
+/// The pages of children of every parent in `parents` that `scope` may see, each at most
+/// `window.first + 1` long (the extra row tells whether a next page exists), as one statement:
+/// the window is applied per parent with `ROW_NUMBER() OVER (PARTITION BY parent …)`.
 pub async fn pages<E>(
     conn: &impl ConnectionTrait,
+    scope: &Scope,
     direction: Direction,
     parents: &[i64],
     window: Window,
@@ -93,6 +117,9 @@ where
     if let Some(after) = window.after {
         ranked.and_where(child.into_expr().gt(after));
     }
+    if let Some(visible) = direction.child_filter(scope) {
+        ranked.and_where(visible);
+    }
     let query = paged(ranked, window.first + 1);
 
     let mut pages: HashMap<i64, Vec<Linked<E::Model>>> = HashMap::new();
@@ -126,14 +153,17 @@ where
     })
 }
 
-/// The number of children of every parent in `parents` (parents without any are absent).
+/// The number of children `scope` may see of every parent in `parents` (parents without any
+/// are absent).
 pub async fn counts(
     conn: &impl ConnectionTrait,
+    scope: &Scope,
     direction: Direction,
     parents: &[i64],
 ) -> Result<HashMap<i64, u64>, DbErr> {
     let (parent, _) = direction.columns();
-    let query = Query::select()
+    let mut query = Query::select();
+    query
         .expr_as(parent.into_expr(), Alias::new("parent_id"))
         .expr_as(Expr::cust("COUNT(*)"), Alias::new("total"))
         .from(user_profile::Entity)
@@ -142,8 +172,10 @@ pub async fn counts(
             parent.into_expr(),
             parents,
         ))
-        .group_by_col(parent)
-        .to_owned();
+        .group_by_col(parent);
+    if let Some(visible) = direction.child_filter(scope) {
+        query.and_where(visible);
+    }
     let mut counts = HashMap::new();
     for row in conn.query_all(&query).await? {
         let total: i64 = row.try_get("", "total")?;

@@ -1,7 +1,11 @@
 //! Writing the links between users and profiles.
 
 use entity::{ProfileRole, user_profile};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QuerySelect, Set,
+    sea_query::{Alias, Expr, ExprTrait, Query},
+};
 
 use super::now;
 
@@ -24,15 +28,16 @@ pub async fn find(
         .await
 }
 
-/// Makes the user a manager of the profile with `role`: adds the link, changes its role, or
-/// leaves it as it is when it already has that role.
+/// Makes the user a manager of the profile with `role`, given the link as it is now: adds
+/// the link, changes its role, or leaves it as it is when it already has that role.
 pub async fn set(
     conn: &impl ConnectionTrait,
+    current: Option<user_profile::Model>,
     user_id: i64,
     profile_id: i64,
     role: ProfileRole,
 ) -> Result<(user_profile::Model, Change), DbErr> {
-    match find(conn, user_id, profile_id).await? {
+    match current {
         Some(link) if link.role == role => Ok((link, Change::Unchanged)),
         Some(link) => {
             let mut active = link.into_active_model();
@@ -67,4 +72,42 @@ pub async fn remove(
     } else {
         Change::Unchanged
     })
+}
+
+/// How many owners the profile has besides `user_id`.
+pub async fn other_owners(
+    conn: &impl ConnectionTrait,
+    profile_id: i64,
+    user_id: i64,
+) -> Result<u64, DbErr> {
+    user_profile::Entity::find()
+        .filter(user_profile::Column::ProfileId.eq(profile_id))
+        .filter(user_profile::Column::UserId.ne(user_id))
+        .filter(user_profile::Column::Role.eq(ProfileRole::Owner))
+        .count(conn)
+        .await
+}
+
+/// The profiles of which `user_id` is the only owner.
+pub async fn solely_owned(conn: &impl ConnectionTrait, user_id: i64) -> Result<Vec<i64>, DbErr> {
+    let other = Alias::new("other_owner");
+    let other_owner = Query::select()
+        .expr(Expr::val(1))
+        .from_as(user_profile::Entity, other.clone())
+        .and_where(
+            Expr::col((other.clone(), user_profile::Column::ProfileId))
+                .equals((user_profile::Entity, user_profile::Column::ProfileId)),
+        )
+        .and_where(Expr::col((other.clone(), user_profile::Column::Role)).eq(ProfileRole::Owner))
+        .and_where(Expr::col((other, user_profile::Column::UserId)).ne(user_id))
+        .to_owned();
+    user_profile::Entity::find()
+        .select_only()
+        .column(user_profile::Column::ProfileId)
+        .filter(user_profile::Column::UserId.eq(user_id))
+        .filter(user_profile::Column::Role.eq(ProfileRole::Owner))
+        .filter(Expr::exists(other_owner).not())
+        .into_tuple()
+        .all(conn)
+        .await
 }

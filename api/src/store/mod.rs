@@ -3,15 +3,22 @@
 pub mod links;
 pub mod memberships;
 pub mod profiles;
+pub mod roles;
+pub mod secrets;
+pub mod sessions;
 pub mod users;
+pub mod visibility;
 
 use chrono::{DurationRound, TimeDelta};
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, Select,
     prelude::DateTimeUtc,
-    sea_query::{Alias, Expr, ExprTrait, Order, extension::postgres::PgFunc},
+    sea_query::{
+        Alias, ColumnRef, Expr, ExprTrait, IntoColumnRef, Order, extension::postgres::PgFunc,
+    },
 };
+use visibility::{Scope, Scoped};
 
 /// Which slice of a list to read: at most `first` items after the key `after`, in key order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -50,43 +57,62 @@ pub fn now() -> DateTimeUtc {
         .unwrap_or(now)
 }
 
-/// The rows of `E` with these primary keys (`E`'s key is the `i64` column `id`).
-pub async fn by_ids<E>(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<E::Model>, DbErr>
-where
-    E: EntityTrait,
-{
-    let id = Expr::col((E::default(), Alias::new("id")));
-    E::find()
-        .filter(one_of(conn.get_database_backend(), id, ids))
-        .all(conn)
-        .await
+/// The key column of `E` (every entity here has the `i64` key `id`).
+fn key_of<E: EntityTrait + Default>() -> ColumnRef {
+    (E::default(), Alias::new("id")).into_column_ref()
 }
 
-/// One page of all rows of `E` in key order, one row longer than asked when a next page exists.
-pub async fn page<E>(conn: &impl ConnectionTrait, window: Window) -> Result<Vec<E::Model>, DbErr>
-where
-    E: EntityTrait,
-{
-    let id = || Expr::col((E::default(), Alias::new("id")));
-    let mut query = E::find().order_by(id(), Order::Asc);
+/// `query` restricted to the rows of `E` that `scope` may see.
+fn visible<E: Scoped>(query: Select<E>, scope: &Scope) -> Select<E> {
+    match scope.filter(E::KIND, key_of::<E>()) {
+        Some(condition) => query.filter(condition),
+        None => query,
+    }
+}
+
+/// The rows of `E` with these keys that `scope` may see.
+pub async fn by_ids<E: Scoped>(
+    conn: &impl ConnectionTrait,
+    scope: &Scope,
+    ids: &[i64],
+) -> Result<Vec<E::Model>, DbErr> {
+    let query = E::find().filter(one_of(
+        conn.get_database_backend(),
+        Expr::col(key_of::<E>()),
+        ids,
+    ));
+    visible(query, scope).all(conn).await
+}
+
+/// One page of the rows of `E` that `scope` may see, in key order, one row longer than asked
+/// when a next page exists.
+pub async fn page<E: Scoped>(
+    conn: &impl ConnectionTrait,
+    scope: &Scope,
+    window: Window,
+) -> Result<Vec<E::Model>, DbErr> {
+    let mut query = visible(E::find(), scope).order_by(Expr::col(key_of::<E>()), Order::Asc);
     if let Some(after) = window.after {
-        query = query.filter(id().gt(after));
+        query = query.filter(Expr::col(key_of::<E>()).gt(after));
     }
     query.limit(window.first + 1).all(conn).await
 }
 
-pub async fn count<E>(conn: &impl ConnectionTrait) -> Result<u64, DbErr>
+/// How many rows of `E` `scope` may see.
+pub async fn count<E>(conn: &impl ConnectionTrait, scope: &Scope) -> Result<u64, DbErr>
 where
-    E: EntityTrait,
+    E: Scoped,
     E::Model: Sync,
 {
-    PaginatorTrait::count(E::find(), conn).await
+    PaginatorTrait::count(visible(E::find(), scope), conn).await
 }
 
 /// Deletes the row of `E` with this key; links to it go with it (ON DELETE CASCADE). Returns
 /// whether it existed.
-pub async fn delete<E: EntityTrait>(conn: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
-    let column = Expr::col((E::default(), Alias::new("id")));
-    let result = E::delete_many().filter(column.eq(id)).exec(conn).await?;
+pub async fn delete<E: Scoped>(conn: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
+    let result = E::delete_many()
+        .filter(Expr::col(key_of::<E>()).eq(id))
+        .exec(conn)
+        .await?;
     Ok(result.rows_affected > 0)
 }

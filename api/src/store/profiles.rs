@@ -1,8 +1,9 @@
 //! Reading and writing profiles.
 
-use entity::profile;
+use entity::{ProfileRole, profile, user_profile};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QuerySelect, Set, sea_query::Query,
 };
 
 use super::now;
@@ -37,4 +38,20 @@ pub async fn lock(conn: &impl ConnectionTrait, id: i64) -> Result<Option<profile
         .lock_exclusive()
         .one(conn)
         .await
+}
+
+/// Locks the profiles `user_id` owns until the transaction ends (see `lock`).
+pub async fn lock_owned_by(conn: &impl ConnectionTrait, user_id: i64) -> Result<(), DbErr> {
+    let owned = Query::select()
+        .column(user_profile::Column::ProfileId)
+        .from(user_profile::Entity)
+        .and_where(user_profile::Column::UserId.eq(user_id))
+        .and_where(user_profile::Column::Role.eq(ProfileRole::Owner))
+        .to_owned();
+    profile::Entity::find()
+        .filter(profile::Column::Id.in_subquery(owned))
+        .lock_exclusive()
+        .all(conn)
+        .await?;
+    Ok(())
 }

@@ -1,16 +1,103 @@
-//! Reading and writing users.
+//! Reading and writing users and their credentials.
 
+use entity::{role, user};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, Set,
+    sea_query::{Expr, ExprTrait, Func},
+};
+
+use super::now;
 use crate::error::{AppResult, DbResultExt};
-use entity::user;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
-pub async fn create(conn: &impl ConnectionTrait, email: &str) -> AppResult<user::Model> {
+/// What a new user starts with.
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub password_hash: String,
+    pub uniquifier: String,
+}
+
+pub async fn create(conn: &impl ConnectionTrait, new: NewUser<'_>) -> AppResult<user::Model> {
+    let at = now();
     user::ActiveModel {
-        email: Set(email.to_owned()),
-        created_at: Set(super::now()),
+        email: Set(new.email.to_owned()),
+        created_at: Set(at),
+        password_hash: Set(new.password_hash),
+        active: Set(true),
+        fs_uniquifier: Set(new.uniquifier),
+        login_count: Set(0),
+        updated_at: Set(at),
         ..Default::default()
     }
     .insert(conn)
     .await
     .on_unique_violation("a user with this email already exists")
+}
+
+/// The user with this email, ignoring case (served by the unique index on `lower(email)`).
+pub async fn by_email(
+    conn: &impl ConnectionTrait,
+    email: &str,
+) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find()
+        .filter(Func::lower(Expr::col(user::Column::Email)).eq(Func::lower(Expr::val(email))))
+        .one(conn)
+        .await
+}
+
+/// The user whose tokens carry this uniquifier, with their roles, in one statement.
+pub async fn by_uniquifier_with_roles(
+    conn: &impl ConnectionTrait,
+    uniquifier: &str,
+) -> Result<Option<(user::Model, Vec<role::Model>)>, DbErr> {
+    let mut found = user::Entity::find()
+        .filter(user::Column::FsUniquifier.eq(uniquifier))
+        .find_with_related(role::Entity)
+        .all(conn)
+        .await?;
+    Ok(found.pop())
+}
+
+/// Notes a successful login: the tracking fields of Flask-Security.
+pub async fn record_login(
+    conn: &impl ConnectionTrait,
+    user: user::Model,
+    ip: &str,
+) -> Result<user::Model, DbErr> {
+    let at = now();
+    let mut active = user.clone().into_active_model();
+    active.last_login_at = Set(user.current_login_at);
+    active.last_login_ip = Set(user.current_login_ip.clone());
+    active.current_login_at = Set(Some(at));
+    active.current_login_ip = Set(Some(ip.to_owned()));
+    active.login_count = Set(user.login_count + 1);
+    active.update(conn).await
+}
+
+/// Changes what a user's tokens must carry, revoking every token issued before; optionally
+/// sets a new password hash at the same time.
+pub async fn rotate_uniquifier(
+    conn: &impl ConnectionTrait,
+    user: user::Model,
+    uniquifier: String,
+    password_hash: Option<String>,
+) -> Result<user::Model, DbErr> {
+    let mut active = user.into_active_model();
+    active.fs_uniquifier = Set(uniquifier);
+    if let Some(hash) = password_hash {
+        active.password_hash = Set(hash);
+    }
+    active.updated_at = Set(now());
+    active.update(conn).await
+}
+
+pub async fn set_active(
+    conn: &impl ConnectionTrait,
+    user: user::Model,
+    is_active: bool,
+) -> Result<user::Model, DbErr> {
+    let mut active = user.into_active_model();
+    active.active = Set(is_active);
+    active.updated_at = Set(now());
+    active.update(conn).await
 }

@@ -1,0 +1,38 @@
+//! Field guards: authentication, and permissions of the caller's roles.
+
+use async_graphql::{Context, Guard};
+
+use super::{Auth, Permission};
+use crate::error::AppError;
+
+/// The field needs an authenticated caller.
+pub struct Authenticated;
+
+impl Guard for Authenticated {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        viewer_auth(ctx)?.viewer()?;
+        Ok(())
+    }
+}
+
+/// The field needs an authenticated caller holding this permission.
+pub struct Needs(pub Permission);
+
+impl Guard for Needs {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        let viewer = viewer_auth(ctx)?.viewer()?;
+        if viewer.can(self.0) {
+            Ok(())
+        } else {
+            Err(
+                AppError::Forbidden(format!("this needs the `{}` permission", self.0.name()))
+                    .into(),
+            )
+        }
+    }
+}
+
+/// The caller of the request, from the request data.
+pub fn viewer_auth<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c Auth> {
+    ctx.data::<Auth>()
+}

@@ -1,0 +1,125 @@
+//! Accounts and access: who the caller is, what they may do, and the account operations.
+
+pub mod accounts;
+pub mod email;
+pub mod guards;
+pub mod password;
+pub mod rules;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use entity::{role, user};
+
+use crate::store::visibility::Scope;
+
+pub use accounts::Accounts;
+
+use crate::error::{AppError, AppResult};
+
+/// What a role can grant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Permission {
+    UsersRead,
+    UsersWrite,
+    ProfilesRead,
+    ProfilesWrite,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 4] = [
+        Permission::UsersRead,
+        Permission::UsersWrite,
+        Permission::ProfilesRead,
+        Permission::ProfilesWrite,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Permission::UsersRead => "users:read",
+            Permission::UsersWrite => "users:write",
+            Permission::ProfilesRead => "profiles:read",
+            Permission::ProfilesWrite => "profiles:write",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|permission| permission.name() == name)
+    }
+}
+
+/// The authenticated caller of a request, with the permissions of their roles.
+#[derive(Debug)]
+pub struct Viewer {
+    pub user: user::Model,
+    pub roles: Vec<role::Model>,
+    permissions: Vec<Permission>,
+}
+
+impl Viewer {
+    pub fn new(user: user::Model, roles: Vec<role::Model>) -> Self {
+        let mut permissions: Vec<Permission> = roles
+            .iter()
+            .flat_map(|role| role.permission_list())
+            .filter_map(Permission::parse)
+            .collect();
+        permissions.sort_by_key(|permission| permission.name());
+        permissions.dedup();
+        Viewer {
+            user,
+            roles,
+            permissions,
+        }
+    }
+
+    pub fn id(&self) -> i64 {
+        self.user.id
+    }
+
+    pub fn can(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+
+    /// What this caller may see.
+    pub fn scope(&self) -> Scope {
+        Scope {
+            viewer: Some(self.id()),
+            all_users: self.can(Permission::UsersRead),
+            all_profiles: self.can(Permission::ProfilesRead),
+        }
+    }
+}
+
+/// Who is calling: nobody, somebody whose token was refused, or an authenticated user.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    Anonymous,
+    Refused(AppError),
+    User(Arc<Viewer>),
+}
+
+impl Auth {
+    /// What this caller may see.
+    pub fn scope(&self) -> Scope {
+        match self {
+            Auth::User(viewer) => viewer.scope(),
+            Auth::Anonymous | Auth::Refused(_) => Scope {
+                viewer: None,
+                all_users: false,
+                all_profiles: false,
+            },
+        }
+    }
+
+    /// The caller, or why there is none (`UNAUTHENTICATED`, or the failure that prevented
+    /// checking the token).
+    pub fn viewer(&self) -> AppResult<&Arc<Viewer>> {
+        match self {
+            Auth::User(viewer) => Ok(viewer),
+            Auth::Anonymous => Err(AppError::Unauthenticated),
+            Auth::Refused(err) => Err(err.clone()),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Access tokens (JWT, HMAC-signed, verified strictly) and refresh tokens (random, stored hashed).
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    config::{Config, JwtAlgorithm},
+    error::{AppError, AppResult},
+};
+
+const ISSUER: &str = "roster";
+const ACCESS: &str = "access";
+/// How far in the future `iat` may be, for clocks of replicas that disagree a little.
+const MAX_CLOCK_SKEW_SECONDS: i64 = 30;
+const REFRESH_PREFIX: &str = "rt_";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct AccessClaims {
+    /// The user's `fs_uniquifier`.
+    sub: String,
+    iat: i64,
+    exp: i64,
+    aud: String,
+    iss: String,
+    typ: String,
+}
+
+/// Signs and verifies access tokens.
+#[derive(Clone)]
+pub struct TokenKeys {
+    algorithm: Algorithm,
+    encoding: EncodingKey,
+    decoding: Vec<DecodingKey>,
+    audience: String,
+    ttl: chrono::Duration,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeys")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A freshly issued access token.
+pub struct AccessToken {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl TokenKeys {
+    pub fn new(config: &Config, secret: &SecretString) -> AppResult<Self> {
+        let algorithm = match config.jwt_algorithm {
+            JwtAlgorithm::Hs256 => Algorithm::HS256,
+            JwtAlgorithm::Hs384 => Algorithm::HS384,
+            JwtAlgorithm::Hs512 => Algorithm::HS512,
+        };
+        let key = |secret: &SecretString| secret.expose_secret().as_bytes().to_vec();
+        let mut decoding = vec![DecodingKey::from_secret(&key(secret))];
+        if let Some(previous) = &config.jwt_secret_previous {
+            decoding.push(DecodingKey::from_secret(&key(previous)));
+        }
+        Ok(TokenKeys {
+            algorithm,
+            encoding: EncodingKey::from_secret(&key(secret)),
+            decoding,
+            audience: config.jwt_audience.clone(),
+            ttl: chrono::Duration::from_std(config.access_token_ttl)
+                .map_err(|_| AppError::bad_input("ACCESS_TOKEN_TTL is too long"))?,
+        })
+    }
+
+    /// Issues an access token for the user with this uniquifier.
+    pub fn issue(&self, uniquifier: &str) -> AppResult<AccessToken> {
+        let now = Utc::now();
+        let expires_at = now + self.ttl;
+        let claims = AccessClaims {
+            sub: uniquifier.to_owned(),
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+            aud: self.audience.clone(),
+            iss: ISSUER.to_owned(),
+            typ: ACCESS.to_owned(),
+        };
+        let token =
+            encode(&Header::new(self.algorithm), &claims, &self.encoding).map_err(|err| {
+                tracing::error!(error = %err, "could not sign an access token");
+                AppError::Internal
+            })?;
+        Ok(AccessToken { token, expires_at })
+    }
+
+    /// The uniquifier of a valid access token: signed by our key with our algorithm (never
+    /// `none`, never another one), for our audience and issuer, not expired, issued in the past.
+    pub fn verify(&self, token: &str) -> AppResult<String> {
+        let mut validation = Validation::new(self.algorithm);
+        validation.set_audience(&[&self.audience]);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iat", "aud", "iss", "sub"]);
+        validation.leeway = 0;
+        let claims = self
+            .decoding
+            .iter()
+            .find_map(|key| decode::<AccessClaims>(token, key, &validation).ok())
+            .ok_or(AppError::Unauthenticated)?
+            .claims;
+        if claims.typ != ACCESS || claims.iat > Utc::now().timestamp() + MAX_CLOCK_SKEW_SECONDS {
+            return Err(AppError::Unauthenticated);
+        }
+        Ok(claims.sub)
+    }
+}
+
+/// A new random secret, base64url: 32 bytes for keys, uniquifiers and refresh tokens.
+pub fn random_secret() -> AppResult<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|err| {
+        tracing::error!(error = %err, "the system random generator failed");
+        AppError::Internal
+    })?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// A new refresh token; the prefix lets secret scanners recognize leaked ones.
+pub fn new_refresh_token() -> AppResult<String> {
+    Ok(format!("{REFRESH_PREFIX}{}", random_secret()?))
+}
+
+/// What the database keeps of a refresh token: its SHA-256, hex.
+pub fn refresh_token_hash(token: &str) -> String {
+    format!("{:x}", Sha256::digest(token.as_bytes()))
+}

@@ -1,0 +1,238 @@
+//! Accounts over GraphQL: registration, login, tokens, password changes, and the
+//! administration of users and roles.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{role, user};
+
+use super::{
+    id::{NodeId, NodeType},
+    state,
+    user::User,
+};
+use crate::{
+    auth::{
+        Accounts, Permission, Viewer,
+        accounts::Session,
+        guards::{Authenticated, Needs},
+    },
+    db::Db,
+    error::{AppError, AppResult},
+    store::{self, memberships},
+};
+
+/// The client's address, as the server sees it (request data).
+#[derive(Clone, Debug)]
+pub struct ClientIp(pub String);
+
+/// A signed-in session: send `accessToken` as `Authorization: Bearer <accessToken>`; trade
+/// `refreshToken` for new tokens with `refreshToken` before `expiresAt`.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// A short-lived token that authenticates requests.
+    access_token: String,
+    /// A single-use token that obtains new tokens; keep it secret.
+    refresh_token: String,
+    /// When the access token expires.
+    expires_at: DateTime<Utc>,
+    /// The signed-in user.
+    user: User,
+}
+
+impl From<Session> for AuthPayload {
+    fn from(session: Session) -> Self {
+        AuthPayload {
+            access_token: session.access.token,
+            refresh_token: session.refresh_token,
+            expires_at: session.access.expires_at,
+            user: User::signed_in(session.user),
+        }
+    }
+}
+
+/// A named set of permissions.
+#[derive(Clone, Debug)]
+pub struct Role(pub role::Model);
+
+#[Object]
+impl Role {
+    /// The role's unique name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// What the role is for.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// The permissions the role grants, such as `users:read`.
+    async fn permissions(&self) -> Vec<&str> {
+        self.0.permission_list().collect()
+    }
+}
+
+/// A new account.
+#[derive(InputObject)]
+pub struct RegisterInput {
+    /// The email address to log in with; unique, ignoring case.
+    email: String,
+    /// 8 to 128 characters.
+    password: String,
+}
+
+#[derive(Default)]
+pub struct AccountMutation;
+
+#[Object]
+impl AccountMutation {
+    /// Creates an account and signs it in. Refused when registration is closed.
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let session = accounts(ctx)?
+            .register(&input.email, &input.password)
+            .await?;
+        Ok(session.into())
+    }
+
+    /// Signs in with an email and a password.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        let ip = &ctx.data::<ClientIp>()?.0;
+        Ok(accounts(ctx)?.login(&email, &password, ip).await?.into())
+    }
+
+    /// Trades a refresh token for new tokens. A refresh token works once; presenting it again
+    /// revokes every token of its session.
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        Ok(accounts(ctx)?.refresh(&token).await?.into())
+    }
+
+    /// Ends the session of this refresh token (its access tokens expire on their own).
+    #[graphql(guard = "Authenticated")]
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> async_graphql::Result<bool> {
+        accounts(ctx)?
+            .logout(super::viewer(ctx)?, &refresh_token)
+            .await?;
+        Ok(true)
+    }
+
+    /// Revokes every token of the caller, on every device.
+    #[graphql(guard = "Authenticated")]
+    async fn logout_everywhere(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        accounts(ctx)?
+            .logout_everywhere(super::viewer(ctx)?)
+            .await?;
+        Ok(true)
+    }
+
+    /// Changes the caller's password, revokes every token they hold, and signs them in anew.
+    #[graphql(guard = "Authenticated")]
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        let ip = &ctx.data::<ClientIp>()?.0;
+        let viewer = super::viewer(ctx)?;
+        let session = accounts(ctx)?
+            .change_password(viewer, &current_password, &new_password, ip)
+            .await?;
+        Ok(session.into())
+    }
+
+    /// Allows or forbids a user to log in; a deactivated user's tokens stop working at once.
+    /// Needs `users:write`.
+    #[graphql(guard = "Needs(Permission::UsersWrite)")]
+    async fn set_user_active(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        active: bool,
+    ) -> async_graphql::Result<User> {
+        let key = NodeId::decode_as(&user_id, NodeType::User)?;
+        Ok(User::new(accounts(ctx)?.set_active(key, active).await?))
+    }
+
+    /// Grants a role to a user. Needs `users:write`.
+    #[graphql(guard = "Needs(Permission::UsersWrite)")]
+    async fn grant_role(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        role: String,
+    ) -> async_graphql::Result<User> {
+        let key = NodeId::decode_as(&user_id, NodeType::User)?;
+        Ok(User::new(
+            accounts(ctx)?.change_role(key, &role, true).await?,
+        ))
+    }
+
+    /// Revokes a role from a user. Needs `users:write`.
+    #[graphql(guard = "Needs(Permission::UsersWrite)")]
+    async fn revoke_role(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        role: String,
+    ) -> async_graphql::Result<User> {
+        let key = NodeId::decode_as(&user_id, NodeType::User)?;
+        Ok(User::new(
+            accounts(ctx)?.change_role(key, &role, false).await?,
+        ))
+    }
+
+    /// Deletes a user and every link of theirs; returns their ID. Users may delete themselves,
+    /// `users:write` holders anyone, unless the user is the only owner of a profile.
+    #[graphql(guard = "Authenticated")]
+    async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let key = NodeId::decode_as(&id, NodeType::User)?;
+        delete_user(state(ctx)?, super::viewer(ctx)?, key).await?;
+        Ok(id)
+    }
+}
+
+async fn delete_user(db: &Db, viewer: &Viewer, key: i64) -> AppResult<()> {
+    if key != viewer.id() && !viewer.can(Permission::UsersWrite) {
+        let visible = store::by_ids::<user::Entity>(db.conn(), &viewer.scope(), &[key]).await?;
+        return Err(if visible.is_empty() {
+            AppError::not_found("no such user")
+        } else {
+            AppError::forbidden(
+                "only the user themself or a `users:write` holder may delete a user",
+            )
+        });
+    }
+    let tx = db.begin_write().await?;
+    store::profiles::lock_owned_by(&*tx, key).await?;
+    if !memberships::solely_owned(&*tx, key).await?.is_empty() {
+        return Err(AppError::conflict(
+            "the user is the only owner of a profile: give it another owner or delete it first",
+        ));
+    }
+    if !store::delete::<user::Entity>(&*tx, key).await? {
+        return Err(AppError::not_found("no such user"));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn accounts<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c Accounts> {
+    ctx.data::<Accounts>()
+}

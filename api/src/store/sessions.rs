@@ -1,0 +1,132 @@
+//! Refresh tokens and failed logins.
+
+use entity::{login_failure, refresh_token};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, Set,
+    prelude::DateTimeUtc,
+    sea_query::{Expr, ExprTrait},
+};
+
+use super::now;
+
+/// What a new refresh token records.
+pub struct NewRefreshToken<'a> {
+    pub user_id: i64,
+    pub family: &'a str,
+    pub token_hash: String,
+    pub uniquifier: &'a str,
+    pub expires_at: DateTimeUtc,
+}
+
+pub async fn insert_refresh_token(
+    conn: &impl ConnectionTrait,
+    new: NewRefreshToken<'_>,
+) -> Result<(), DbErr> {
+    refresh_token::ActiveModel {
+        user_id: Set(new.user_id),
+        family: Set(new.family.to_owned()),
+        token_hash: Set(new.token_hash),
+        uniquifier: Set(new.uniquifier.to_owned()),
+        created_at: Set(now()),
+        expires_at: Set(new.expires_at),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn refresh_token_by_hash(
+    conn: &impl ConnectionTrait,
+    token_hash: &str,
+) -> Result<Option<refresh_token::Model>, DbErr> {
+    refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(token_hash))
+        .one(conn)
+        .await
+}
+
+/// Marks a refresh token used; false when it was used or revoked already (by a concurrent
+/// request too: the check and the mark are one statement).
+pub async fn use_refresh_token(conn: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
+    let result = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::val(now()))
+        .filter(refresh_token::Column::Id.eq(id))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Revokes every token of a family: the tokens rotated from one login.
+pub async fn revoke_family(conn: &impl ConnectionTrait, family: &str) -> Result<(), DbErr> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::val(now()))
+        .filter(refresh_token::Column::Family.eq(family))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn record_login_failure(
+    conn: &impl ConnectionTrait,
+    user_id: Option<i64>,
+    ip: &str,
+) -> Result<(), DbErr> {
+    login_failure::ActiveModel {
+        user_id: Set(user_id),
+        ip: Set(ip.to_owned()),
+        failed_at: Set(now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// Failed logins of an account since `since`.
+pub async fn failures_of_user(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+    since: DateTimeUtc,
+) -> Result<u64, DbErr> {
+    login_failure::Entity::find()
+        .filter(login_failure::Column::UserId.eq(user_id))
+        .filter(login_failure::Column::FailedAt.gt(since))
+        .count(conn)
+        .await
+}
+
+/// Failed logins from a client address since `since`.
+pub async fn failures_from_ip(
+    conn: &impl ConnectionTrait,
+    ip: &str,
+    since: DateTimeUtc,
+) -> Result<u64, DbErr> {
+    login_failure::Entity::find()
+        .filter(login_failure::Column::Ip.eq(ip))
+        .filter(login_failure::Column::FailedAt.gt(since))
+        .count(conn)
+        .await
+}
+
+/// Forgets an account's failed logins (after a successful one) and every failure older than
+/// `before`.
+pub async fn clear_login_failures(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+    before: DateTimeUtc,
+) -> Result<(), DbErr> {
+    login_failure::Entity::delete_many()
+        .filter(
+            login_failure::Column::UserId
+                .eq(user_id)
+                .or(login_failure::Column::FailedAt.lt(before)),
+        )
+        .exec(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! What a caller may see, as SQL conditions that join the batched statements.
+//!
+//! A profile is visible to its managers and to holders of `profiles:read`. A user is visible
+//! to themself, to the users who share a profile with them, and to holders of `users:read`.
+
+use entity::{profile, user, user_profile};
+use sea_orm::{
+    EntityTrait,
+    sea_query::{Alias, ColumnRef, Expr, ExprTrait, JoinType, Query},
+};
+
+/// The caller's reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Scope {
+    /// The caller's user key; `None` sees no row that visibility restricts.
+    pub viewer: Option<i64>,
+    /// Holds `users:read`.
+    pub all_users: bool,
+    /// Holds `profiles:read`.
+    pub all_profiles: bool,
+}
+
+/// The tables whose rows visibility restricts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    User,
+    Profile,
+}
+
+/// An entity whose rows visibility restricts.
+pub trait Scoped: EntityTrait + Default {
+    const KIND: Kind;
+}
+
+impl Scoped for user::Entity {
+    const KIND: Kind = Kind::User;
+}
+
+impl Scoped for profile::Entity {
+    const KIND: Kind = Kind::Profile;
+}
+
+impl Scope {
+    /// The condition that the row whose key is in `key` is visible; `None` when all are.
+    pub fn filter(&self, kind: Kind, key: ColumnRef) -> Option<Expr> {
+        match kind {
+            Kind::User if self.all_users => None,
+            Kind::Profile if self.all_profiles => None,
+            _ => Some(match self.viewer {
+                None => Expr::val(false),
+                Some(viewer) => match kind {
+                    Kind::User => user_visible(viewer, key),
+                    Kind::Profile => profile_visible(viewer, key),
+                },
+            }),
+        }
+    }
+}
+
+/// The viewer manages the profile.
+fn profile_visible(viewer: i64, profile: ColumnRef) -> Expr {
+    let link = Alias::new("visible_link");
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from_as(user_profile::Entity, link.clone())
+            .and_where(Expr::col((link.clone(), user_profile::Column::ProfileId)).equals(profile))
+            .and_where(Expr::col((link, user_profile::Column::UserId)).eq(viewer))
+            .to_owned(),
+    )
+}
+
+/// The user is the viewer, or manages a profile the viewer manages too.
+fn user_visible(viewer: i64, user: ColumnRef) -> Expr {
+    let theirs = Alias::new("their_link");
+    let mine = Alias::new("my_link");
+    let shared = Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from_as(user_profile::Entity, theirs.clone())
+            .join_as(
+                JoinType::InnerJoin,
+                user_profile::Entity,
+                mine.clone(),
+                Expr::col((mine.clone(), user_profile::Column::ProfileId))
+                    .equals((theirs.clone(), user_profile::Column::ProfileId)),
+            )
+            .and_where(Expr::col((theirs, user_profile::Column::UserId)).equals(user.clone()))
+            .and_where(Expr::col((mine, user_profile::Column::UserId)).eq(viewer))
+            .to_owned(),
+    );
+    Expr::col(user).eq(viewer).or(shared)
+}
