@@ -17,30 +17,36 @@ pub enum Backend {
     Postgres,
 }
 
-/// Declares each named `async fn(TestApp)` as two tests, one per database:
-/// `<name>::sqlite` … are spelled `sqlite::<name>` and `postgres::<name>`.
+/// Declares each named test as two tests, one per database: `sqlite::<name>` and
+/// `postgres::<name>`. A plain name is an `async fn(&TestApp)` given a fresh server; a name
+/// followed by `[own_server]` is an `async fn(Backend)` that starts its own servers (with its
+/// own configuration, or as processes).
 #[macro_export]
 macro_rules! db_tests {
-    ($($name:ident),* $(,)?) => {
+    ($($name:ident $([$mode:ident])?),* $(,)?) => {
         mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
-                    super::$name(&app).await;
-                    app.stop().await;
-                }
-            )*
+            $( $crate::db_test!(Sqlite, $name $([$mode])?); )*
         }
         mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await;
-                    super::$name(&app).await;
-                    app.stop().await;
-                }
-            )*
+            $( $crate::db_test!(Postgres, $name $([$mode])?); )*
+        }
+    };
+}
+
+#[macro_export]
+macro_rules! db_test {
+    ($backend:ident, $name:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::$backend).await;
+            super::$name(&app).await;
+            app.stop().await;
+        }
+    };
+    ($backend:ident, $name:ident [own_server]) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            super::$name($crate::helpers::Backend::$backend).await;
         }
     };
 }
@@ -55,6 +61,30 @@ pub struct Account {
     pub email: String,
     pub token: String,
     pub refresh: String,
+}
+
+/// Declares each named `async fn(Backend)` as two tests, one per database, for tests that
+/// start their own servers (with their own configuration, or as processes).
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
 }
 
 /// A running server on its own fresh database.
@@ -133,11 +163,6 @@ impl TestApp {
 
     pub fn client(&self) -> &reqwest::Client {
         &self.client
-    }
-
-    /// The URL of the test's database, for processes started by the test.
-    pub fn database_url(&self) -> &str {
-        &self.database.url
     }
 
     /// Posts a GraphQL request as JSON, without a token.
@@ -321,7 +346,7 @@ impl Gql {
 
 /// A database of one test: a file in a temporary folder, or a fresh PostgreSQL database.
 pub struct TestDatabase {
-    url: String,
+    pub url: String,
     postgres: Option<(String, String)>,
     _folder: Option<tempfile::TempDir>,
 }
@@ -336,7 +361,7 @@ impl TestDatabase {
         }
     }
 
-    async fn create(backend: Backend) -> TestDatabase {
+    pub async fn create(backend: Backend) -> TestDatabase {
         match backend {
             Backend::Sqlite => {
                 let folder = tempfile::tempdir().expect("a temporary folder");
@@ -410,4 +435,63 @@ fn unique_database_name() -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// The `api` binary running as a process of its own, with its standard error collected.
+pub struct ServerProcess {
+    pub url: String,
+    child: tokio::process::Child,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl ServerProcess {
+    /// Starts `api serve` on `database_url` with these extra environment variables, and waits
+    /// until it listens.
+    pub async fn start(database_url: &str, env: &[(&str, &str)]) -> ServerProcess {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_api"))
+            .env("DATABASE_URL", database_url)
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the api binary starts");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        tokio::spawn({
+            let log = log.clone();
+            async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Ok(mut log) = log.lock() {
+                        log.push_str(&line);
+                        log.push('\n');
+                    }
+                }
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let announce = tokio::time::timeout(std::time::Duration::from_secs(30), stdout.next_line())
+            .await
+            .expect("the server starts within 30 s")
+            .expect("stdout")
+            .expect("the server prints its URL");
+        let url = announce
+            .rsplit(' ')
+            .next()
+            .and_then(|url| url.strip_suffix("/graphql"))
+            .expect("an URL")
+            .to_owned();
+        ServerProcess { url, child, log }
+    }
+
+    /// Stops the process and returns everything it logged.
+    pub async fn stop(mut self) -> String {
+        let _ = self.child.kill().await;
+        let _ = self.child.wait().await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        self.log.lock().map(|log| log.clone()).unwrap_or_default()
+    }
 }

@@ -2,6 +2,8 @@
 
 mod helpers;
 
+mod access;
+mod accounts;
 mod bad_input;
 mod batching;
 mod http;

@@ -8,6 +8,7 @@ use super::{
     profile::Profile,
     user::User,
 };
+use crate::auth::guards::Authenticated;
 
 /// An object with a global ID.
 #[derive(Interface)]
@@ -22,7 +23,8 @@ pub struct NodeQuery;
 
 #[Object]
 impl NodeQuery {
-    /// The object with this global ID, or null when there is none.
+    /// The object with this global ID, or null when there is none or the caller may not see it.
+    #[graphql(guard = "Authenticated")]
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
         let node = NodeId::decode(&id)?;
         let loader = Batch::of(ctx)?;
