@@ -7,7 +7,7 @@ use async_graphql::{
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
-use sea_orm::EntityTrait;
+use serde_json::{Value, json};
 
 use super::{
     loaders::{Batch, Children, Page, Relation},
@@ -19,13 +19,17 @@ use super::{
 use crate::{
     auth::Auth,
     error::{AppError, AppResult},
-    store::{self, Window, visibility::Scoped},
+    store::{
+        listing::{self, Filter, PageArgs, Position, Sort, SortKey, SortValue},
+        visibility::Scoped,
+    },
 };
 
-/// The most items one page may hold, and the size of a page when `first` is not given.
+/// The most items one page may hold, and the size of a page when neither `first` nor `last`
+/// is given.
 pub const MAX_PAGE_SIZE: i32 = 100;
 
-/// The lists that hand out cursors; a cursor is only valid in the list that made it.
+/// The lists that hand out cursors; a cursor is only valid in the list and order that made it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ListKind {
     Users,
@@ -45,69 +49,127 @@ impl ListKind {
     }
 }
 
-/// An opaque position in a list: the list, its ordering, and the key of the item.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// An opaque position in a list: the list, its order, and the sort value and key of the item.
+#[derive(Clone, Debug)]
 pub struct Cursor {
     list: ListKind,
-    key: i64,
+    sort: Sort,
+    position: Position,
 }
 
-const ORDER_BY_KEY: &str = "ID";
+fn order_tag(sort: Sort) -> String {
+    format!(
+        "{:?}_{}",
+        sort.key,
+        if sort.descending { "DESC" } else { "ASC" }
+    )
+}
 
 impl CursorType for Cursor {
     type Error = AppError;
 
     fn decode_cursor(_: &str) -> Result<Self, AppError> {
-        // Decoding needs to know the list; see `Cursor::decode`.
+        // Decoding needs to know the list and its order; see `decode_position`.
         Err(AppError::Internal)
     }
 
     fn encode_cursor(&self) -> String {
-        let payload = serde_json::json!([self.list.tag(), ORDER_BY_KEY, self.key]);
+        let value = match &self.position.value {
+            SortValue::Null => Value::Null,
+            SortValue::Int(value) => json!(value),
+            SortValue::Text(value) => json!(value),
+            SortValue::Time(value) => json!(value.to_rfc3339()),
+        };
+        let payload = json!([
+            self.list.tag(),
+            order_tag(self.sort),
+            value,
+            self.position.id
+        ]);
         URL_SAFE_NO_PAD.encode(payload.to_string())
     }
 }
 
-impl Cursor {
-    pub fn new(list: ListKind, key: i64) -> Self {
-        Cursor { list, key }
+/// The position a cursor of `list` in order `sort` points at; any other cursor is refused.
+fn decode_position(list: ListKind, sort: Sort, argument: &str, text: &str) -> AppResult<Position> {
+    let invalid = || {
+        AppError::bad_input(format!(
+            "`{argument}` is not a cursor of this list in this order"
+        ))
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
+    let (tag, order, value, id): (String, String, Value, i64) =
+        serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if tag != list.tag() || order != order_tag(sort) {
+        return Err(invalid());
     }
-
-    /// Decodes a cursor that must come from `list`.
-    fn decode(list: ListKind, text: &str) -> AppResult<Self> {
-        let invalid = || AppError::bad_input("`after` is not a cursor of this list");
-        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
-        let (tag, order, key): (String, String, i64) =
-            serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-        if tag != list.tag() || order != ORDER_BY_KEY {
-            return Err(invalid());
+    let value = match (sort.key, value) {
+        (SortKey::Id, Value::Null) | (SortKey::LastLoginAt, Value::Null) => SortValue::Null,
+        (SortKey::Email | SortKey::Name, Value::String(text)) => SortValue::Text(text),
+        (SortKey::Role, Value::Number(number)) => {
+            SortValue::Int(number.as_i64().ok_or_else(invalid)?)
         }
-        Ok(Cursor { list, key })
+        (
+            SortKey::CreatedAt | SortKey::UpdatedAt | SortKey::LinkedAt | SortKey::LastLoginAt,
+            Value::String(text),
+        ) => SortValue::Time(
+            DateTime::parse_from_rfc3339(&text)
+                .map_err(|_| invalid())?
+                .with_timezone(&Utc),
+        ),
+        _ => return Err(invalid()),
+    };
+    Ok(Position { value, id })
+}
+
+/// The paging arguments every list takes.
+pub struct Paging {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+}
+
+impl Paging {
+    /// Validates the paging of `list` in order `sort` into the page to read.
+    fn args(self, list: ListKind, sort: Sort, filter: Filter) -> AppResult<PageArgs> {
+        let size = |name: &str, value: Option<i32>| -> AppResult<Option<u64>> {
+            match value {
+                Some(value) if !(0..=MAX_PAGE_SIZE).contains(&value) => Err(AppError::bad_input(
+                    format!("`{name}` must be between 0 and {MAX_PAGE_SIZE}, got {value}"),
+                )),
+                value => Ok(value.map(|value| value.unsigned_abs().into())),
+            }
+        };
+        let (first, last) = (size("first", self.first)?, size("last", self.last)?);
+        if first.is_some() && last.is_some() {
+            return Err(AppError::bad_input("give `first` or `last`, not both"));
+        }
+        let position = |argument: &str, cursor: Option<String>| {
+            cursor
+                .map(|text| decode_position(list, sort, argument, &text))
+                .transpose()
+        };
+        Ok(PageArgs {
+            sort,
+            filter,
+            after: position("after", self.after)?,
+            before: position("before", self.before)?,
+            limit: first
+                .or(last)
+                .unwrap_or(MAX_PAGE_SIZE.unsigned_abs().into()),
+            backward: last.is_some(),
+        })
     }
 }
 
-/// Validates `first` and `after` of a list into the window to read.
-pub fn window(list: ListKind, first: Option<i32>, after: Option<&str>) -> AppResult<Window> {
-    let first = first.unwrap_or(MAX_PAGE_SIZE);
-    if !(0..=MAX_PAGE_SIZE).contains(&first) {
-        return Err(AppError::bad_input(format!(
-            "`first` must be between 0 and {MAX_PAGE_SIZE}, got {first}"
-        )));
-    }
-    let after = after.map(|text| Cursor::decode(list, text)).transpose()?;
-    Ok(Window {
-        first: first.unsigned_abs().into(),
-        after: after.map(|cursor| cursor.key),
-    })
-}
-
-/// Where the total of a list comes from, evaluated only when `totalCount` is selected.
-#[derive(Clone, Copy, Debug)]
+/// Where the total of a list comes from, counted only when `totalCount` is selected.
+#[derive(Clone, Debug)]
 pub enum Total {
-    Users,
-    Profiles,
-    ProfilesOfUser(i64),
-    UsersOfProfile(i64),
+    Users(Filter),
+    Profiles(Filter),
+    ProfilesOfUser(i64, Filter),
+    UsersOfProfile(i64, Filter),
 }
 
 /// The connection fields beyond Relay's: the size of the whole list.
@@ -115,9 +177,9 @@ pub struct TotalCount(Total);
 
 #[Object]
 impl TotalCount {
-    /// The number of items in the whole list, across all pages.
+    /// The number of items in the whole list (with its filter), across all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
-        Ok(Batch::total(ctx, self.0).await?)
+        Ok(Batch::total(ctx, self.0.clone()).await?)
     }
 }
 
@@ -186,78 +248,82 @@ pub type ProfileUserConnection = Connection<
 >;
 
 /// An object that lists hold: a wrapper of an entity's model.
-pub trait Listed: OutputType + Sized {
+pub trait ListItem: OutputType + Sized {
     type Entity: Scoped<Model: Sync>;
-    fn wrap(model: <Self::Entity as EntityTrait>::Model) -> Self;
-    fn key(model: &<Self::Entity as EntityTrait>::Model) -> i64;
+    fn wrap(model: <Self::Entity as sea_orm::EntityTrait>::Model) -> Self;
 }
 
-/// Resolves a top-level list: one page of all rows of `N`'s entity.
+/// What a list is: its kind, its order and filter, and where its total comes from.
+pub struct List {
+    pub kind: ListKind,
+    pub sort: Sort,
+    pub filter: Filter,
+    pub total: Total,
+}
+
+/// Resolves a top-level list of `N`s.
 pub async fn top_level<N, C, EN>(
     ctx: &Context<'_>,
-    list: ListKind,
-    total: Total,
-    first: Option<i32>,
-    after: Option<String>,
+    list: List,
+    paging: Paging,
 ) -> async_graphql::Result<Connection<Cursor, N, TotalCount, EmptyFields, C, EN>>
 where
-    N: Listed,
+    N: ListItem,
     C: ConnectionNameType,
     EN: EdgeNameType,
 {
-    let window = window(list, first, after.as_deref())?;
+    let args = paging.args(list.kind, list.sort, list.filter)?;
     let scope = ctx.data::<Auth>()?.scope();
-    let rows = store::page::<N::Entity>(state(ctx)?.conn(), &scope, window)
+    let rows = listing::page::<N::Entity>(state(ctx)?.conn(), &scope, &args)
         .await
         .map_err(AppError::from)?;
-    Ok(connect(list, total, window, rows, |model| {
-        (N::key(&model), N::wrap(model), EmptyFields)
-    }))
+    let rows = rows
+        .into_iter()
+        .map(|row| (row.position, N::wrap(row.node), EmptyFields));
+    Ok(connect(list.kind, list.total, &args, rows.collect()))
 }
 
-/// Resolves a nested list: one page of `parent`'s children along `R`, loaded in one batch with
-/// the pages of the other parents of its level.
+/// Resolves a nested list: one page of `parent`'s children along `R`, loaded in one batch
+/// with the pages of the other parents of its level that ask for the same arguments.
 pub async fn nested<R, N, C, EN>(
     ctx: &Context<'_>,
-    list: ListKind,
     parent: i64,
-    total: Total,
-    first: Option<i32>,
-    after: Option<String>,
+    list: List,
+    paging: Paging,
 ) -> async_graphql::Result<Connection<Cursor, N, TotalCount, LinkFields, C, EN>>
 where
     R: Relation<Child = N::Entity>,
-    N: Listed,
+    N: ListItem,
     C: ConnectionNameType,
     EN: EdgeNameType,
     Batch: Loader<Page<R>, Value = Children<R>, Error = AppError>,
 {
-    let window = window(list, first, after.as_deref())?;
+    let args = paging.args(list.kind, list.sort, list.filter)?;
     let rows = Batch::of(ctx)?
-        .load_one(Page::<R>::new(parent, window))
+        .load_one(Page::<R>::new(parent, args.clone()))
         .await?;
-    Ok(connect(
-        list,
-        total,
-        window,
-        rows.unwrap_or_default(),
-        |linked| {
+    let rows = rows
+        .unwrap_or_default()
+        .into_iter()
+        .map(|row| {
+            let link = row.link.ok_or(AppError::Internal)?;
             let fields = LinkFields {
-                role: linked.role.into(),
-                linked_at: linked.linked_at,
+                role: link.role.into(),
+                linked_at: link.linked_at,
             };
-            (N::key(&linked.node), N::wrap(linked.node), fields)
-        },
-    ))
+            Ok((row.position, N::wrap(row.node), fields))
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    Ok(connect(list.kind, list.total, &args, rows))
 }
 
-/// Builds a connection from up to `window.first + 1` rows in list order.
-fn connect<R, N, E, C, EN>(
-    list: ListKind,
+/// Builds a connection from the rows of a page in read order (reversed for `last`), at most
+/// one more than the page holds.
+fn connect<N, E, C, EN>(
+    kind: ListKind,
     total: Total,
-    window: Window,
-    mut rows: Vec<R>,
-    split: impl Fn(R) -> (i64, N, E),
+    args: &PageArgs,
+    mut rows: Vec<(Position, N, E)>,
 ) -> Connection<Cursor, N, TotalCount, E, C, EN>
 where
     N: OutputType,
@@ -265,19 +331,26 @@ where
     C: ConnectionNameType,
     EN: EdgeNameType,
 {
-    let first = usize::try_from(window.first).unwrap_or(usize::MAX);
-    let has_next_page = rows.len() > first;
-    rows.truncate(first);
-    let mut connection = Connection::with_additional_fields(
-        window.after.is_some(),
-        has_next_page,
-        TotalCount(total),
-    );
+    let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let (has_previous_page, has_next_page) = if args.backward {
+        rows.reverse();
+        (more, args.before.is_some())
+    } else {
+        (args.after.is_some(), more)
+    };
+    let mut connection =
+        Connection::with_additional_fields(has_previous_page, has_next_page, TotalCount(total));
     connection.edges = rows
         .into_iter()
-        .map(|row| {
-            let (key, node, fields) = split(row);
-            Edge::with_additional_fields(Cursor::new(list, key), node, fields)
+        .map(|(position, node, fields)| {
+            let cursor = Cursor {
+                list: kind,
+                sort: args.sort,
+                position,
+            };
+            Edge::with_additional_fields(cursor, node, fields)
         })
         .collect();
     connection

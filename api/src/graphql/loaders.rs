@@ -18,8 +18,8 @@ use crate::{
     db::Db,
     error::{AppError, AppResult},
     store::{
-        self, Window,
-        links::{self, Direction, Linked},
+        self,
+        listing::{self, Direction, Filter, Listed, PageArgs},
         visibility::{Scope, Scoped},
     },
 };
@@ -44,7 +44,7 @@ pub struct ProfileKey(pub i64);
 pub struct RolesOfUser(pub i64);
 
 /// One direction of the user–profile relationship.
-pub trait Relation: Copy + Eq + Hash + Send + Sync + 'static {
+pub trait Relation: Clone + Eq + Hash + Send + Sync + 'static {
     /// What the relation leads to.
     type Child: Scoped<Model: Clone + Send + Sync>;
     const DIRECTION: Direction;
@@ -69,41 +69,43 @@ impl Relation for UsersOfProfile {
 }
 
 /// One page of the children of `parent` along relation `R`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Page<R> {
     pub parent: i64,
-    pub window: Window,
+    pub args: PageArgs,
     relation: PhantomData<R>,
 }
 
 impl<R> Page<R> {
-    pub fn new(parent: i64, window: Window) -> Self {
+    pub fn new(parent: i64, args: PageArgs) -> Self {
         Page {
             parent,
-            window,
+            args,
             relation: PhantomData,
         }
     }
 }
 
-/// How many children `parent` has along relation `R`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// How many children `parent` has along relation `R` under a filter.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Count<R> {
     parent: i64,
+    filter: Filter,
     relation: PhantomData<R>,
 }
 
 impl<R> Count<R> {
-    fn new(parent: i64) -> Self {
+    fn new(parent: i64, filter: Filter) -> Self {
         Count {
             parent,
+            filter,
             relation: PhantomData,
         }
     }
 }
 
-/// The children of a page, at most `window.first + 1` of them.
-pub type Children<R> = Vec<Linked<<<R as Relation>::Child as EntityTrait>::Model>>;
+/// The children of a page, at most `limit + 1` of them, in read order.
+pub type Children<R> = Vec<Listed<<<R as Relation>::Child as EntityTrait>::Model>>;
 
 impl Batch {
     /// The loader of one request, showing what `scope` may see, whose loads `loads` runs.
@@ -124,14 +126,18 @@ impl Batch {
         let loader = Self::of(ctx).map_err(|_| AppError::Internal)?;
         let Batch { db, scope } = loader.loader();
         Ok(match total {
-            Total::Users => store::count::<user::Entity>(db.conn(), scope).await?,
-            Total::Profiles => store::count::<profile::Entity>(db.conn(), scope).await?,
-            Total::ProfilesOfUser(user) => {
-                let count = Count::<ProfilesOfUser>::new(user);
+            Total::Users(filter) => {
+                listing::count::<user::Entity>(db.conn(), scope, &filter).await?
+            }
+            Total::Profiles(filter) => {
+                listing::count::<profile::Entity>(db.conn(), scope, &filter).await?
+            }
+            Total::ProfilesOfUser(user, filter) => {
+                let count = Count::<ProfilesOfUser>::new(user, filter);
                 loader.load_one(count).await?.unwrap_or(0)
             }
-            Total::UsersOfProfile(profile) => {
-                let count = Count::<UsersOfProfile>::new(profile);
+            Total::UsersOfProfile(profile, filter) => {
+                let count = Count::<UsersOfProfile>::new(profile, filter);
                 loader.load_one(count).await?.unwrap_or(0)
             }
         })
@@ -196,24 +202,19 @@ impl<R: Relation> Loader<Page<R>> for Batch {
     type Error = AppError;
 
     async fn load(&self, keys: &[Page<R>]) -> AppResult<HashMap<Page<R>, Children<R>>> {
-        let mut by_window: HashMap<Window, Vec<i64>> = HashMap::new();
+        let mut by_args: HashMap<&PageArgs, Vec<i64>> = HashMap::new();
         for key in keys {
-            by_window.entry(key.window).or_default().push(key.parent);
+            by_args.entry(&key.args).or_default().push(key.parent);
         }
         let mut loaded = HashMap::new();
-        for (window, parents) in by_window {
-            let pages = links::pages::<R::Child>(
-                self.db.conn(),
-                &self.scope,
-                R::DIRECTION,
-                &parents,
-                window,
-            )
-            .await?;
+        for (args, parents) in by_args {
+            let conn = self.db.conn();
+            let pages =
+                listing::pages::<R::Child>(conn, &self.scope, R::DIRECTION, &parents, args).await?;
             loaded.extend(
                 pages
                     .into_iter()
-                    .map(|(parent, page)| (Page::new(parent, window), page)),
+                    .map(|(parent, page)| (Page::new(parent, args.clone()), page)),
             );
         }
         Ok(loaded)
@@ -225,11 +226,22 @@ impl<R: Relation> Loader<Count<R>> for Batch {
     type Error = AppError;
 
     async fn load(&self, keys: &[Count<R>]) -> AppResult<HashMap<Count<R>, u64>> {
-        let parents: Vec<i64> = keys.iter().map(|key| key.parent).collect();
-        let counts = links::counts(self.db.conn(), &self.scope, R::DIRECTION, &parents).await?;
-        Ok(counts
-            .into_iter()
-            .map(|(parent, count)| (Count::new(parent), count))
-            .collect())
+        let mut by_filter: HashMap<&Filter, Vec<i64>> = HashMap::new();
+        for key in keys {
+            by_filter.entry(&key.filter).or_default().push(key.parent);
+        }
+        let mut loaded = HashMap::new();
+        for (filter, parents) in by_filter {
+            let conn = self.db.conn();
+            let counts =
+                listing::counts::<R::Child>(conn, &self.scope, R::DIRECTION, &parents, filter)
+                    .await?;
+            loaded.extend(
+                counts
+                    .into_iter()
+                    .map(|(parent, count)| (Count::new(parent, filter.clone()), count)),
+            );
+        }
+        Ok(loaded)
     }
 }

@@ -1,6 +1,7 @@
 //! The GraphQL schema: objects grouped by domain, merged into one query and one mutation root.
 
 mod account;
+mod arguments;
 mod connection;
 mod id;
 mod loaders;

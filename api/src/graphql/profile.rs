@@ -5,16 +5,23 @@ use chrono::{DateTime, Utc};
 use entity::{ProfileRole, profile};
 
 use super::{
-    connection::{self, ListKind, Listed, ProfileConnection, ProfileUserConnection, Total},
+    arguments::{ListOrder, ProfileFilter, ProfileOrder, ProfileUserFilter, ProfileUserOrder},
+    connection::{
+        self, List, ListItem, ListKind, Paging, ProfileConnection, ProfileUserConnection, Total,
+    },
     id::{NodeId, NodeType},
     loaders::{Batch, ProfileKey, UsersOfProfile},
     state,
 };
 use crate::{
-    auth::{Viewer, guards::Authenticated, rules::ProfileAccess},
+    auth::{Permission, Viewer, guards::Authenticated, rules::ProfileAccess},
     db::Db,
     error::{AppError, AppResult},
-    store::{self, memberships},
+    store::{
+        self,
+        listing::{Filter, SortKey},
+        memberships,
+    },
 };
 
 /// The longest profile name, in characters.
@@ -46,28 +53,54 @@ impl Profile {
         self.0.updated_at
     }
 
-    /// The managers of this profile that the caller may see, in the order they were created.
+    /// The managers of this profile that the caller may see.
+    #[allow(clippy::too_many_arguments)]
     async fn users(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "How many users to return, 0 to 100 (default 100).")] first: Option<i32>,
-        #[graphql(desc = "Return the users after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return at most this many users from the start, 0 to 100.")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return at most this many users from the end, 0 to 100.")] last: Option<
+            i32,
+        >,
+        #[graphql(desc = "End before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The order; by ID when not given.")] order_by: Option<ProfileUserOrder>,
+        #[graphql(desc = "Which users to list.")] filter: Option<ProfileUserFilter>,
     ) -> async_graphql::Result<ProfileUserConnection> {
-        let (list, total) = (ListKind::ProfileUsers, Total::UsersOfProfile(self.0.id));
-        connection::nested::<UsersOfProfile, _, _, _>(ctx, list, self.0.id, total, first, after)
-            .await
+        let filter: Filter = filter.unwrap_or_default().into();
+        let sort = order_by.map(|order| order.sort()).unwrap_or_default();
+        let private = filter.active.is_some()
+            || filter.account_role.is_some()
+            || sort.key == SortKey::LastLoginAt;
+        if private && !super::viewer(ctx)?.can(Permission::UsersRead) {
+            return Err(AppError::forbidden(
+                "filtering or ordering by account details needs the `users:read` permission",
+            )
+            .into());
+        }
+        let list = List {
+            kind: ListKind::ProfileUsers,
+            sort,
+            total: Total::UsersOfProfile(self.0.id, filter.clone()),
+            filter,
+        };
+        let paging = Paging {
+            first,
+            after,
+            last,
+            before,
+        };
+        connection::nested::<UsersOfProfile, _, _, _>(ctx, self.0.id, list, paging).await
     }
 }
 
-impl Listed for Profile {
+impl ListItem for Profile {
     type Entity = profile::Entity;
 
     fn wrap(model: profile::Model) -> Self {
         Profile(model)
-    }
-
-    fn key(model: &profile::Model) -> i64 {
-        model.id
     }
 }
 
@@ -87,17 +120,40 @@ impl ProfileQuery {
             .map(Profile))
     }
 
-    /// The profiles the caller may see, in the order they were created.
+    /// The profiles the caller may see.
     #[graphql(guard = "Authenticated")]
+    #[allow(clippy::too_many_arguments)]
     async fn profiles(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "How many profiles to return, 0 to 100 (default 100).")] first: Option<
+        #[graphql(desc = "Return at most this many profiles from the start, 0 to 100.")]
+        first: Option<i32>,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return at most this many profiles from the end, 0 to 100.")] last: Option<
             i32,
         >,
-        #[graphql(desc = "Return the profiles after this cursor.")] after: Option<String>,
+        #[graphql(desc = "End before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The order; by ID when not given.")] order_by: Option<ProfileOrder>,
+        #[graphql(desc = "Which profiles to list.")] filter: Option<ProfileFilter>,
     ) -> async_graphql::Result<ProfileConnection> {
-        connection::top_level(ctx, ListKind::Profiles, Total::Profiles, first, after).await
+        let filter: Filter = filter.unwrap_or_default().into();
+        let list = List {
+            kind: ListKind::Profiles,
+            sort: order_by.map(|order| order.sort()).unwrap_or_default(),
+            total: Total::Profiles(filter.clone()),
+            filter,
+        };
+        connection::top_level(
+            ctx,
+            list,
+            Paging {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
     }
 }
 

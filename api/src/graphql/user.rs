@@ -6,13 +6,19 @@ use entity::user;
 
 use super::{
     account::Role,
-    connection::{self, ListKind, Listed, Total, UserConnection, UserProfileConnection},
+    arguments::{ListOrder, UserFilter, UserOrder, UserProfileFilter, UserProfileOrder},
+    connection::{
+        self, List, ListItem, ListKind, Paging, Total, UserConnection, UserProfileConnection,
+    },
     id::{NodeId, NodeType},
     loaders::{Batch, ProfilesOfUser, RolesOfUser, UserKey},
 };
-use crate::auth::{
-    Permission,
-    guards::{Authenticated, Needs, viewer_auth},
+use crate::{
+    auth::{
+        Permission,
+        guards::{Authenticated, Needs, viewer_auth},
+    },
+    store::listing::Filter,
 };
 
 /// A person who manages profiles.
@@ -66,18 +72,35 @@ impl User {
         self.model.created_at
     }
 
-    /// The profiles of this user that the caller may see, in the order they were created.
+    /// The profiles of this user that the caller may see.
+    #[allow(clippy::too_many_arguments)]
     async fn profiles(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "How many profiles to return, 0 to 100 (default 100).")] first: Option<
+        #[graphql(desc = "Return at most this many profiles from the start, 0 to 100.")]
+        first: Option<i32>,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return at most this many profiles from the end, 0 to 100.")] last: Option<
             i32,
         >,
-        #[graphql(desc = "Return the profiles after this cursor.")] after: Option<String>,
+        #[graphql(desc = "End before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The order; by ID when not given.")] order_by: Option<UserProfileOrder>,
+        #[graphql(desc = "Which profiles to list.")] filter: Option<UserProfileFilter>,
     ) -> async_graphql::Result<UserProfileConnection> {
-        let (list, total) = (ListKind::UserProfiles, Total::ProfilesOfUser(self.model.id));
-        connection::nested::<ProfilesOfUser, _, _, _>(ctx, list, self.model.id, total, first, after)
-            .await
+        let filter: Filter = filter.unwrap_or_default().into();
+        let list = List {
+            kind: ListKind::UserProfiles,
+            sort: order_by.map(|order| order.sort()).unwrap_or_default(),
+            total: Total::ProfilesOfUser(self.model.id, filter.clone()),
+            filter,
+        };
+        let paging = Paging {
+            first,
+            after,
+            last,
+            before,
+        };
+        connection::nested::<ProfilesOfUser, _, _, _>(ctx, self.model.id, list, paging).await
     }
 
     /// The user's roles. Only for the user themself and `users:read` holders; null otherwise.
@@ -126,15 +149,11 @@ impl User {
     }
 }
 
-impl Listed for User {
+impl ListItem for User {
     type Entity = user::Entity;
 
     fn wrap(model: user::Model) -> Self {
         User::new(model)
-    }
-
-    fn key(model: &user::Model) -> i64 {
-        model.id
     }
 }
 
@@ -157,14 +176,40 @@ impl UserQuery {
         Ok(Batch::of(ctx)?.load_one(UserKey(key)).await?.map(User::new))
     }
 
-    /// All users, in the order they were created. Needs `users:read`.
+    /// All users. Needs `users:read`.
     #[graphql(guard = "Needs(Permission::UsersRead)")]
+    #[allow(clippy::too_many_arguments)]
     async fn users(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "How many users to return, 0 to 100 (default 100).")] first: Option<i32>,
-        #[graphql(desc = "Return the users after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return at most this many users from the start, 0 to 100.")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return at most this many users from the end, 0 to 100.")] last: Option<
+            i32,
+        >,
+        #[graphql(desc = "End before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The order; by ID when not given.")] order_by: Option<UserOrder>,
+        #[graphql(desc = "Which users to list.")] filter: Option<UserFilter>,
     ) -> async_graphql::Result<UserConnection> {
-        connection::top_level(ctx, ListKind::Users, Total::Users, first, after).await
+        let filter: Filter = filter.unwrap_or_default().into();
+        let list = List {
+            kind: ListKind::Users,
+            sort: order_by.map(|order| order.sort()).unwrap_or_default(),
+            total: Total::Users(filter.clone()),
+            filter,
+        };
+        connection::top_level(
+            ctx,
+            list,
+            Paging {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
     }
 }

@@ -1,6 +1,6 @@
 //! Data access: the SQL Roster runs, independent of GraphQL.
 
-pub mod links;
+pub mod listing;
 pub mod memberships;
 pub mod profiles;
 pub mod roles;
@@ -11,21 +11,11 @@ pub mod visibility;
 
 use chrono::{DurationRound, TimeDelta};
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter,
     prelude::DateTimeUtc,
-    sea_query::{
-        Alias, ColumnRef, Expr, ExprTrait, IntoColumnRef, Order, extension::postgres::PgFunc,
-    },
+    sea_query::{Alias, ColumnRef, Expr, ExprTrait, IntoColumnRef, extension::postgres::PgFunc},
 };
 use visibility::{Scope, Scoped};
-
-/// Which slice of a list to read: at most `first` items after the key `after`, in key order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Window {
-    pub first: u64,
-    pub after: Option<i64>,
-}
 
 /// `column` is one of `keys`, written as one bound parameter whatever the number of keys, so
 /// the statement text (and its prepared plan) is the same for every batch size.
@@ -62,49 +52,21 @@ fn key_of<E: EntityTrait + Default>() -> ColumnRef {
     (E::default(), Alias::new("id")).into_column_ref()
 }
 
-/// `query` restricted to the rows of `E` that `scope` may see.
-fn visible<E: Scoped>(query: Select<E>, scope: &Scope) -> Select<E> {
-    match scope.filter(E::KIND, key_of::<E>()) {
-        Some(condition) => query.filter(condition),
-        None => query,
-    }
-}
-
 /// The rows of `E` with these keys that `scope` may see.
 pub async fn by_ids<E: Scoped>(
     conn: &impl ConnectionTrait,
     scope: &Scope,
     ids: &[i64],
 ) -> Result<Vec<E::Model>, DbErr> {
-    let query = E::find().filter(one_of(
+    let mut query = E::find().filter(one_of(
         conn.get_database_backend(),
         Expr::col(key_of::<E>()),
         ids,
     ));
-    visible(query, scope).all(conn).await
-}
-
-/// One page of the rows of `E` that `scope` may see, in key order, one row longer than asked
-/// when a next page exists.
-pub async fn page<E: Scoped>(
-    conn: &impl ConnectionTrait,
-    scope: &Scope,
-    window: Window,
-) -> Result<Vec<E::Model>, DbErr> {
-    let mut query = visible(E::find(), scope).order_by(Expr::col(key_of::<E>()), Order::Asc);
-    if let Some(after) = window.after {
-        query = query.filter(Expr::col(key_of::<E>()).gt(after));
+    if let Some(visible) = scope.filter(E::KIND, Expr::col(key_of::<E>())) {
+        query = query.filter(visible);
     }
-    query.limit(window.first + 1).all(conn).await
-}
-
-/// How many rows of `E` `scope` may see.
-pub async fn count<E>(conn: &impl ConnectionTrait, scope: &Scope) -> Result<u64, DbErr>
-where
-    E: Scoped,
-    E::Model: Sync,
-{
-    PaginatorTrait::count(visible(E::find(), scope), conn).await
+    query.all(conn).await
 }
 
 /// Deletes the row of `E` with this key; links to it go with it (ON DELETE CASCADE). Returns

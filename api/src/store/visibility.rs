@@ -6,7 +6,7 @@
 use entity::{profile, user, user_profile};
 use sea_orm::{
     EntityTrait,
-    sea_query::{Alias, ColumnRef, Expr, ExprTrait, JoinType, Query},
+    sea_query::{Alias, Expr, ExprTrait, JoinType, Query},
 };
 
 /// The caller's reach.
@@ -41,8 +41,8 @@ impl Scoped for profile::Entity {
 }
 
 impl Scope {
-    /// The condition that the row whose key is in `key` is visible; `None` when all are.
-    pub fn filter(&self, kind: Kind, key: ColumnRef) -> Option<Expr> {
+    /// The condition that the row whose key is `key` is visible; `None` when all are.
+    pub fn filter(&self, kind: Kind, key: Expr) -> Option<Expr> {
         match kind {
             Kind::User if self.all_users => None,
             Kind::Profile if self.all_profiles => None,
@@ -58,20 +58,20 @@ impl Scope {
 }
 
 /// The viewer manages the profile.
-fn profile_visible(viewer: i64, profile: ColumnRef) -> Expr {
+fn profile_visible(viewer: i64, profile: Expr) -> Expr {
     let link = Alias::new("visible_link");
     Expr::exists(
         Query::select()
             .expr(Expr::val(1))
             .from_as(user_profile::Entity, link.clone())
-            .and_where(Expr::col((link.clone(), user_profile::Column::ProfileId)).equals(profile))
+            .and_where(Expr::col((link.clone(), user_profile::Column::ProfileId)).eq(profile))
             .and_where(Expr::col((link, user_profile::Column::UserId)).eq(viewer))
             .to_owned(),
     )
 }
 
 /// The user is the viewer, or manages a profile the viewer manages too.
-fn user_visible(viewer: i64, user: ColumnRef) -> Expr {
+fn user_visible(viewer: i64, user: Expr) -> Expr {
     let theirs = Alias::new("their_link");
     let mine = Alias::new("my_link");
     let shared = Expr::exists(
@@ -85,9 +85,9 @@ fn user_visible(viewer: i64, user: ColumnRef) -> Expr {
                 Expr::col((mine.clone(), user_profile::Column::ProfileId))
                     .equals((theirs.clone(), user_profile::Column::ProfileId)),
             )
-            .and_where(Expr::col((theirs, user_profile::Column::UserId)).equals(user.clone()))
+            .and_where(Expr::col((theirs, user_profile::Column::UserId)).eq(user.clone()))
             .and_where(Expr::col((mine, user_profile::Column::UserId)).eq(viewer))
             .to_owned(),
     );
-    Expr::col(user).eq(viewer).or(shared)
+    user.eq(viewer).or(shared)
 }

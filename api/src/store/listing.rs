@@ -1,0 +1,509 @@
+//! Lists of users and profiles, top-level or across the link: ordered, filtered and windowed by
+//! keyset, every nested list of a level in one statement.
+//!
+//! A page is read by keyset on the sort key and the primary key (never OFFSET): `after` and
+//! `before` are positions in the list's order, so a page stays stable while rows are added. A
+//! nested list applies its window per parent inside one statement with
+//! `ROW_NUMBER() OVER (PARTITION BY parent ORDER BY …)`, for every parent of its level.
+
+use std::collections::HashMap;
+
+use entity::{ProfileRole, role, user_profile, user_role};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, IdenStatic, Iterable, QueryResult,
+    Value,
+    prelude::DateTimeUtc,
+    sea_query::{
+        Alias, Asterisk, Expr, ExprTrait, Func, JoinType, LikeExpr, Order, Query, SelectStatement,
+        WindowStatement, extension::postgres::PgExpr,
+    },
+};
+
+use super::{
+    one_of,
+    visibility::{Scope, Scoped},
+};
+
+/// What a list can be ordered by. Which keys a list offers is decided by its GraphQL type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SortKey {
+    Id,
+    Email,
+    CreatedAt,
+    LastLoginAt,
+    Name,
+    UpdatedAt,
+    /// When the link was made (nested lists only).
+    LinkedAt,
+    /// The link's role, owners first (nested lists only).
+    Role,
+}
+
+/// An ordering: a key, and its direction. Ties are broken by primary key, the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Sort {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Sort {
+            key: SortKey::Id,
+            descending: false,
+        }
+    }
+}
+
+/// The value of a row's sort key, as a cursor carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SortValue {
+    Null,
+    Int(i64),
+    Text(String),
+    Time(DateTimeUtc),
+}
+
+/// A place in a list: the sort value and primary key of a row.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Position {
+    pub value: SortValue,
+    pub id: i64,
+}
+
+/// Which rows a list holds. Unset fields do not filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Filter {
+    pub email_contains: Option<String>,
+    pub active: Option<bool>,
+    /// Users holding the role of this name.
+    pub account_role: Option<String>,
+    pub name_contains: Option<String>,
+    /// The link's role (nested lists only).
+    pub link_role: Option<ProfileRole>,
+    pub linked_after: Option<DateTimeUtc>,
+    pub linked_before: Option<DateTimeUtc>,
+}
+
+/// One page of a list: its order, its filter, and the window to read.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PageArgs {
+    pub sort: Sort,
+    pub filter: Filter,
+    pub after: Option<Position>,
+    pub before: Option<Position>,
+    /// How many rows to return; one more is read to tell whether the list goes on.
+    pub limit: u64,
+    /// Take the last `limit` rows of the window instead of the first (`last`/`before`).
+    pub backward: bool,
+}
+
+/// Which way the user–profile relationship is walked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// From users to the profiles they manage.
+    ProfilesOfUser,
+    /// From profiles to the users who manage them.
+    UsersOfProfile,
+}
+
+impl Direction {
+    /// The link columns holding the parent's key and the child's key.
+    fn columns(self) -> (user_profile::Column, user_profile::Column) {
+        match self {
+            Direction::ProfilesOfUser => (
+                user_profile::Column::UserId,
+                user_profile::Column::ProfileId,
+            ),
+            Direction::UsersOfProfile => (
+                user_profile::Column::ProfileId,
+                user_profile::Column::UserId,
+            ),
+        }
+    }
+}
+
+/// The fields of the link a nested row was reached through.
+#[derive(Clone, Debug)]
+pub struct Link {
+    pub role: ProfileRole,
+    pub linked_at: DateTimeUtc,
+}
+
+/// A row of a list: the node, the link it was reached through (nested lists), its position.
+#[derive(Clone, Debug)]
+pub struct Listed<M> {
+    pub node: M,
+    pub link: Option<Link>,
+    pub position: Position,
+}
+
+const NODE_PREFIX: &str = "n_";
+
+/// A column of the listed entity `E`.
+fn column<E: Scoped>(name: &'static str) -> Expr {
+    Expr::col((E::default(), Alias::new(name)))
+}
+
+fn link_column(column: user_profile::Column) -> Expr {
+    Expr::col((user_profile::Entity, column))
+}
+
+impl SortKey {
+    fn expr<E: Scoped>(self) -> Expr {
+        match self {
+            SortKey::Id => column::<E>("id"),
+            // Case-insensitive orders; `lower(email)` is also what the unique index holds.
+            SortKey::Email => Expr::expr(Func::lower(column::<E>("email"))),
+            SortKey::Name => Expr::expr(Func::lower(column::<E>("name"))),
+            SortKey::CreatedAt => column::<E>("created_at"),
+            SortKey::UpdatedAt => column::<E>("updated_at"),
+            SortKey::LastLoginAt => column::<E>("last_login_at"),
+            SortKey::LinkedAt => link_column(user_profile::Column::CreatedAt),
+            SortKey::Role => Expr::case(
+                link_column(user_profile::Column::Role).eq(ProfileRole::Owner),
+                Expr::cust("CAST(0 AS BIGINT)"),
+            )
+            .finally(Expr::cust("CAST(1 AS BIGINT)"))
+            .into(),
+        }
+    }
+
+    fn nullable(self) -> bool {
+        self == SortKey::LastLoginAt
+    }
+
+    /// The sort value of a row, from the `sort_value` column.
+    fn read(self, row: &QueryResult) -> Result<SortValue, DbErr> {
+        Ok(match self {
+            SortKey::Id => SortValue::Null,
+            SortKey::Email | SortKey::Name => SortValue::Text(row.try_get("", "sort_value")?),
+            SortKey::Role => SortValue::Int(row.try_get("", "sort_value")?),
+            SortKey::CreatedAt | SortKey::UpdatedAt | SortKey::LinkedAt | SortKey::LastLoginAt => {
+                match row.try_get::<Option<DateTimeUtc>>("", "sort_value")? {
+                    Some(time) => SortValue::Time(time),
+                    None => SortValue::Null,
+                }
+            }
+        })
+    }
+}
+
+impl SortValue {
+    fn bind(&self) -> Expr {
+        match self {
+            SortValue::Null => Expr::val(Value::BigInt(None)),
+            SortValue::Int(value) => Expr::val(*value),
+            SortValue::Text(value) => Expr::val(value.clone()),
+            SortValue::Time(value) => Expr::val(*value),
+        }
+    }
+}
+
+/// Rows strictly beyond `position` in ascending (`greater`) or descending order of
+/// (sort value, key), NULL sort values counting as the smallest.
+fn beyond<E: Scoped>(key: SortKey, position: &Position, greater: bool) -> Expr {
+    let id = column::<E>("id");
+    let id_beyond = if greater {
+        id.gt(position.id)
+    } else {
+        id.lt(position.id)
+    };
+    if key == SortKey::Id {
+        return id_beyond;
+    }
+    let sort = key.expr::<E>();
+    match (&position.value, greater) {
+        (SortValue::Null, true) => sort.clone().is_null().and(id_beyond).or(sort.is_not_null()),
+        (SortValue::Null, false) => sort.is_null().and(id_beyond),
+        (value, greater) => {
+            let value = value.bind();
+            let strictly = if greater {
+                sort.clone().gt(value.clone())
+            } else {
+                sort.clone().lt(value.clone())
+            };
+            let tied = sort.clone().eq(value).and(id_beyond);
+            let beyond = strictly.or(tied);
+            if !greater && key.nullable() {
+                beyond.or(sort.is_null())
+            } else {
+                beyond
+            }
+        }
+    }
+}
+
+/// The ORDER BY terms of a list read in `descending` order.
+fn order_terms<E: Scoped>(key: SortKey, descending: bool) -> Vec<(Expr, Order)> {
+    let order = if descending { Order::Desc } else { Order::Asc };
+    let mut terms = Vec::new();
+    if key.nullable() {
+        // NULL first ascending, last descending, the same on SQLite and PostgreSQL.
+        let present = Expr::case(key.expr::<E>().is_null(), Expr::val(0)).finally(Expr::val(1));
+        terms.push((present.into(), order.clone()));
+    }
+    if key != SortKey::Id {
+        terms.push((key.expr::<E>(), order.clone()));
+    }
+    terms.push((column::<E>("id"), order));
+    terms
+}
+
+/// `column` contains `text`, ignoring case, with `%` and `_` in `text` matched literally.
+fn contains(backend: DatabaseBackend, column: Expr, text: &str) -> Expr {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let pattern = LikeExpr::new(format!("%{escaped}%")).escape('\\');
+    match backend {
+        DatabaseBackend::Postgres => column.ilike(pattern),
+        // SQLite's LIKE ignores case already.
+        _ => column.like(pattern),
+    }
+}
+
+/// The conditions of `filter` on rows of `E` (and their link, in nested lists).
+fn filter_conditions<E: Scoped>(backend: DatabaseBackend, filter: &Filter) -> Vec<Expr> {
+    let mut conditions = Vec::new();
+    if let Some(text) = &filter.email_contains {
+        conditions.push(contains(backend, column::<E>("email"), text));
+    }
+    if let Some(text) = &filter.name_contains {
+        conditions.push(contains(backend, column::<E>("name"), text));
+    }
+    if let Some(active) = filter.active {
+        conditions.push(column::<E>("active").eq(active));
+    }
+    if let Some(name) = &filter.account_role {
+        let holds = Query::select()
+            .expr(Expr::val(1))
+            .from(user_role::Entity)
+            .join(
+                JoinType::InnerJoin,
+                role::Entity,
+                Expr::col((role::Entity, role::Column::Id))
+                    .equals((user_role::Entity, user_role::Column::RoleId)),
+            )
+            .and_where(
+                Expr::col((user_role::Entity, user_role::Column::UserId))
+                    .equals((E::default(), Alias::new("id"))),
+            )
+            .and_where(Expr::col((role::Entity, role::Column::Name)).eq(name.as_str()))
+            .to_owned();
+        conditions.push(Expr::exists(holds));
+    }
+    if let Some(role) = filter.link_role {
+        conditions.push(link_column(user_profile::Column::Role).eq(role));
+    }
+    if let Some(after) = filter.linked_after {
+        conditions.push(link_column(user_profile::Column::CreatedAt).gt(after));
+    }
+    if let Some(before) = filter.linked_before {
+        conditions.push(link_column(user_profile::Column::CreatedAt).lt(before));
+    }
+    conditions
+}
+
+/// The columns, conditions and order of one page of `E` (without the parent restriction).
+fn select_page<E: Scoped>(
+    backend: DatabaseBackend,
+    scope: &Scope,
+    args: &PageArgs,
+    visible_key: Expr,
+) -> SelectStatement {
+    let mut select = Query::select();
+    for col in E::Column::iter() {
+        let alias = format!("{NODE_PREFIX}{}", col.as_str());
+        select.expr_as(Expr::col((E::default(), col)), Alias::new(alias));
+    }
+    select.expr_as(args.sort.key.expr::<E>(), Alias::new("sort_value"));
+    select.from(E::default());
+    for condition in filter_conditions::<E>(backend, &args.filter) {
+        select.and_where(condition);
+    }
+    if let Some(visible) = scope.filter(E::KIND, visible_key) {
+        select.and_where(visible);
+    }
+    if let Some(after) = &args.after {
+        select.and_where(beyond::<E>(args.sort.key, after, !args.sort.descending));
+    }
+    if let Some(before) = &args.before {
+        select.and_where(beyond::<E>(args.sort.key, before, args.sort.descending));
+    }
+    select
+}
+
+/// The direction rows are read in: reversed for `last`.
+fn read_descending(args: &PageArgs) -> bool {
+    args.sort.descending != args.backward
+}
+
+fn listed<E>(row: &QueryResult, key: SortKey, link: Option<Link>) -> Result<Listed<E::Model>, DbErr>
+where
+    E: Scoped,
+    E::Model: FromQueryResult,
+{
+    Ok(Listed {
+        node: E::Model::from_query_result(row, NODE_PREFIX)?,
+        link,
+        position: Position {
+            value: key.read(row)?,
+            id: row.try_get(NODE_PREFIX, "id")?,
+        },
+    })
+}
+
+/// One page of a top-level list of `E`, in read order (reversed for `last`), at most
+/// `limit + 1` rows.
+pub async fn page<E>(
+    conn: &impl ConnectionTrait,
+    scope: &Scope,
+    args: &PageArgs,
+) -> Result<Vec<Listed<E::Model>>, DbErr>
+where
+    E: Scoped,
+    E::Model: FromQueryResult,
+{
+    let backend = conn.get_database_backend();
+    let mut select = select_page::<E>(backend, scope, args, column::<E>("id"));
+    for (expr, order) in order_terms::<E>(args.sort.key, read_descending(args)) {
+        select.order_by_expr(expr, order);
+    }
+    select.limit(args.limit + 1);
+    let rows = conn.query_all(&select).await?;
+    rows.iter()
+        .map(|row| listed::<E>(row, args.sort.key, None))
+        .collect()
+}
+
+/// The pages of the children of every parent in `parents` along `direction`, in one
+/// statement, each in read order and at most `limit + 1` rows.
+pub async fn pages<E>(
+    conn: &impl ConnectionTrait,
+    scope: &Scope,
+    direction: Direction,
+    parents: &[i64],
+    args: &PageArgs,
+) -> Result<HashMap<i64, Vec<Listed<E::Model>>>, DbErr>
+where
+    E: Scoped,
+    E::Model: FromQueryResult,
+{
+    let backend = conn.get_database_backend();
+    let (parent, child) = direction.columns();
+    let mut ranked = select_page::<E>(backend, scope, args, link_column(child));
+    let mut window = WindowStatement::partition_by((user_profile::Entity, parent));
+    for (expr, order) in order_terms::<E>(args.sort.key, read_descending(args)) {
+        window.order_by_expr(expr, order);
+    }
+    ranked
+        .expr_as(link_column(parent), Alias::new("parent_id"))
+        .expr_as(
+            link_column(user_profile::Column::Role),
+            Alias::new("link_role"),
+        )
+        .expr_as(
+            link_column(user_profile::Column::CreatedAt),
+            Alias::new("linked_at"),
+        )
+        .expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new("rn"))
+        .join(
+            JoinType::InnerJoin,
+            user_profile::Entity,
+            column::<E>("id").equals((user_profile::Entity, child)),
+        )
+        .and_where(one_of(backend, link_column(parent), parents));
+    let query = Query::select()
+        .column(Asterisk)
+        .from_subquery(ranked, Alias::new("ranked"))
+        .and_where(Expr::col(Alias::new("rn")).lte(args.limit + 1))
+        .order_by(Alias::new("parent_id"), Order::Asc)
+        .order_by(Alias::new("rn"), Order::Asc)
+        .to_owned();
+
+    let mut pages: HashMap<i64, Vec<Listed<E::Model>>> = HashMap::new();
+    for row in conn.query_all(&query).await? {
+        let link = Link {
+            role: row.try_get("", "link_role")?,
+            linked_at: row.try_get("", "linked_at")?,
+        };
+        let parent_id: i64 = row.try_get("", "parent_id")?;
+        pages
+            .entry(parent_id)
+            .or_default()
+            .push(listed::<E>(&row, args.sort.key, Some(link))?);
+    }
+    Ok(pages)
+}
+
+/// How many rows of `E` the top-level list holds under `filter`.
+pub async fn count<E: Scoped>(
+    conn: &impl ConnectionTrait,
+    scope: &Scope,
+    filter: &Filter,
+) -> Result<u64, DbErr> {
+    let backend = conn.get_database_backend();
+    let mut select = Query::select();
+    select
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("total"))
+        .from(E::default());
+    for condition in filter_conditions::<E>(backend, filter) {
+        select.and_where(condition);
+    }
+    if let Some(visible) = scope.filter(E::KIND, column::<E>("id")) {
+        select.and_where(visible);
+    }
+    let row = conn.query_one(&select).await?;
+    let total: i64 = row
+        .map(|row| row.try_get("", "total"))
+        .transpose()?
+        .unwrap_or(0);
+    Ok(total.unsigned_abs())
+}
+
+/// How many children every parent in `parents` has along `direction` under `filter`, in one
+/// statement (parents without any are absent).
+pub async fn counts<E: Scoped>(
+    conn: &impl ConnectionTrait,
+    scope: &Scope,
+    direction: Direction,
+    parents: &[i64],
+    filter: &Filter,
+) -> Result<HashMap<i64, u64>, DbErr> {
+    let backend = conn.get_database_backend();
+    let (parent, child) = direction.columns();
+    let mut select = Query::select();
+    select
+        .expr_as(link_column(parent), Alias::new("parent_id"))
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("total"))
+        .from(user_profile::Entity)
+        .and_where(one_of(backend, link_column(parent), parents))
+        .group_by_col((user_profile::Entity, parent));
+    let conditions = filter_conditions::<E>(backend, filter);
+    // The child's own columns are only needed when the filter reads them.
+    let reads_child = filter.email_contains.is_some()
+        || filter.name_contains.is_some()
+        || filter.active.is_some()
+        || filter.account_role.is_some();
+    if reads_child {
+        select.join(
+            JoinType::InnerJoin,
+            E::default(),
+            column::<E>("id").equals((user_profile::Entity, child)),
+        );
+    }
+    for condition in conditions {
+        select.and_where(condition);
+    }
+    if let Some(visible) = scope.filter(E::KIND, link_column(child)) {
+        select.and_where(visible);
+    }
+    let mut counts = HashMap::new();
+    for row in conn.query_all(&select).await? {
+        let total: i64 = row.try_get("", "total")?;
+        counts.insert(row.try_get("", "parent_id")?, total.unsigned_abs());
+    }
+    Ok(counts)
+}
