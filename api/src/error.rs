@@ -99,14 +99,18 @@ fn is_connection_failure(err: &DbErr) -> bool {
 
 /// Maps database constraint violations to client errors, in one place.
 pub trait DbResultExt<T> {
-    /// Turns a unique-constraint violation into `CONFLICT` with `message`.
-    fn on_unique_violation(self, message: &str) -> AppResult<T>;
+    /// Turns a violation of the unique index `index` into `CONFLICT` with `message`; any
+    /// other failure stays a server error.
+    fn on_unique_violation(self, index: &str, message: &str) -> AppResult<T>;
 }
 
 impl<T> DbResultExt<T> for Result<T, DbErr> {
-    fn on_unique_violation(self, message: &str) -> AppResult<T> {
+    fn on_unique_violation(self, index: &str, message: &str) -> AppResult<T> {
         self.map_err(|err| match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => AppError::conflict(message),
+            // Both databases name the violated index in the error's text.
+            Some(SqlErr::UniqueConstraintViolation(detail)) if detail.contains(index) => {
+                AppError::conflict(message)
+            }
             _ => err.into(),
         })
     }

@@ -63,32 +63,9 @@ pub struct Account {
     pub refresh: String,
 }
 
-/// Declares each named `async fn(Backend)` as two tests, one per database, for tests that
-/// start their own servers (with their own configuration, or as processes).
-#[macro_export]
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::helpers::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::helpers::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
 /// A running server on its own fresh database.
 pub struct TestApp {
+    pub backend: Backend,
     pub url: String,
     pub state: AppState,
     client: reqwest::Client,
@@ -108,6 +85,11 @@ impl TestApp {
     }
 
     async fn spawn_on(database: TestDatabase, configure: impl FnOnce(&mut Config)) -> TestApp {
+        // The server's warnings and errors show in the output of a failing test.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("warn")
+            .with_test_writer()
+            .try_init();
         let mut config = Config::with_database(database.url.clone());
         config.expose_sql_count = true;
         config.database_max_connections = 5;
@@ -129,6 +111,7 @@ impl TestApp {
             }
         });
         TestApp {
+            backend: database.backend,
             url,
             state,
             client: reqwest::Client::new(),
@@ -279,6 +262,19 @@ impl TestApp {
             .clone()
     }
 
+    /// After rows were inserted with explicit keys: moves PostgreSQL's key sequences past
+    /// them, so rows the server creates get fresh keys (SQLite does this by itself).
+    pub async fn sync_key_sequences(&self) {
+        if self.backend == Backend::Postgres {
+            for table in ["user", "profile"] {
+                self.execute_sql(&format!(
+                    "SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), (SELECT MAX(id) FROM \"{table}\"))"
+                ))
+                .await;
+            }
+        }
+    }
+
     /// Runs SQL on the test's database directly, to seed data quickly.
     pub async fn execute_sql(&self, sql: &str) {
         self.state
@@ -346,6 +342,7 @@ impl Gql {
 
 /// A database of one test: a file in a temporary folder, or a fresh PostgreSQL database.
 pub struct TestDatabase {
+    pub backend: Backend,
     pub url: String,
     postgres: Option<(String, String)>,
     _folder: Option<tempfile::TempDir>,
@@ -355,6 +352,7 @@ impl TestDatabase {
     /// No database (what a restarted app leaves behind).
     fn none() -> TestDatabase {
         TestDatabase {
+            backend: Backend::Sqlite,
             url: String::new(),
             postgres: None,
             _folder: None,
@@ -370,6 +368,7 @@ impl TestDatabase {
                     folder.path().join("roster.db").display()
                 );
                 TestDatabase {
+                    backend,
                     url,
                     postgres: None,
                     _folder: Some(folder),
@@ -393,6 +392,7 @@ impl TestDatabase {
                     None => panic!("{POSTGRES_ENV} must end with /<database>"),
                 };
                 TestDatabase {
+                    backend,
                     url,
                     postgres: Some((admin, name)),
                     _folder: None,

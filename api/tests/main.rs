@@ -6,6 +6,8 @@ mod access;
 mod accounts;
 mod bad_input;
 mod batching;
+mod connections;
+mod dataset;
 mod http;
 mod memberships;
 mod schema;

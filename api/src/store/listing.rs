@@ -10,12 +10,11 @@ use std::collections::HashMap;
 
 use entity::{ProfileRole, role, user_profile, user_role};
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, IdenStatic, Iterable, QueryResult,
-    Value,
+    ConnectionTrait, DbErr, FromQueryResult, IdenStatic, Iterable, QueryResult, Value,
     prelude::DateTimeUtc,
     sea_query::{
         Alias, Asterisk, Expr, ExprTrait, Func, JoinType, LikeExpr, Order, Query, SelectStatement,
-        WindowStatement, extension::postgres::PgExpr,
+        WindowStatement,
     },
 };
 
@@ -250,28 +249,25 @@ fn order_terms<E: Scoped>(key: SortKey, descending: bool) -> Vec<(Expr, Order)> 
     terms
 }
 
-/// `column` contains `text`, ignoring case, with `%` and `_` in `text` matched literally.
-fn contains(backend: DatabaseBackend, column: Expr, text: &str) -> Expr {
+/// `column` contains `text`, ignoring case, with `%` and `_` in `text` matched literally. Both
+/// sides are lower-cased (sea-query writes `ILIKE … ESCAPE` in a form PostgreSQL refuses).
+fn contains(column: Expr, text: &str) -> Expr {
     let escaped = text
+        .to_lowercase()
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");
-    let pattern = LikeExpr::new(format!("%{escaped}%")).escape('\\');
-    match backend {
-        DatabaseBackend::Postgres => column.ilike(pattern),
-        // SQLite's LIKE ignores case already.
-        _ => column.like(pattern),
-    }
+    Expr::expr(Func::lower(column)).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
 }
 
 /// The conditions of `filter` on rows of `E` (and their link, in nested lists).
-fn filter_conditions<E: Scoped>(backend: DatabaseBackend, filter: &Filter) -> Vec<Expr> {
+fn filter_conditions<E: Scoped>(filter: &Filter) -> Vec<Expr> {
     let mut conditions = Vec::new();
     if let Some(text) = &filter.email_contains {
-        conditions.push(contains(backend, column::<E>("email"), text));
+        conditions.push(contains(column::<E>("email"), text));
     }
     if let Some(text) = &filter.name_contains {
-        conditions.push(contains(backend, column::<E>("name"), text));
+        conditions.push(contains(column::<E>("name"), text));
     }
     if let Some(active) = filter.active {
         conditions.push(column::<E>("active").eq(active));
@@ -307,12 +303,7 @@ fn filter_conditions<E: Scoped>(backend: DatabaseBackend, filter: &Filter) -> Ve
 }
 
 /// The columns, conditions and order of one page of `E` (without the parent restriction).
-fn select_page<E: Scoped>(
-    backend: DatabaseBackend,
-    scope: &Scope,
-    args: &PageArgs,
-    visible_key: Expr,
-) -> SelectStatement {
+fn select_page<E: Scoped>(scope: &Scope, args: &PageArgs, visible_key: Expr) -> SelectStatement {
     let mut select = Query::select();
     for col in E::Column::iter() {
         let alias = format!("{NODE_PREFIX}{}", col.as_str());
@@ -320,7 +311,7 @@ fn select_page<E: Scoped>(
     }
     select.expr_as(args.sort.key.expr::<E>(), Alias::new("sort_value"));
     select.from(E::default());
-    for condition in filter_conditions::<E>(backend, &args.filter) {
+    for condition in filter_conditions::<E>(&args.filter) {
         select.and_where(condition);
     }
     if let Some(visible) = scope.filter(E::KIND, visible_key) {
@@ -366,8 +357,7 @@ where
     E: Scoped,
     E::Model: FromQueryResult,
 {
-    let backend = conn.get_database_backend();
-    let mut select = select_page::<E>(backend, scope, args, column::<E>("id"));
+    let mut select = select_page::<E>(scope, args, column::<E>("id"));
     for (expr, order) in order_terms::<E>(args.sort.key, read_descending(args)) {
         select.order_by_expr(expr, order);
     }
@@ -393,7 +383,7 @@ where
 {
     let backend = conn.get_database_backend();
     let (parent, child) = direction.columns();
-    let mut ranked = select_page::<E>(backend, scope, args, link_column(child));
+    let mut ranked = select_page::<E>(scope, args, link_column(child));
     let mut window = WindowStatement::partition_by((user_profile::Entity, parent));
     for (expr, order) in order_terms::<E>(args.sort.key, read_descending(args)) {
         window.order_by_expr(expr, order);
@@ -444,12 +434,11 @@ pub async fn count<E: Scoped>(
     scope: &Scope,
     filter: &Filter,
 ) -> Result<u64, DbErr> {
-    let backend = conn.get_database_backend();
     let mut select = Query::select();
     select
         .expr_as(Expr::cust("COUNT(*)"), Alias::new("total"))
         .from(E::default());
-    for condition in filter_conditions::<E>(backend, filter) {
+    for condition in filter_conditions::<E>(filter) {
         select.and_where(condition);
     }
     if let Some(visible) = scope.filter(E::KIND, column::<E>("id")) {
@@ -481,7 +470,7 @@ pub async fn counts<E: Scoped>(
         .from(user_profile::Entity)
         .and_where(one_of(backend, link_column(parent), parents))
         .group_by_col((user_profile::Entity, parent));
-    let conditions = filter_conditions::<E>(backend, filter);
+    let conditions = filter_conditions::<E>(filter);
     // The child's own columns are only needed when the filter reads them.
     let reads_child = filter.email_contains.is_some()
         || filter.name_contains.is_some()

@@ -31,7 +31,10 @@ pub async fn create(conn: &impl ConnectionTrait, new: NewUser<'_>) -> AppResult<
     }
     .insert(conn)
     .await
-    .on_unique_violation("a user with this email already exists")
+    .on_unique_violation(
+        "user_email_lower_key",
+        "a user with this email already exists",
+    )
 }
 
 /// The user with this email, ignoring case (served by the unique index on `lower(email)`).
