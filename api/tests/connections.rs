@@ -238,15 +238,17 @@ async fn every_order_matches_the_expectation(app: &TestApp) {
     }
 }
 
-/// A filter, and what it should keep.
-type Case<F> = (Value, Box<F>);
+/// A filter of users, and which users it should keep.
+type UserCase = (Value, Box<dyn Fn(&Person) -> bool>);
+/// A filter of a profile's users, and which links it should keep.
+type LinkCase = (Value, Box<dyn Fn(&dataset::Link, &Person) -> bool>);
 
 async fn every_filter_matches_the_expectation(app: &TestApp) {
     let admin = app.admin().await;
     dataset::seed(app).await;
     let links = links();
     let users_query = "query($f: UserFilter) { users(filter: $f) { totalCount nodes { email } } }";
-    let user_cases: Vec<Case<dyn Fn(&Person) -> bool>> = vec![
+    let user_cases: Vec<UserCase> = vec![
         (
             json!({ "emailContains": "ALICE" }),
             Box::new(|p| contains(&p.email, "alice")),
@@ -315,7 +317,7 @@ async fn every_filter_matches_the_expectation(app: &TestApp) {
     }
     // Nested: the link's role and date, and the user's own fields.
     let nested = "query($f: ProfileUserFilter) { profiles { nodes { users(filter: $f) { totalCount nodes { email } } } } }";
-    let link_cases: Vec<Case<dyn Fn(&dataset::Link, &Person) -> bool>> = vec![
+    let link_cases: Vec<LinkCase> = vec![
         (json!({ "role": "OWNER" }), Box::new(|l, _| l.owner)),
         (json!({ "role": "MANAGER" }), Box::new(|l, _| !l.owner)),
         (
@@ -530,19 +532,15 @@ async fn paging_both_ways_skips_and_repeats_nothing_while_rows_are_added(app: &T
         ),
     ];
     for (what, query, path, field, vars) in shapes {
+        let list = Walk {
+            query,
+            vars,
+            path,
+            field,
+        };
         for backward in [false, true] {
-            let before = walk(
-                app,
-                &admin,
-                query,
-                vars.clone(),
-                path,
-                field,
-                backward,
-                |_| async {},
-            )
-            .await;
-            let seen = walk(app, &admin, query, vars.clone(), path, field, backward, |page| {
+            let before = walk(app, &admin, &list, backward, |_| async {}).await;
+            let seen = walk(app, &admin, &list, backward, |page| {
                 // Rows are added between the first pages only, so that every walk ends.
                 let add = page < 4;
                 next_id += 1;
@@ -578,17 +576,7 @@ async fn paging_both_ways_skips_and_repeats_nothing_while_rows_are_added(app: &T
                 &before,
                 &format!("{what}, {}", if backward { "backward" } else { "forward" }),
             );
-            let again = walk(
-                app,
-                &admin,
-                query,
-                vars.clone(),
-                path,
-                field,
-                backward,
-                |_| async {},
-            )
-            .await;
+            let again = walk(app, &admin, &list, backward, |_| async {}).await;
             let mut sorted_again = again.clone();
             let mut sorted_seen = seen.clone();
             sorted_again.retain(|item| seen.contains(item));
