@@ -24,6 +24,24 @@ pub enum Command {
     /// Print the GraphQL schema (SDL) to standard output.
     PrintSchema,
     /// Create a user; the password is read from standard input.
+    /// Fill the database with the benchmark dataset (bench/DATASET.md).
+    Seed {
+        /// How many users.
+        #[arg(long, default_value_t = 10_000)]
+        users: i64,
+        /// How many profiles.
+        #[arg(long, default_value_t = 2_000)]
+        profiles: i64,
+        /// How many profiles each user manages.
+        #[arg(long, default_value_t = 5)]
+        links_per_user: i64,
+        /// Replace every user and profile of a database that holds users already.
+        #[arg(long)]
+        force: bool,
+        /// The password of every seeded user.
+        #[arg(long, default_value = "password")]
+        password: String,
+    },
     CreateUser {
         /// The new user's email address.
         #[arg(long)]

@@ -6,6 +6,7 @@ pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod seed;
 pub mod store;
 
 use std::{future::Future, sync::Arc};

@@ -23,6 +23,27 @@ async fn main() -> anyhow::Result<()> {
             api::prepare(cli.config).await?;
             tracing::info!("migrations applied");
         }
+        Command::Seed {
+            users,
+            profiles,
+            links_per_user,
+            force,
+            password,
+        } => {
+            let state = api::prepare(cli.config).await?;
+            let scale = api::seed::Scale {
+                users,
+                profiles,
+                links_per_user,
+            };
+            let started = std::time::Instant::now();
+            api::seed::seed(&state.db, scale, &password, force).await?;
+            println!(
+                "seeded {users} users, {profiles} profiles and {} links in {:.1} s",
+                users * links_per_user,
+                started.elapsed().as_secs_f64()
+            );
+        }
         Command::CreateUser { email, admin } => {
             let state = api::prepare(cli.config).await?;
             let password = read_password()?;

@@ -144,6 +144,11 @@ impl TestApp {
         let _ = self.state.db.conn().close_by_ref().await;
     }
 
+    /// The URL of the test's database, for processes the test starts.
+    pub fn database_url(&self) -> &str {
+        &self.database.url
+    }
+
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }

@@ -11,4 +11,5 @@ mod dataset;
 mod http;
 mod memberships;
 mod schema;
+mod seed;
 mod traversal;
