@@ -59,6 +59,15 @@ pub enum Registration {
     Closed,
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// For people.
+    Text,
+    /// One JSON object a line, for machines.
+    Json,
+}
+
 /// HMAC algorithms for access tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 #[value(rename_all = "UPPER")]
@@ -97,6 +106,16 @@ pub struct Config {
         global = true
     )]
     pub database_max_connections: u32,
+
+    /// Log lines as `text` or `json`.
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
 
     /// Add an `x-sql-statements` header to GraphQL answers: the SQL statements the request ran.
     #[arg(long, env = "EXPOSE_SQL_COUNT", default_value = "off", value_parser = BoolishValueParser::new(), action = ArgAction::Set, global = true)]

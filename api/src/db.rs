@@ -89,6 +89,22 @@ impl Db {
         self.conn.get_database_backend()
     }
 
+    /// Pooled connections in use and idle.
+    pub fn pool_state(&self) -> (i64, i64) {
+        let (size, idle) = match self.backend() {
+            DatabaseBackend::Postgres => {
+                let pool = self.conn.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            _ => {
+                let pool = self.conn.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+        };
+        let idle = i64::try_from(idle).unwrap_or(i64::MAX);
+        (i64::from(size) - idle, idle)
+    }
+
     pub async fn ping(&self) -> Result<(), DbErr> {
         self.conn.ping().await
     }

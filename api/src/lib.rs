@@ -6,6 +6,7 @@ pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod seed;
 pub mod store;
 
@@ -25,10 +26,12 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     let accounts = auth::Accounts::new(db.clone(), config.clone())
         .await
         .map_err(|err| anyhow::anyhow!("could not load the token signing key: {err}"))?;
+    let metrics = metrics::Metrics::default();
     Ok(AppState {
-        schema: graphql::schema(Some((db.clone(), accounts.clone()))),
+        schema: graphql::schema(Some((db.clone(), accounts.clone(), metrics.clone()))),
         db,
         accounts,
+        metrics,
         config,
     })
 }

@@ -2,7 +2,10 @@
 
 use serde_json::{Value, json};
 
-use crate::{db_tests, helpers::TestApp};
+use crate::{
+    db_tests,
+    helpers::{Backend, ServerProcess, TestApp, TestDatabase},
+};
 
 db_tests!(
     malformed_requests_get_http_errors,
@@ -11,6 +14,8 @@ db_tests!(
     browsers_get_graphiql,
     health_follows_the_database,
     oversized_bodies_are_refused,
+    metrics_count_requests_statements_and_batches,
+    logs_are_json_lines_carrying_the_request_id[own_server],
 );
 
 /// A query anyone may send.
@@ -177,4 +182,141 @@ async fn oversized_bodies_are_refused(app: &TestApp) {
     let body = format!(r#"{{"query": "{{ __typename }}{padding}"}}"#);
     let (status, _, _) = post(app, JSON, JSON, body).await;
     assert_eq!(status, 413);
+}
+
+/// The value of one sample in Prometheus text, by its name and labels as written.
+fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no sample {series} in:\n{metrics}"))
+}
+
+async fn metrics_count_requests_statements_and_batches(app: &TestApp) {
+    let ann = app.register("ann@example.com").await;
+    app.create_profile(&ann, "Team").await;
+    app.create_profile(&ann, "Shop").await;
+    let nested =
+        "query Mine { me { profiles { nodes { users { totalCount nodes { email } } } } } }";
+    for _ in 0..3 {
+        app.data_as(&ann.token, nested, json!({})).await;
+    }
+    app.gql_as(&ann.token, "query Broken { me { nope } }", json!({}))
+        .await;
+    app.gql("query Mine { me { email } }", json!({})).await;
+    let response = app
+        .client()
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/plain")
+    );
+    let metrics = response.text().await.expect("text");
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"roster_graphql_requests_total{operation="Mine",outcome="ok"}"#
+        ),
+        3.0
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"roster_graphql_requests_total{operation="Mine",outcome="error"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"roster_graphql_requests_total{operation="Broken",outcome="invalid"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"roster_graphql_request_duration_seconds_count{operation="Mine"}"#
+        ),
+        4.0
+    );
+    // The nested query: the caller, profiles, users, totals — 4 statements, 3 times.
+    assert!(sample(&metrics, "roster_graphql_sql_statements_per_request_sum") >= 12.0);
+    // One batch per level and request: both profiles' users in one batch of 2 keys.
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"roster_dataloader_batch_size_count{loader="users_of_profile"}"#
+        ),
+        3.0
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"roster_dataloader_batch_size_sum{loader="users_of_profile"}"#
+        ),
+        6.0
+    );
+    assert!(metrics.contains(r#"roster_database_pool_connections{state="idle"}"#));
+    assert!(metrics.contains(r#"roster_database_pool_connections{state="in_use"}"#));
+
+    // Every answer carries a request id: the client's, or a new one.
+    let response = app
+        .client()
+        .post(format!("{}/graphql", app.url))
+        .header("x-request-id", "trace-me-42")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.headers()["x-request-id"], "trace-me-42");
+    let ids: Vec<String> = futures_util::future::join_all((0..2).map(|_| {
+        app.client()
+            .post(format!("{}/graphql", app.url))
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+    }))
+    .await
+    .into_iter()
+    .map(|response| {
+        response.expect("answers").headers()["x-request-id"]
+            .to_str()
+            .expect("ascii")
+            .to_owned()
+    })
+    .collect();
+    assert_ne!(ids[0], ids[1]);
+}
+
+async fn logs_are_json_lines_carrying_the_request_id(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let env = [("LOG_FORMAT", "json"), ("RUST_LOG", "debug")];
+    let server = ServerProcess::start(&database.url, &env).await;
+    reqwest::Client::new()
+        .post(format!("{}/graphql", server.url))
+        .header("x-request-id", "find-me-7")
+        .json(&json!({ "query": "{ me { email } }" }))
+        .send()
+        .await
+        .expect("answers");
+    let log = server.stop().await;
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let mine: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["span"]["request_id"] == "find-me-7")
+        .collect();
+    assert!(mine.len() >= 2, "the request's lines carry its id: {log}");
+    assert!(
+        mine.iter()
+            .all(|line| line["timestamp"].is_string() && line["level"].is_string())
+    );
 }

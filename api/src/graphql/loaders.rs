@@ -17,6 +17,7 @@ use super::{connection::Total, scheduler::Loads};
 use crate::{
     db::Db,
     error::{AppError, AppResult},
+    metrics::Metrics,
     store::{
         self,
         listing::{self, Direction, Filter, Listed, PageArgs},
@@ -29,6 +30,7 @@ use crate::{
 pub struct Batch {
     db: Db,
     scope: Scope,
+    metrics: Metrics,
 }
 
 /// A user by primary key.
@@ -48,6 +50,9 @@ pub trait Relation: Clone + Eq + Hash + Send + Sync + 'static {
     /// What the relation leads to.
     type Child: Scoped<Model: Clone + Send + Sync>;
     const DIRECTION: Direction;
+    /// The names of its page and count loaders, in the metrics.
+    const PAGE: &'static str;
+    const COUNT: &'static str;
 }
 
 /// From a user to the profiles they manage.
@@ -57,6 +62,8 @@ pub struct ProfilesOfUser;
 impl Relation for ProfilesOfUser {
     type Child = profile::Entity;
     const DIRECTION: Direction = Direction::ProfilesOfUser;
+    const PAGE: &'static str = "profiles_of_user";
+    const COUNT: &'static str = "profile_count_of_user";
 }
 
 /// From a profile to the users who manage it.
@@ -66,6 +73,8 @@ pub struct UsersOfProfile;
 impl Relation for UsersOfProfile {
     type Child = user::Entity;
     const DIRECTION: Direction = Direction::UsersOfProfile;
+    const PAGE: &'static str = "users_of_profile";
+    const COUNT: &'static str = "user_count_of_profile";
 }
 
 /// One page of the children of `parent` along relation `R`.
@@ -109,8 +118,8 @@ pub type Children<R> = Vec<Listed<<<R as Relation>::Child as EntityTrait>::Model
 
 impl Batch {
     /// The loader of one request, showing what `scope` may see, whose loads `loads` runs.
-    pub fn per_request(db: Db, scope: Scope, loads: &Loads) -> DataLoader<Batch> {
-        DataLoader::new(Batch { db, scope }, loads.spawner())
+    pub fn per_request(db: Db, scope: Scope, metrics: Metrics, loads: &Loads) -> DataLoader<Batch> {
+        DataLoader::new(Batch { db, scope, metrics }, loads.spawner())
             // `Loads` starts a batch once its level has asked for every key: no need to wait.
             .delay(Duration::ZERO)
             // A batch is one statement whatever its size (keys travel as one array parameter).
@@ -124,7 +133,7 @@ impl Batch {
     /// The size of a whole list.
     pub async fn total(ctx: &Context<'_>, total: Total) -> AppResult<u64> {
         let loader = Self::of(ctx).map_err(|_| AppError::Internal)?;
-        let Batch { db, scope } = loader.loader();
+        let Batch { db, scope, .. } = loader.loader();
         Ok(match total {
             Total::Users(filter) => {
                 listing::count::<user::Entity>(db.conn(), scope, &filter).await?
@@ -146,6 +155,7 @@ impl Batch {
     /// Loads the rows of `E` with the keys of `keys` that the caller may see.
     async fn by_keys<E, K>(
         &self,
+        loader: &'static str,
         keys: &[K],
         key: fn(&K) -> i64,
         of: fn(&E::Model) -> K,
@@ -154,6 +164,7 @@ impl Batch {
         E: Scoped,
         K: Eq + Hash,
     {
+        self.metrics.batch(loader, keys.len());
         let ids: Vec<i64> = keys.iter().map(key).collect();
         let rows = store::by_ids::<E>(self.db.conn(), &self.scope, &ids).await?;
         Ok(rows.into_iter().map(|row| (of(&row), row)).collect())
@@ -165,7 +176,7 @@ impl Loader<UserKey> for Batch {
     type Error = AppError;
 
     async fn load(&self, keys: &[UserKey]) -> AppResult<HashMap<UserKey, user::Model>> {
-        self.by_keys::<user::Entity, _>(keys, |key| key.0, |user| UserKey(user.id))
+        self.by_keys::<user::Entity, _>("user", keys, |key| key.0, |user| UserKey(user.id))
             .await
     }
 }
@@ -175,8 +186,13 @@ impl Loader<ProfileKey> for Batch {
     type Error = AppError;
 
     async fn load(&self, keys: &[ProfileKey]) -> AppResult<HashMap<ProfileKey, profile::Model>> {
-        self.by_keys::<profile::Entity, _>(keys, |key| key.0, |profile| ProfileKey(profile.id))
-            .await
+        self.by_keys::<profile::Entity, _>(
+            "profile",
+            keys,
+            |key| key.0,
+            |profile| ProfileKey(profile.id),
+        )
+        .await
     }
 }
 
@@ -188,6 +204,7 @@ impl Loader<RolesOfUser> for Batch {
         &self,
         keys: &[RolesOfUser],
     ) -> AppResult<HashMap<RolesOfUser, Vec<role::Model>>> {
+        self.metrics.batch("roles_of_user", keys.len());
         let users: Vec<i64> = keys.iter().map(|key| key.0).collect();
         let roles = store::roles::of_users(self.db.conn(), &users).await?;
         Ok(roles
@@ -202,6 +219,7 @@ impl<R: Relation> Loader<Page<R>> for Batch {
     type Error = AppError;
 
     async fn load(&self, keys: &[Page<R>]) -> AppResult<HashMap<Page<R>, Children<R>>> {
+        self.metrics.batch(R::PAGE, keys.len());
         let mut by_args: HashMap<&PageArgs, Vec<i64>> = HashMap::new();
         for key in keys {
             by_args.entry(&key.args).or_default().push(key.parent);
@@ -226,6 +244,7 @@ impl<R: Relation> Loader<Count<R>> for Batch {
     type Error = AppError;
 
     async fn load(&self, keys: &[Count<R>]) -> AppResult<HashMap<Count<R>, u64>> {
+        self.metrics.batch(R::COUNT, keys.len());
         let mut by_filter: HashMap<&Filter, Vec<i64>> = HashMap::new();
         for key in keys {
             by_filter.entry(&key.filter).or_default().push(key.parent);

@@ -21,8 +21,10 @@ pub use loaders::Batch;
 pub use scheduler::Loads;
 
 use crate::{
+    AppState,
     auth::{Accounts, Auth, Viewer},
     db::Db,
+    metrics::Metrics,
 };
 
 #[derive(MergedObject, Default)]
@@ -43,12 +45,12 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 5_000;
 
 /// The schema; `services` are `None` only to print the SDL.
-pub fn schema(services: Option<(Db, Accounts)>) -> RosterSchema {
+pub fn schema(services: Option<(Db, Accounts, Metrics)>) -> RosterSchema {
     let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY);
     match services {
-        Some((db, accounts)) => builder.data(db).data(accounts).finish(),
+        Some((db, accounts, metrics)) => builder.data(db).data(accounts).data(metrics).finish(),
         None => builder.finish(),
     }
 }
@@ -57,12 +59,12 @@ pub fn schema(services: Option<(Db, Accounts)>) -> RosterSchema {
 /// loader scoped to what the caller may see, whose loads `loads` runs.
 pub fn with_request_data(
     request: async_graphql::Request,
-    db: &Db,
+    state: &AppState,
     auth: Auth,
     ip: String,
     loads: &Loads,
 ) -> async_graphql::Request {
-    let loader = Batch::per_request(db.clone(), auth.scope(), loads);
+    let loader = Batch::per_request(state.db.clone(), auth.scope(), state.metrics.clone(), loads);
     request.data(auth).data(ClientIp(ip)).data(loader)
 }
 

@@ -10,7 +10,7 @@ use async_graphql::{
     http::GraphiQLSource,
     parser::{parse_query, types::OperationType},
 };
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Instant};
 
 use axum::{
     Extension,
@@ -22,7 +22,7 @@ use axum::{
 use serde_json::json;
 
 use super::AppState;
-use crate::{db::StatementCounter, graphql};
+use crate::{db::StatementCounter, graphql, metrics::Outcome};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -175,6 +175,11 @@ async fn execute(
         );
     }
     let query = request.query.clone();
+    let operation = request
+        .operation_name
+        .clone()
+        .or_else(|| first_operation_name(&query));
+    let started = Instant::now();
     let counter = StatementCounter::default();
     let loads = graphql::Loads::default();
     let mut response = counter
@@ -183,12 +188,24 @@ async fn execute(
                 .accounts
                 .authenticate(caller.authorization.as_deref())
                 .await;
-            let request = graphql::with_request_data(request, &state.db, auth, caller.ip, &loads);
+            let request = graphql::with_request_data(request, state, auth, caller.ip, &loads);
             loads.clone().run(state.schema.execute(request)).await
         })
         .await;
     label_errors(&mut response, &query);
-    let status = if format == Format::GraphQLResponseJson && is_request_error(&response) {
+    let invalid = is_request_error(&response);
+    let outcome = match (invalid, response.errors.is_empty()) {
+        (true, _) => Outcome::Invalid,
+        (false, true) => Outcome::Ok,
+        (false, false) => Outcome::Error,
+    };
+    state.metrics.request(
+        operation.as_deref(),
+        outcome,
+        started.elapsed(),
+        counter.get(),
+    );
+    let status = if format == Format::GraphQLResponseJson && invalid {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
@@ -225,6 +242,27 @@ fn label_errors(response: &mut async_graphql::Response, query: &str) {
     }
 }
 
+/// The name of a document's first operation, for the metrics of requests that do not name
+/// the operation to run: `query Name`, `mutation Name` or `subscription Name` at its start,
+/// after comments.
+fn first_operation_name(document: &str) -> Option<String> {
+    let text: String = document
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let rest = ["query", "mutation", "subscription"]
+        .iter()
+        .find_map(|keyword| text.strip_prefix(keyword))?;
+    let rest = rest.strip_prefix(char::is_whitespace)?.trim_start();
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
 /// No data at all and errors outside any field: the request was not executed.
 fn is_request_error(response: &async_graphql::Response) -> bool {
     response.data == Value::Null
@@ -244,6 +282,25 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
         };
         selected && operation.node.ty == OperationType::Mutation
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_operation_name;
+
+    #[test]
+    fn names_the_first_operation() {
+        assert_eq!(
+            first_operation_name("query Q1 { a }").as_deref(),
+            Some("Q1")
+        );
+        assert_eq!(
+            first_operation_name("# c\n  mutation M($a: Int) { a }").as_deref(),
+            Some("M")
+        );
+        assert_eq!(first_operation_name("query{ a }"), None);
+        assert_eq!(first_operation_name("{ a }"), None);
+    }
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
