@@ -284,25 +284,6 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::first_operation_name;
-
-    #[test]
-    fn names_the_first_operation() {
-        assert_eq!(
-            first_operation_name("query Q1 { a }").as_deref(),
-            Some("Q1")
-        );
-        assert_eq!(
-            first_operation_name("# c\n  mutation M($a: Int) { a }").as_deref(),
-            Some("M")
-        );
-        assert_eq!(first_operation_name("query{ a }"), None);
-        assert_eq!(first_operation_name("{ a }"), None);
-    }
-}
-
 fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -342,5 +323,24 @@ fn json_response(
             tracing::error!(error = %err, "could not serialize a response");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_operation_name;
+
+    #[test]
+    fn names_the_first_operation() {
+        assert_eq!(
+            first_operation_name("query Q1 { a }").as_deref(),
+            Some("Q1")
+        );
+        assert_eq!(
+            first_operation_name("# c\n  mutation M($a: Int) { a }").as_deref(),
+            Some("M")
+        );
+        assert_eq!(first_operation_name("query{ a }"), None);
+        assert_eq!(first_operation_name("{ a }"), None);
     }
 }
