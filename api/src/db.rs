@@ -21,6 +21,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// How long a SQLite writer waits for the file lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// A pooled connection idle this long is pinged before it is handed out.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(10);
 /// How long a request waits for a pooled connection before the database counts as unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -58,6 +60,9 @@ impl Db {
         options
             .max_connections(max_connections)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A ping per checkout would double the round trips of a request; connections that
+            // sat idle long enough to have been dropped are still checked.
+            .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|opts| {
                 opts.journal_mode(SqliteJournalMode::Wal)

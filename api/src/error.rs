@@ -102,6 +102,10 @@ pub trait DbResultExt<T> {
     /// Turns a violation of the unique index `index` into `CONFLICT` with `message`; any
     /// other failure stays a server error.
     fn on_unique_violation(self, index: &str, message: &str) -> AppResult<T>;
+
+    /// Turns a foreign-key violation (a row that refers to one that does not exist) into
+    /// `NOT_FOUND` with `message`.
+    fn on_foreign_key_violation(self, message: &str) -> AppResult<T>;
 }
 
 impl<T> DbResultExt<T> for Result<T, DbErr> {
@@ -111,6 +115,13 @@ impl<T> DbResultExt<T> for Result<T, DbErr> {
             Some(SqlErr::UniqueConstraintViolation(detail)) if detail.contains(index) => {
                 AppError::conflict(message)
             }
+            _ => err.into(),
+        })
+    }
+
+    fn on_foreign_key_violation(self, message: &str) -> AppResult<T> {
+        self.map_err(|err| match err.sql_err() {
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => AppError::not_found(message),
             _ => err.into(),
         })
     }

@@ -12,7 +12,8 @@ use crate::{
 /// The caller's standing on one profile.
 #[derive(Clone, Copy, Debug)]
 pub struct ProfileAccess {
-    /// The caller's role on the profile, when they manage it.
+    /// The caller's role on the profile, when they manage it (not looked up for holders of
+    /// `profiles:write`, who may do everything anyway).
     pub role: Option<ProfileRole>,
     read_all: bool,
     write_all: bool,
@@ -24,11 +25,18 @@ impl ProfileAccess {
         viewer: &Viewer,
         profile_id: i64,
     ) -> Result<Self, DbErr> {
-        let link = memberships::find(conn, viewer.id(), profile_id).await?;
+        let write_all = viewer.can(Permission::ProfilesWrite);
+        let role = if write_all {
+            None
+        } else {
+            memberships::find(conn, viewer.id(), profile_id)
+                .await?
+                .map(|link| link.role)
+        };
         Ok(ProfileAccess {
-            role: link.map(|link| link.role),
+            role,
             read_all: viewer.can(Permission::ProfilesRead),
-            write_all: viewer.can(Permission::ProfilesWrite),
+            write_all,
         })
     }
 

@@ -249,8 +249,8 @@ pub type ProfileUserConnection = Connection<
 
 /// An object that lists hold: a wrapper of an entity's model.
 pub trait ListItem: OutputType + Sized {
-    type Entity: Scoped<Model: Sync>;
-    fn wrap(model: <Self::Entity as sea_orm::EntityTrait>::Model) -> Self;
+    type Entity: Scoped;
+    fn wrap(card: <Self::Entity as Scoped>::Card) -> Self;
 }
 
 /// What a list is: its kind, its order and filter, and where its total comes from.

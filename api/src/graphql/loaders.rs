@@ -11,7 +11,6 @@ use async_graphql::{
     dataloader::{DataLoader, Loader},
 };
 use entity::{profile, role, user};
-use sea_orm::EntityTrait;
 
 use super::{connection::Total, scheduler::Loads};
 use crate::{
@@ -48,7 +47,7 @@ pub struct RolesOfUser(pub i64);
 /// One direction of the user–profile relationship.
 pub trait Relation: Clone + Eq + Hash + Send + Sync + 'static {
     /// What the relation leads to.
-    type Child: Scoped<Model: Clone + Send + Sync>;
+    type Child: Scoped;
     const DIRECTION: Direction;
     /// The names of its page and count loaders, in the metrics.
     const PAGE: &'static str;
@@ -114,7 +113,7 @@ impl<R> Count<R> {
 }
 
 /// The children of a page, at most `limit + 1` of them, in read order.
-pub type Children<R> = Vec<Listed<<<R as Relation>::Child as EntityTrait>::Model>>;
+pub type Children<R> = Vec<Listed<<<R as Relation>::Child as Scoped>::Card>>;
 
 impl Batch {
     /// The loader of one request, showing what `scope` may see, whose loads `loads` runs.

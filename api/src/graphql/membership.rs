@@ -1,12 +1,13 @@
 //! Who manages which profile: the role enum, and the mutations that link and unlink.
 
-use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::user;
 use sea_orm::EntityTrait;
 
 use super::{
     id::{NodeId, NodeType},
+    loaders::{Batch, UserKey},
     profile::{Profile, no_profile},
     state,
     user::User,
@@ -14,7 +15,7 @@ use super::{
 use crate::{
     auth::{Viewer, guards::Authenticated, rules::ProfileAccess},
     db::Db,
-    error::{AppError, AppResult},
+    error::{AppError, AppResult, DbResultExt},
     store::{
         self,
         memberships::{self, Change},
@@ -33,17 +34,30 @@ pub enum ProfileRole {
 
 /// The result of adding, changing or removing a profile manager.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct MembershipPayload {
     /// The profile.
     profile: Profile,
-    /// The user.
-    user: User,
+    #[graphql(skip)]
+    user_id: i64,
     /// The user's role on the profile now; null when the user no longer manages it.
     role: Option<ProfileRole>,
     /// When the user became a manager of the profile; null when the user no longer manages it.
     linked_at: Option<DateTime<Utc>>,
     /// Whether the request changed anything.
     changed: bool,
+}
+
+#[ComplexObject]
+impl MembershipPayload {
+    /// The user, when the caller may see them (someone removed from the caller's only shared
+    /// profile is no longer visible).
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        Ok(Batch::of(ctx)?
+            .load_one(UserKey(self.user_id))
+            .await?
+            .map(User::new))
+    }
 }
 
 #[derive(Default)]
@@ -100,32 +114,40 @@ async fn change(
     let access = ProfileAccess::of(&*tx, viewer, profile.id).await?;
     let leaving = role.is_none() && user_key == viewer.id() && access.role.is_some();
     access.require(access.can_manage() || leaving, "change its managers")?;
-    let user = user::Entity::find_by_id(user_key).one(&*tx).await?;
-    let user = user.ok_or_else(|| AppError::not_found("no such user"))?;
 
-    let current = memberships::find(&*tx, user.id, profile.id).await?;
-    let stays_owner = role == Some(ProfileRole::Owner);
+    let current = memberships::find(&*tx, user_key, profile.id).await?;
     let is_owner = current
         .as_ref()
         .is_some_and(|link| link.role == entity::ProfileRole::Owner);
-    if is_owner && !stays_owner && memberships::other_owners(&*tx, profile.id, user.id).await? == 0
+    if is_owner
+        && role != Some(ProfileRole::Owner)
+        && memberships::other_owners(&*tx, profile.id, user_key).await? == 0
     {
         return Err(AppError::conflict(
             "a profile always has an owner: make another user an owner first",
         ));
     }
     let (link, change) = match role {
+        // An unknown user fails the link's foreign key.
         Some(role) => {
-            let (link, change) =
-                memberships::set(&*tx, current, user.id, profile.id, role.into()).await?;
+            let (link, change) = memberships::set(&*tx, current, user_key, profile.id, role.into())
+                .await
+                .on_foreign_key_violation("no such user")?;
             (Some(link), change)
         }
-        None => (None, memberships::remove(&*tx, user.id, profile.id).await?),
+        None if current.is_none() => {
+            user::Entity::find_by_id(user_key)
+                .one(&*tx)
+                .await?
+                .ok_or_else(|| AppError::not_found("no such user"))?;
+            (None, Change::Unchanged)
+        }
+        None => (None, memberships::remove(&*tx, user_key, profile.id).await?),
     };
     tx.commit().await?;
     Ok(MembershipPayload {
         profile: Profile(profile),
-        user: User::new(user),
+        user_id: user_key,
         role: link.as_ref().map(|link| link.role.into()),
         linked_at: link.map(|link| link.created_at),
         changed: change != Change::Unchanged,

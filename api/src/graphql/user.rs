@@ -1,5 +1,7 @@
 //! Users: the `User` object and its queries.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::user;
@@ -18,13 +20,15 @@ use crate::{
         Permission,
         guards::{Authenticated, Needs, viewer_auth},
     },
-    store::listing::Filter,
+    store::{listing::Filter, visibility::UserCard},
 };
 
 /// A person who manages profiles.
 #[derive(Clone, Debug)]
 pub struct User {
-    model: user::Model,
+    card: UserCard,
+    /// The whole row, when it is at hand; lists read only the card.
+    account: Option<Arc<user::Model>>,
     /// Just signed in by this request: its account details are the caller's own.
     signed_in: bool,
 }
@@ -32,7 +36,8 @@ pub struct User {
 impl User {
     pub fn new(model: user::Model) -> Self {
         User {
-            model,
+            card: UserCard::from(&model),
+            account: Some(Arc::new(model)),
             signed_in: false,
         }
     }
@@ -40,18 +45,37 @@ impl User {
     /// The user a login, registration or token refresh of this request signed in.
     pub fn signed_in(model: user::Model) -> Self {
         User {
-            model,
             signed_in: true,
+            ..User::new(model)
         }
     }
 
-    /// The user's account details, for the user themself and `users:read` holders only.
-    fn account(&self, ctx: &Context<'_>) -> Option<&user::Model> {
-        if self.signed_in {
-            return Some(&self.model);
+    fn from_card(card: UserCard) -> Self {
+        User {
+            card,
+            account: None,
+            signed_in: false,
         }
-        let viewer = viewer_auth(ctx).ok()?.viewer().ok()?;
-        (viewer.id() == self.model.id || viewer.can(Permission::UsersRead)).then_some(&self.model)
+    }
+
+    /// The user's account details, for the user themself and `users:read` holders only;
+    /// read (in one batch with the other users of the level) when a list brought only the card.
+    async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Arc<user::Model>>> {
+        if !self.signed_in {
+            let Ok(viewer) = viewer_auth(ctx)?.viewer() else {
+                return Ok(None);
+            };
+            if viewer.id() != self.card.id && !viewer.can(Permission::UsersRead) {
+                return Ok(None);
+            }
+        }
+        if let Some(account) = &self.account {
+            return Ok(Some(account.clone()));
+        }
+        Ok(Batch::of(ctx)?
+            .load_one(UserKey(self.card.id))
+            .await?
+            .map(Arc::new))
     }
 }
 
@@ -59,17 +83,17 @@ impl User {
 impl User {
     /// The global ID of this user.
     pub async fn id(&self) -> ID {
-        NodeId::user(self.model.id)
+        NodeId::user(self.card.id)
     }
 
     /// The user's email address.
     async fn email(&self) -> &str {
-        &self.model.email
+        &self.card.email
     }
 
     /// When the user was created.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.model.created_at
+        self.card.created_at
     }
 
     /// The profiles of this user that the caller may see.
@@ -91,7 +115,7 @@ impl User {
         let list = List {
             kind: ListKind::UserProfiles,
             sort: order_by.map(|order| order.sort()).unwrap_or_default(),
-            total: Total::ProfilesOfUser(self.model.id, filter.clone()),
+            total: Total::ProfilesOfUser(self.card.id, filter.clone()),
             filter,
         };
         let paging = Paging {
@@ -100,60 +124,73 @@ impl User {
             last,
             before,
         };
-        connection::nested::<ProfilesOfUser, _, _, _>(ctx, self.model.id, list, paging).await
+        connection::nested::<ProfilesOfUser, _, _, _>(ctx, self.card.id, list, paging).await
     }
 
     /// The user's roles. Only for the user themself and `users:read` holders; null otherwise.
     async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Role>>> {
-        let Some(user) = self.account(ctx) else {
+        if self.account(ctx).await?.is_none() {
             return Ok(None);
-        };
-        let roles = Batch::of(ctx)?.load_one(RolesOfUser(user.id)).await?;
+        }
+        let roles = Batch::of(ctx)?.load_one(RolesOfUser(self.card.id)).await?;
         Ok(Some(
             roles.unwrap_or_default().into_iter().map(Role).collect(),
         ))
     }
 
     /// Whether the user may log in. Only for the user themself and `users:read` holders.
-    async fn active(&self, ctx: &Context<'_>) -> Option<bool> {
-        self.account(ctx).map(|user| user.active)
+    async fn active(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<bool>> {
+        Ok(self.account(ctx).await?.map(|user| user.active))
     }
 
-    /// When the user logged in before the current session. Only for the user themself and
+    /// When the user logged in before their current session. Only for the user themself and
     /// `users:read` holders.
-    async fn last_login_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
-        self.account(ctx).and_then(|user| user.last_login_at)
+    async fn last_login_at(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        Ok(self.account(ctx).await?.and_then(|user| user.last_login_at))
     }
 
     /// When the user last logged in. Only for the user themself and `users:read` holders.
-    async fn current_login_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
-        self.account(ctx).and_then(|user| user.current_login_at)
+    async fn current_login_at(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        Ok(self
+            .account(ctx)
+            .await?
+            .and_then(|user| user.current_login_at))
     }
 
     /// The address of the login before the current one. Only for the user themself and
     /// `users:read` holders.
-    async fn last_login_ip(&self, ctx: &Context<'_>) -> Option<&str> {
-        self.account(ctx)
-            .and_then(|user| user.last_login_ip.as_deref())
+    async fn last_login_ip(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self
+            .account(ctx)
+            .await?
+            .and_then(|user| user.last_login_ip.clone()))
     }
 
     /// The address of the last login. Only for the user themself and `users:read` holders.
-    async fn current_login_ip(&self, ctx: &Context<'_>) -> Option<&str> {
-        self.account(ctx)
-            .and_then(|user| user.current_login_ip.as_deref())
+    async fn current_login_ip(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self
+            .account(ctx)
+            .await?
+            .and_then(|user| user.current_login_ip.clone()))
     }
 
     /// How many times the user logged in. Only for the user themself and `users:read` holders.
-    async fn login_count(&self, ctx: &Context<'_>) -> Option<i64> {
-        self.account(ctx).map(|user| user.login_count)
+    async fn login_count(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
+        Ok(self.account(ctx).await?.map(|user| user.login_count))
     }
 }
 
 impl ListItem for User {
     type Entity = user::Entity;
 
-    fn wrap(model: user::Model) -> Self {
-        User::new(model)
+    fn wrap(card: UserCard) -> Self {
+        User::from_card(card)
     }
 }
 

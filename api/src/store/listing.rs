@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use entity::{ProfileRole, role, user_profile, user_role};
 use sea_orm::{
-    ConnectionTrait, DbErr, FromQueryResult, IdenStatic, Iterable, QueryResult, Value,
+    ConnectionTrait, DbErr, FromQueryResult, QueryResult, Value,
     prelude::DateTimeUtc,
     sea_query::{
         Alias, Asterisk, Expr, ExprTrait, Func, JoinType, LikeExpr, Order, Query, SelectStatement,
@@ -136,8 +136,6 @@ pub struct Listed<M> {
     pub link: Option<Link>,
     pub position: Position,
 }
-
-const NODE_PREFIX: &str = "n_";
 
 /// A column of the listed entity `E`.
 fn column<E: Scoped>(name: &'static str) -> Expr {
@@ -305,9 +303,9 @@ fn filter_conditions<E: Scoped>(filter: &Filter) -> Vec<Expr> {
 /// The columns, conditions and order of one page of `E` (without the parent restriction).
 fn select_page<E: Scoped>(scope: &Scope, args: &PageArgs, visible_key: Expr) -> SelectStatement {
     let mut select = Query::select();
-    for col in E::Column::iter() {
-        let alias = format!("{NODE_PREFIX}{}", col.as_str());
-        select.expr_as(Expr::col((E::default(), col)), Alias::new(alias));
+    // Plain column names (no prefix to strip when reading); the other columns' aliases differ.
+    for name in E::CARD_COLUMNS {
+        select.expr(column::<E>(name));
     }
     select.expr_as(args.sort.key.expr::<E>(), Alias::new("sort_value"));
     select.from(E::default());
@@ -331,17 +329,17 @@ fn read_descending(args: &PageArgs) -> bool {
     args.sort.descending != args.backward
 }
 
-fn listed<E>(row: &QueryResult, key: SortKey, link: Option<Link>) -> Result<Listed<E::Model>, DbErr>
-where
-    E: Scoped,
-    E::Model: FromQueryResult,
-{
+fn listed<E: Scoped>(
+    row: &QueryResult,
+    key: SortKey,
+    link: Option<Link>,
+) -> Result<Listed<E::Card>, DbErr> {
     Ok(Listed {
-        node: E::Model::from_query_result(row, NODE_PREFIX)?,
+        node: E::Card::from_query_result(row, "")?,
         link,
         position: Position {
             value: key.read(row)?,
-            id: row.try_get(NODE_PREFIX, "id")?,
+            id: row.try_get("", "id")?,
         },
     })
 }
@@ -352,10 +350,9 @@ pub async fn page<E>(
     conn: &impl ConnectionTrait,
     scope: &Scope,
     args: &PageArgs,
-) -> Result<Vec<Listed<E::Model>>, DbErr>
+) -> Result<Vec<Listed<E::Card>>, DbErr>
 where
     E: Scoped,
-    E::Model: FromQueryResult,
 {
     let mut select = select_page::<E>(scope, args, column::<E>("id"));
     for (expr, order) in order_terms::<E>(args.sort.key, read_descending(args)) {
@@ -376,10 +373,9 @@ pub async fn pages<E>(
     direction: Direction,
     parents: &[i64],
     args: &PageArgs,
-) -> Result<HashMap<i64, Vec<Listed<E::Model>>>, DbErr>
+) -> Result<HashMap<i64, Vec<Listed<E::Card>>>, DbErr>
 where
     E: Scoped,
-    E::Model: FromQueryResult,
 {
     let backend = conn.get_database_backend();
     let (parent, child) = direction.columns();
@@ -413,7 +409,7 @@ where
         .order_by(Alias::new("rn"), Order::Asc)
         .to_owned();
 
-    let mut pages: HashMap<i64, Vec<Listed<E::Model>>> = HashMap::new();
+    let mut pages: HashMap<i64, Vec<Listed<E::Card>>> = HashMap::new();
     for row in conn.query_all(&query).await? {
         let link = Link {
             role: row.try_get("", "link_role")?,

@@ -5,7 +5,8 @@
 
 use entity::{profile, user, user_profile};
 use sea_orm::{
-    EntityTrait,
+    EntityTrait, FromQueryResult,
+    prelude::DateTimeUtc,
     sea_query::{Alias, Expr, ExprTrait, JoinType, Query},
 };
 
@@ -27,17 +28,43 @@ pub enum Kind {
     Profile,
 }
 
-/// An entity whose rows visibility restricts.
+/// An entity whose rows visibility restricts, and what its lists read of each row.
 pub trait Scoped: EntityTrait + Default {
     const KIND: Kind;
+    /// The columns lists read: what anyone who sees the row may see of it.
+    const CARD_COLUMNS: &'static [&'static str];
+    type Card: FromQueryResult + Clone + Send + Sync + 'static;
+}
+
+/// What a list holds of a user: never the credentials or the account details, which are read
+/// on demand for the callers entitled to them.
+#[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
+pub struct UserCard {
+    pub id: i64,
+    pub email: String,
+    pub created_at: DateTimeUtc,
+}
+
+impl From<&user::Model> for UserCard {
+    fn from(user: &user::Model) -> Self {
+        UserCard {
+            id: user.id,
+            email: user.email.clone(),
+            created_at: user.created_at,
+        }
+    }
 }
 
 impl Scoped for user::Entity {
     const KIND: Kind = Kind::User;
+    const CARD_COLUMNS: &'static [&'static str] = &["id", "email", "created_at"];
+    type Card = UserCard;
 }
 
 impl Scoped for profile::Entity {
     const KIND: Kind = Kind::Profile;
+    const CARD_COLUMNS: &'static [&'static str] = &["id", "name", "created_at", "updated_at"];
+    type Card = profile::Model;
 }
 
 impl Scope {

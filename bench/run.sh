@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Roster's benchmark. Builds the server in release mode, seeds a fresh PostgreSQL database with
+# the dataset of DATASET.md (scale S, or L with --scale L), starts the server, checks every
+# answer against the dataset's formula, then drives each query with wrk (load.sh) and prints one
+# line per query: requests/s, p50, p99, errors, SQL statements per request, peak RSS.
+#
+#   bench/run.sh [--scale S|L] [--seconds 15] [--concurrency 32] [--keep] [q1 q2 q3 m1]
+#
+# Env: BENCH_PG (server URL without database, default postgres://postgres@127.0.0.1:5432),
+#      BENCH_PORT (5201), BENCH_POOL (database connections of the server, default 16).
+# Needs wrk, jq, curl, psql and python3. Any error or wrong answer stops it with status 2.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(dirname "$HERE")"
+SCALE=S; SECS=15; CONC=32; KEEP=0; QUERIES=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --scale) SCALE="$2"; shift 2 ;;
+    --seconds) SECS="$2"; shift 2 ;;
+    --concurrency) CONC="$2"; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) QUERIES+=("$1"); shift ;;
+  esac
+done
+[ ${#QUERIES[@]} -gt 0 ] || QUERIES=(q1 q2 q3 m1)
+case "$SCALE" in
+  S) USERS=10000; PROFILES=2000 ;;
+  L) USERS=1000000; PROFILES=200000 ;;
+  *) echo "--scale is S or L" >&2; exit 64 ;;
+esac
+LINKS=5
+PG="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
+PORT="${BENCH_PORT:-5201}"
+URL="http://127.0.0.1:$PORT/graphql"
+DB="roster_bench_$(date +%s)_$$"
+for tool in wrk jq curl psql python3; do
+  command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install -y wrk jq curl postgresql-client python3)" >&2; exit 1; }
+done
+
+SERVER=""
+cleanup() {
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+  if [ "$KEEP" = 1 ]; then
+    echo "kept database $DB" >&2
+  else
+    psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
+
+echo "building (release)…" >&2
+(cd "$ROOT" && cargo build --release -q -p api)
+API="$ROOT/target/release/api"
+psql "$PG/postgres" -qc "CREATE DATABASE $DB" >/dev/null
+export DATABASE_URL="$PG/$DB"
+"$API" seed --users "$USERS" --profiles "$PROFILES" --links-per-user "$LINKS" 2>/dev/null >&2
+echo "bench admin password" | "$API" create-user --email bench-admin@example.com --admin >/dev/null 2>&1
+
+JWT_SECRET="$(head -c 32 /dev/urandom | base64)" ACCESS_TOKEN_TTL=4h LISTEN_ADDR="127.0.0.1:$PORT" \
+  DATABASE_MAX_CONNECTIONS="${BENCH_POOL:-16}" RUST_LOG=warn "$API" serve >/dev/null 2>"/tmp/roster-bench-$$.log" &
+SERVER=$!
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break
+  kill -0 "$SERVER" 2>/dev/null || { cat "/tmp/roster-bench-$$.log" >&2; exit 1; }
+  sleep 0.1
+done
+TOKEN="$(curl -sf -H 'Content-Type: application/json' "$URL" \
+  -d '{"query":"mutation { login(email: \"bench-admin@example.com\", password: \"bench admin password\") { accessToken } }"}' \
+  | jq -r .data.login.accessToken)"
+[ -n "$TOKEN" ] && [ "$TOKEN" != null ] || { echo "could not log in the bench admin" >&2; exit 2; }
+
+python3 "$HERE/verify.py" "$URL" "$TOKEN" "$USERS" "$PROFILES" "$LINKS" >&2 || exit 2
+
+# SQL statements per request, from the server's own count (BEGIN/COMMIT not included).
+statements() {
+  curl -sf "http://127.0.0.1:$PORT/metrics" | awk '
+    /^roster_graphql_sql_statements_per_request_sum/ { s = $2 }
+    /^roster_graphql_sql_statements_per_request_count/ { c = $2 }
+    END { print s + 0, c + 0 }'
+}
+
+echo "scale $SCALE ($USERS users, $PROFILES profiles, $((USERS * LINKS)) links), concurrency $CONC, ${SECS}s, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+for query in "${QUERIES[@]}"; do
+  read -r sum0 count0 < <(statements)
+  line="$(THREADS=2 "$HERE/load.sh" "$URL" "$HERE/queries/$query.graphql" "$CONC" "$SECS" "Authorization: Bearer $TOKEN" 2>/dev/null)" \
+    || { echo "$query: $line" >&2; exit 2; }
+  read -r sum1 count1 < <(statements)
+  sql=$(awk -v s=$((${sum1%.*} - ${sum0%.*})) -v c=$((${count1%.*} - ${count0%.*})) 'BEGIN { printf "%.2f", (c > 0) ? s / c : 0 }')
+  get() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$line"; }
+  printf '%-3s rps=%s p50_ms=%s p99_ms=%s errors=%s sql_per_req=%s peak_rss_mib=%s\n' \
+    "$query" "$(get rps)" "$(get p50_ms)" "$(get p99_ms)" "$(get errors)" "$sql" "$("$HERE/rss.sh" "$SERVER")"
+done
+python3 "$HERE/verify.py" "$URL" "$TOKEN" "$USERS" "$PROFILES" "$LINKS" >/dev/null || { echo "answers changed under load" >&2; exit 2; }
