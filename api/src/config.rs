@@ -107,6 +107,11 @@ pub struct Config {
     )]
     pub database_max_connections: u32,
 
+    /// GraphQL requests executed at once; more wait their turn. Bounds memory and keeps the
+    /// cores on finishing requests. Defaults to four per core.
+    #[arg(long, env = "MAX_CONCURRENT_REQUESTS", global = true)]
+    pub max_concurrent_requests: Option<usize>,
+
     /// Log lines as `text` or `json`.
     #[arg(
         long,

@@ -27,7 +27,10 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
         .await
         .map_err(|err| anyhow::anyhow!("could not load the token signing key: {err}"))?;
     let metrics = metrics::Metrics::default();
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let executions = config.max_concurrent_requests.unwrap_or(4 * cores).max(1);
     Ok(AppState {
+        executions: Arc::new(tokio::sync::Semaphore::new(executions)),
         schema: graphql::schema(Some((db.clone(), accounts.clone(), metrics.clone()))),
         db,
         accounts,

@@ -7,11 +7,6 @@ use tracing_subscriber::EnvFilter;
 
 use api::config::{Cli, Command, LogFormat};
 
-/// mimalloc: many small short-lived allocations per request, across threads, without
-/// glibc's per-thread arenas holding memory.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

@@ -181,17 +181,28 @@ async fn execute(
         .or_else(|| first_operation_name(&query));
     let started = Instant::now();
     let counter = StatementCounter::default();
-    let loads = graphql::Loads::default();
-    let mut response = counter
-        .scope(async {
+    // The execution is a task of its own: a client that hangs up does not cut a mutation of
+    // several fields in the middle (each field commits as it completes).
+    let execution = tokio::spawn(counter.scope({
+        let state = state.clone();
+        async move {
+            let _permit = state.executions.acquire().await;
             let auth = state
                 .accounts
                 .authenticate(caller.authorization.as_deref())
                 .await;
-            let request = graphql::with_request_data(request, state, auth, caller.ip, &loads);
-            loads.clone().run(state.schema.execute(request)).await
-        })
-        .await;
+            let loads = graphql::Loads::default();
+            let request = graphql::with_request_data(request, &state, auth, caller.ip, &loads);
+            loads.run(state.schema.execute(request)).await
+        }
+    }));
+    let mut response = match execution.await {
+        Ok(response) => response,
+        Err(err) => {
+            tracing::error!(error = %err, "a GraphQL execution failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
     label_errors(&mut response, &query);
     let invalid = is_request_error(&response);
     let outcome = match (invalid, response.errors.is_empty()) {

@@ -5,6 +5,8 @@ mod health;
 
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use axum::{
     Router,
     extract::{DefaultBodyLimit, Request, State},
@@ -27,6 +29,8 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    /// Permits to execute GraphQL requests (`MAX_CONCURRENT_REQUESTS`).
+    pub executions: Arc<Semaphore>,
     pub accounts: Accounts,
     pub metrics: Metrics,
     pub schema: RosterSchema,
