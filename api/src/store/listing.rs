@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use entity::{ProfileRole, role, user_profile, user_role};
 use sea_orm::{
-    ConnectionTrait, DbErr, FromQueryResult, QueryResult, Value,
+    ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, QueryResult, Value,
     prelude::DateTimeUtc,
     sea_query::{
         Alias, Asterisk, Expr, ExprTrait, Func, JoinType, LikeExpr, Order, Query, SelectStatement,
@@ -380,34 +380,56 @@ where
     let backend = conn.get_database_backend();
     let (parent, child) = direction.columns();
     let mut ranked = select_page::<E>(scope, args, link_column(child));
-    let mut window = WindowStatement::partition_by((user_profile::Entity, parent));
+    let mut window = match backend {
+        DatabaseBackend::Postgres => WindowStatement::new(),
+        _ => WindowStatement::partition_by((user_profile::Entity, parent)),
+    };
     for (expr, order) in order_terms::<E>(args.sort.key, read_descending(args)) {
         window.order_by_expr(expr, order);
     }
     ranked
         .expr_as(link_column(parent), Alias::new("parent_id"))
-        .expr_as(
-            link_column(user_profile::Column::Role),
-            Alias::new("link_role"),
-        )
-        .expr_as(
-            link_column(user_profile::Column::CreatedAt),
-            Alias::new("linked_at"),
-        )
+        .expr_as(link_column(user_profile::Column::Role), Alias::new("link_role"))
+        .expr_as(link_column(user_profile::Column::CreatedAt), Alias::new("linked_at"))
         .expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new("rn"))
         .join(
             JoinType::InnerJoin,
             user_profile::Entity,
             column::<E>("id").equals((user_profile::Entity, child)),
-        )
-        .and_where(one_of(backend, link_column(parent), parents));
-    let query = Query::select()
-        .column(Asterisk)
-        .from_subquery(ranked, Alias::new("ranked"))
-        .and_where(Expr::col(Alias::new("rn")).lte(args.limit + 1))
-        .order_by(Alias::new("parent_id"), Order::Asc)
-        .order_by(Alias::new("rn"), Order::Asc)
-        .to_owned();
+        );
+    let query = match backend {
+        // One index-ordered scan per parent that stops after `limit + 1` rows: the statement
+        // costs the rows it returns, however many links a parent has, and its plan does not
+        // depend on an estimate of how many parents the array holds.
+        DatabaseBackend::Postgres => {
+            let parent_key = Expr::col((Alias::new("parent"), Alias::new("parent")));
+            ranked.and_where(link_column(parent).eq(parent_key));
+            for (expr, order) in order_terms::<E>(args.sort.key, read_descending(args)) {
+                ranked.order_by_expr(expr, order);
+            }
+            ranked.limit(args.limit + 1);
+            Query::select()
+                .column((Alias::new("ranked"), Asterisk))
+                .from_function(
+                    Func::cust("unnest").arg(Expr::val(parents.to_vec())),
+                    Alias::new("parent"),
+                )
+                .join_lateral(JoinType::InnerJoin, ranked, Alias::new("ranked"), Expr::val(true))
+                .order_by((Alias::new("ranked"), Alias::new("parent_id")), Order::Asc)
+                .order_by((Alias::new("ranked"), Alias::new("rn")), Order::Asc)
+                .to_owned()
+        }
+        _ => {
+            ranked.and_where(one_of(backend, link_column(parent), parents));
+            Query::select()
+                .column(Asterisk)
+                .from_subquery(ranked, Alias::new("ranked"))
+                .and_where(Expr::col(Alias::new("rn")).lte(args.limit + 1))
+                .order_by(Alias::new("parent_id"), Order::Asc)
+                .order_by(Alias::new("rn"), Order::Asc)
+                .to_owned()
+        }
+    };
 
     let mut pages: HashMap<i64, Vec<Listed<E::Card>>> = HashMap::new();
     for row in conn.query_all(&query).await? {
