@@ -107,6 +107,30 @@ pub struct Config {
     )]
     pub database_max_connections: u32,
 
+    #[command(flatten)]
+    pub limits: Limits,
+
+    /// Serve GraphiQL to browsers at `GET /graphql`.
+    #[arg(long, env = "GRAPHIQL", default_value = "on", value_parser = BoolishValueParser::new(), action = ArgAction::Set, global = true)]
+    pub graphiql: bool,
+
+    /// Answer introspection queries (`__schema`, `__type`).
+    #[arg(long, env = "INTROSPECTION", default_value = "on", value_parser = BoolishValueParser::new(), action = ArgAction::Set, global = true)]
+    pub introspection: bool,
+
+    /// Origins allowed to call the API from a browser, comma-separated (CORS); none when empty.
+    #[arg(
+        long,
+        env = "CORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_allowed_origins: Vec<String>,
+
+    /// How long the server waits for requests in flight after SIGTERM before it exits.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    pub shutdown_timeout: Duration,
+
     /// GraphQL requests executed at once; more wait their turn. Bounds memory and keeps the
     /// cores on finishing requests. Defaults to four per core.
     #[arg(long, env = "MAX_CONCURRENT_REQUESTS", global = true)]
@@ -196,6 +220,61 @@ pub struct Config {
     /// Take the client address from the last entry of `X-Forwarded-For` (behind a trusted proxy).
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value = "off", value_parser = BoolishValueParser::new(), action = ArgAction::Set, global = true)]
     pub trust_forwarded_for: bool,
+}
+
+/// What one request may ask for. A request over a limit is refused before any SQL runs.
+#[derive(Debug, Clone, Args)]
+pub struct Limits {
+    /// Most levels of nested fields in an operation.
+    #[arg(long, env = "QUERY_MAX_DEPTH", default_value_t = 12, global = true)]
+    pub query_max_depth: usize,
+
+    /// Largest complexity of an operation: every field costs 1, a list costs its page size
+    /// (`first`/`last`, 100 when not given) times the cost of its items.
+    #[arg(
+        long,
+        env = "QUERY_MAX_COMPLEXITY",
+        default_value_t = 5_000,
+        global = true
+    )]
+    pub query_max_complexity: usize,
+
+    /// Most aliased fields in an operation.
+    #[arg(long, env = "QUERY_MAX_ALIASES", default_value_t = 50, global = true)]
+    pub query_max_aliases: usize,
+
+    /// Most fields at the root of an operation.
+    #[arg(
+        long,
+        env = "QUERY_MAX_ROOT_FIELDS",
+        default_value_t = 20,
+        global = true
+    )]
+    pub query_max_root_fields: usize,
+
+    /// Largest `first` or `last` of a list, and the page size when neither is given.
+    #[arg(long, env = "PAGE_MAX_SIZE", default_value_t = 100, global = true)]
+    pub page_max_size: i32,
+
+    /// Accept a JSON array of requests in one body.
+    #[arg(long, env = "BATCH_REQUESTS", default_value = "off", value_parser = BoolishValueParser::new(), action = ArgAction::Set, global = true)]
+    pub batch_requests: bool,
+
+    /// Most requests in one batch.
+    #[arg(long, env = "BATCH_MAX_SIZE", default_value_t = 10, global = true)]
+    pub batch_max_size: usize,
+
+    /// Largest request body, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 256 * 1024, global = true)]
+    pub max_body_bytes: usize,
+
+    /// Largest answer, in bytes.
+    #[arg(long, env = "MAX_RESPONSE_BYTES", default_value_t = 8 * 1024 * 1024, global = true)]
+    pub max_response_bytes: usize,
+
+    /// How long one request may take.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
+    pub request_timeout: Duration,
 }
 
 impl Config {

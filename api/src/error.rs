@@ -71,6 +71,10 @@ impl AppError {
 
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
+        if sql_state(&err).as_deref() == Some(CHARACTER_NOT_IN_REPERTOIRE) {
+            // PostgreSQL refuses NUL characters in text; SQLite stores them.
+            return AppError::bad_input("text must not contain NUL characters");
+        }
         if is_connection_failure(&err) {
             tracing::error!(error = %err, "database unavailable");
             AppError::Unavailable
@@ -78,6 +82,19 @@ impl From<DbErr> for AppError {
             tracing::error!(error = %err, "database error");
             AppError::Internal
         }
+    }
+}
+
+/// The SQLSTATE of text PostgreSQL cannot store (a NUL character).
+const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
+
+fn sql_state(err: &DbErr) -> Option<String> {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e
+            .as_database_error()
+            .and_then(|db| db.code())
+            .map(|code| code.into_owned()),
+        _ => None,
     }
 }
 

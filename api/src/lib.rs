@@ -31,7 +31,10 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     let executions = config.max_concurrent_requests.unwrap_or(4 * cores).max(1);
     Ok(AppState {
         executions: Arc::new(tokio::sync::Semaphore::new(executions)),
-        schema: graphql::schema(Some((db.clone(), accounts.clone(), metrics.clone()))),
+        schema: graphql::schema(
+            Some((db.clone(), accounts.clone(), metrics.clone())),
+            &config,
+        ),
         db,
         accounts,
         metrics,
@@ -44,16 +47,32 @@ pub fn app(state: AppState) -> Router {
     http::router(state)
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.
+/// Serves the API on `listener` until `shutdown` completes, then stops accepting connections
+/// and finishes the requests in flight, for at most `SHUTDOWN_TIMEOUT`.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let grace = state.config.shutdown_timeout;
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping.send(());
+    };
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(signal);
+    let deadline = async move {
+        match stopped.await {
+            Ok(()) => tokio::time::sleep(grace).await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!("requests still in flight after {grace:?}: exiting without them");
+            Ok(())
+        }
+    }
 }

@@ -93,6 +93,8 @@ impl TestApp {
         let mut config = Config::with_database(database.url.clone());
         config.expose_sql_count = true;
         config.database_max_connections = 5;
+        // Behaviour tests nest unsized lists freely; the limits have tests of their own.
+        config.limits.query_max_complexity = usize::MAX / 2;
         configure(&mut config);
         let state = api::prepare(config)
             .await

@@ -18,16 +18,13 @@ use super::{
 };
 use crate::{
     auth::Auth,
+    config::Limits,
     error::{AppError, AppResult},
     store::{
         listing::{self, Filter, PageArgs, Position, Sort, SortKey, SortValue},
         visibility::Scoped,
     },
 };
-
-/// The most items one page may hold, and the size of a page when neither `first` nor `last`
-/// is given.
-pub const MAX_PAGE_SIZE: i32 = 100;
 
 /// The lists that hand out cursors; a cursor is only valid in the list and order that made it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,13 +128,14 @@ pub struct Paging {
 }
 
 impl Paging {
-    /// Validates the paging of `list` in order `sort` into the page to read.
-    fn args(self, list: ListKind, sort: Sort, filter: Filter) -> AppResult<PageArgs> {
+    /// Validates the paging of `list` in order `sort` into the page to read; pages hold at most
+    /// `max` items, and `max` when the size is not given.
+    fn args(self, list: ListKind, sort: Sort, filter: Filter, max: i32) -> AppResult<PageArgs> {
         let size = |name: &str, value: Option<i32>| -> AppResult<Option<u64>> {
             match value {
-                Some(value) if !(0..=MAX_PAGE_SIZE).contains(&value) => Err(AppError::bad_input(
-                    format!("`{name}` must be between 0 and {MAX_PAGE_SIZE}, got {value}"),
-                )),
+                Some(value) if !(0..=max).contains(&value) => Err(AppError::bad_input(format!(
+                    "`{name}` must be between 0 and {max}, got {value}"
+                ))),
                 value => Ok(value.map(|value| value.unsigned_abs().into())),
             }
         };
@@ -155,12 +153,32 @@ impl Paging {
             filter,
             after: position("after", self.after)?,
             before: position("before", self.before)?,
-            limit: first
-                .or(last)
-                .unwrap_or(MAX_PAGE_SIZE.unsigned_abs().into()),
+            limit: first.or(last).unwrap_or(max.unsigned_abs().into()),
             backward: last.is_some(),
         })
     }
+}
+
+/// The largest page (`PAGE_MAX_SIZE`).
+fn page_max(ctx: &Context<'_>) -> async_graphql::Result<i32> {
+    Ok(ctx.data::<Limits>()?.page_max_size)
+}
+
+/// What a list costs in the complexity limit when it gives no page size (the default
+/// `PAGE_MAX_SIZE`; validation cannot read the configured one).
+const UNSIZED_LIST_COST: i32 = 100;
+
+/// The complexity of a list field: its page size times the cost of an item.
+pub fn list_complexity(first: Option<i32>, last: Option<i32>, child: usize) -> usize {
+    // A size out of range is refused when the list resolves; here it costs the most a page may.
+    let size = first
+        .or(last)
+        .unwrap_or(UNSIZED_LIST_COST)
+        .clamp(0, UNSIZED_LIST_COST);
+    usize::try_from(size)
+        .unwrap_or(0)
+        .saturating_mul(child)
+        .saturating_add(1)
 }
 
 /// Where the total of a list comes from, counted only when `totalCount` is selected.
@@ -272,7 +290,7 @@ where
     C: ConnectionNameType,
     EN: EdgeNameType,
 {
-    let args = paging.args(list.kind, list.sort, list.filter)?;
+    let args = paging.args(list.kind, list.sort, list.filter, page_max(ctx)?)?;
     let scope = ctx.data::<Auth>()?.scope();
     let rows = listing::page::<N::Entity>(state(ctx)?.conn(), &scope, &args)
         .await
@@ -298,7 +316,7 @@ where
     EN: EdgeNameType,
     Batch: Loader<Page<R>, Value = Children<R>, Error = AppError>,
 {
-    let args = paging.args(list.kind, list.sort, list.filter)?;
+    let args = paging.args(list.kind, list.sort, list.filter, page_max(ctx)?)?;
     let rows = Batch::of(ctx)?
         .load_one(Page::<R>::new(parent, args.clone()))
         .await?;

@@ -23,6 +23,7 @@ pub use scheduler::Loads;
 use crate::{
     AppState,
     auth::{Accounts, Auth, Viewer},
+    config::Config,
     db::Db,
     metrics::Metrics,
 };
@@ -39,16 +40,17 @@ pub struct Mutation(
 
 pub type RosterSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// Most levels of nested fields in one operation.
-pub const MAX_DEPTH: usize = 12;
-/// Largest complexity of one operation.
-pub const MAX_COMPLEXITY: usize = 5_000;
-
-/// The schema; `services` are `None` only to print the SDL.
-pub fn schema(services: Option<(Db, Accounts, Metrics)>) -> RosterSchema {
-    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY);
+/// The schema, with the limits and introspection setting of `config`; `services` are `None`
+/// only to print the SDL.
+pub fn schema(services: Option<(Db, Accounts, Metrics)>, config: &Config) -> RosterSchema {
+    let limits = &config.limits;
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(limits.query_max_depth)
+        .limit_complexity(limits.query_max_complexity)
+        .data(limits.clone());
+    if !config.introspection {
+        builder = builder.disable_introspection();
+    }
     match services {
         Some((db, accounts, metrics)) => builder.data(db).data(accounts).data(metrics).finish(),
         None => builder.finish(),

@@ -55,6 +55,7 @@ impl Profile {
 
     /// The managers of this profile that the caller may see.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "connection::list_complexity(first, last, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -121,7 +122,10 @@ impl ProfileQuery {
     }
 
     /// The profiles the caller may see.
-    #[graphql(guard = "Authenticated")]
+    #[graphql(
+        guard = "Authenticated",
+        complexity = "connection::list_complexity(first, last, child_complexity)"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn profiles(
         &self,

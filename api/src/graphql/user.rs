@@ -98,6 +98,7 @@ impl User {
 
     /// The profiles of this user that the caller may see.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "connection::list_complexity(first, last, child_complexity)")]
     async fn profiles(
         &self,
         ctx: &Context<'_>,
@@ -214,7 +215,10 @@ impl UserQuery {
     }
 
     /// All users. Needs `users:read`.
-    #[graphql(guard = "Needs(Permission::UsersRead)")]
+    #[graphql(
+        guard = "Needs(Permission::UsersRead)",
+        complexity = "connection::list_complexity(first, last, child_complexity)"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn users(
         &self,

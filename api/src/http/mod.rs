@@ -1,5 +1,8 @@
 //! The HTTP surface: routes, limits and shared state.
 
+mod answer;
+mod document;
+mod execute;
 mod graphql;
 mod health;
 
@@ -10,20 +13,18 @@ use tokio::sync::Semaphore;
 use axum::{
     Router,
     extract::{DefaultBodyLimit, Request, State},
-    http::header,
+    http::{HeaderName, HeaderValue, Method, header},
     response::IntoResponse,
     routing::get,
 };
 use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
 use tracing::Span;
 
 use crate::{auth::Accounts, config::Config, db::Db, graphql::RosterSchema, metrics::Metrics};
-
-/// Largest accepted request body.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -67,13 +68,44 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 /// The router of the whole API, buildable without a socket.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let cors = cors(&state.config.cors_allowed_origins);
+    let router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/health", get(health::health))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .with_state(state)
+        .with_state(state);
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// Browsers may call the API from these origins only; no CORS at all when there are none.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .map(|origin| origin.trim())
+        .filter(|origin| !origin.is_empty())
+        .filter_map(|origin| match HeaderValue::from_str(origin) {
+            Ok(value) => Some(value),
+            Err(_) => {
+                tracing::warn!(
+                    origin,
+                    "ignoring an origin of CORS_ALLOWED_ORIGINS that is not a header value"
+                );
+                None
+            }
+        })
+        .collect();
+    (!origins.is_empty()).then(|| {
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+            .expose_headers([HeaderName::from_static("x-request-id")])
+    })
 }

@@ -389,8 +389,14 @@ where
     }
     ranked
         .expr_as(link_column(parent), Alias::new("parent_id"))
-        .expr_as(link_column(user_profile::Column::Role), Alias::new("link_role"))
-        .expr_as(link_column(user_profile::Column::CreatedAt), Alias::new("linked_at"))
+        .expr_as(
+            link_column(user_profile::Column::Role),
+            Alias::new("link_role"),
+        )
+        .expr_as(
+            link_column(user_profile::Column::CreatedAt),
+            Alias::new("linked_at"),
+        )
         .expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new("rn"))
         .join(
             JoinType::InnerJoin,
@@ -414,7 +420,12 @@ where
                     Func::cust("unnest").arg(Expr::val(parents.to_vec())),
                     Alias::new("parent"),
                 )
-                .join_lateral(JoinType::InnerJoin, ranked, Alias::new("ranked"), Expr::val(true))
+                .join_lateral(
+                    JoinType::InnerJoin,
+                    ranked,
+                    Alias::new("ranked"),
+                    Expr::val(true),
+                )
                 .order_by((Alias::new("ranked"), Alias::new("parent_id")), Order::Asc)
                 .order_by((Alias::new("ranked"), Alias::new("rn")), Order::Asc)
                 .to_owned()
