@@ -2,7 +2,9 @@
 
 use async_graphql::{Context, Guard};
 
-use super::{Auth, Permission};
+use std::sync::Arc;
+
+use super::{Auth, Credentials, Permission};
 use crate::error::AppError;
 
 /// The field needs an authenticated caller.
@@ -10,7 +12,7 @@ pub struct Authenticated;
 
 impl Guard for Authenticated {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        viewer_auth(ctx)?.viewer()?;
+        caller(ctx).await?.viewer()?;
         Ok(())
     }
 }
@@ -20,7 +22,7 @@ pub struct Needs(pub Permission);
 
 impl Guard for Needs {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        let viewer = viewer_auth(ctx)?.viewer()?;
+        let viewer = caller(ctx).await?.viewer()?;
         if viewer.can(self.0) {
             Ok(())
         } else {
@@ -32,7 +34,7 @@ impl Guard for Needs {
     }
 }
 
-/// The caller of the request, from the request data.
-pub fn viewer_auth<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c Auth> {
-    ctx.data::<Auth>()
+/// The caller of the request, authenticated on first use.
+pub async fn caller<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c Auth> {
+    Ok(ctx.data::<Arc<Credentials>>()?.auth().await)
 }

@@ -123,3 +123,28 @@ impl Auth {
         }
     }
 }
+
+/// The credentials a request came with, checked the first time something needs the caller:
+/// a request refused before execution, or one that reads nothing private, runs no SQL for it.
+pub struct Credentials {
+    accounts: Accounts,
+    authorization: Option<String>,
+    auth: tokio::sync::OnceCell<Auth>,
+}
+
+impl Credentials {
+    pub fn new(accounts: Accounts, authorization: Option<String>) -> Self {
+        Credentials {
+            accounts,
+            authorization,
+            auth: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// Who is calling (looked up once per request).
+    pub async fn auth(&self) -> &Auth {
+        self.auth
+            .get_or_init(|| self.accounts.authenticate(self.authorization.as_deref()))
+            .await
+    }
+}

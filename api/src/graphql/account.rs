@@ -127,7 +127,7 @@ impl AccountMutation {
         refresh_token: String,
     ) -> async_graphql::Result<bool> {
         accounts(ctx)?
-            .logout(super::viewer(ctx)?, &refresh_token)
+            .logout(super::viewer(ctx).await?, &refresh_token)
             .await?;
         Ok(true)
     }
@@ -136,7 +136,7 @@ impl AccountMutation {
     #[graphql(guard = "Authenticated")]
     async fn logout_everywhere(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         accounts(ctx)?
-            .logout_everywhere(super::viewer(ctx)?)
+            .logout_everywhere(super::viewer(ctx).await?)
             .await?;
         Ok(true)
     }
@@ -150,7 +150,7 @@ impl AccountMutation {
         new_password: String,
     ) -> async_graphql::Result<AuthPayload> {
         let ip = &ctx.data::<ClientIp>()?.0;
-        let viewer = super::viewer(ctx)?;
+        let viewer = super::viewer(ctx).await?;
         let session = accounts(ctx)?
             .change_password(viewer, &current_password, &new_password, ip)
             .await?;
@@ -203,7 +203,7 @@ impl AccountMutation {
     #[graphql(guard = "Authenticated")]
     async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let key = NodeId::decode_as(&id, NodeType::User)?;
-        delete_user(state(ctx)?, super::viewer(ctx)?, key).await?;
+        delete_user(state(ctx)?, super::viewer(ctx).await?, key).await?;
         Ok(id)
     }
 }

@@ -17,7 +17,7 @@ use super::{
     user::User,
 };
 use crate::{
-    auth::Auth,
+    auth::guards::caller,
     config::Limits,
     error::{AppError, AppResult},
     store::{
@@ -291,7 +291,7 @@ where
     EN: EdgeNameType,
 {
     let args = paging.args(list.kind, list.sort, list.filter, page_max(ctx)?)?;
-    let scope = ctx.data::<Auth>()?.scope();
+    let scope = caller(ctx).await?.scope();
     let rows = listing::page::<N::Entity>(state(ctx)?.conn(), &scope, &args)
         .await
         .map_err(AppError::from)?;

@@ -13,7 +13,10 @@ use async_graphql::{
 use entity::{profile, role, user};
 
 use super::{connection::Total, scheduler::Loads};
+use std::sync::Arc;
+
 use crate::{
+    auth::Credentials,
     db::Db,
     error::{AppError, AppResult},
     metrics::Metrics,
@@ -28,7 +31,7 @@ use crate::{
 /// the caller may see them.
 pub struct Batch {
     db: Db,
-    scope: Scope,
+    credentials: Arc<Credentials>,
     metrics: Metrics,
 }
 
@@ -117,12 +120,29 @@ pub type Children<R> = Vec<Listed<<<R as Relation>::Child as Scoped>::Card>>;
 
 impl Batch {
     /// The loader of one request, showing what `scope` may see, whose loads `loads` runs.
-    pub fn per_request(db: Db, scope: Scope, metrics: Metrics, loads: &Loads) -> DataLoader<Batch> {
-        DataLoader::new(Batch { db, scope, metrics }, loads.spawner())
-            // `Loads` starts a batch once its level has asked for every key: no need to wait.
-            .delay(Duration::ZERO)
-            // A batch is one statement whatever its size (keys travel as one array parameter).
-            .max_batch_size(usize::MAX)
+    pub fn per_request(
+        db: Db,
+        credentials: Arc<Credentials>,
+        metrics: Metrics,
+        loads: &Loads,
+    ) -> DataLoader<Batch> {
+        DataLoader::new(
+            Batch {
+                db,
+                credentials,
+                metrics,
+            },
+            loads.spawner(),
+        )
+        // `Loads` starts a batch once its level has asked for every key: no need to wait.
+        .delay(Duration::ZERO)
+        // A batch is one statement whatever its size (keys travel as one array parameter).
+        .max_batch_size(usize::MAX)
+    }
+
+    /// What the caller may see.
+    async fn scope(&self) -> Scope {
+        self.credentials.auth().await.scope()
     }
 
     pub fn of<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c DataLoader<Batch>> {
@@ -132,7 +152,8 @@ impl Batch {
     /// The size of a whole list.
     pub async fn total(ctx: &Context<'_>, total: Total) -> AppResult<u64> {
         let loader = Self::of(ctx).map_err(|_| AppError::Internal)?;
-        let Batch { db, scope, .. } = loader.loader();
+        let Batch { db, .. } = loader.loader();
+        let scope = &loader.loader().scope().await;
         Ok(match total {
             Total::Users(filter) => {
                 listing::count::<user::Entity>(db.conn(), scope, &filter).await?
@@ -165,7 +186,7 @@ impl Batch {
     {
         self.metrics.batch(loader, keys.len());
         let ids: Vec<i64> = keys.iter().map(key).collect();
-        let rows = store::by_ids::<E>(self.db.conn(), &self.scope, &ids).await?;
+        let rows = store::by_ids::<E>(self.db.conn(), &self.scope().await, &ids).await?;
         Ok(rows.into_iter().map(|row| (of(&row), row)).collect())
     }
 }
@@ -223,11 +244,12 @@ impl<R: Relation> Loader<Page<R>> for Batch {
         for key in keys {
             by_args.entry(&key.args).or_default().push(key.parent);
         }
+        let scope = self.scope().await;
         let mut loaded = HashMap::new();
         for (args, parents) in by_args {
             let conn = self.db.conn();
             let pages =
-                listing::pages::<R::Child>(conn, &self.scope, R::DIRECTION, &parents, args).await?;
+                listing::pages::<R::Child>(conn, &scope, R::DIRECTION, &parents, args).await?;
             loaded.extend(
                 pages
                     .into_iter()
@@ -248,12 +270,12 @@ impl<R: Relation> Loader<Count<R>> for Batch {
         for key in keys {
             by_filter.entry(&key.filter).or_default().push(key.parent);
         }
+        let scope = self.scope().await;
         let mut loaded = HashMap::new();
         for (filter, parents) in by_filter {
             let conn = self.db.conn();
             let counts =
-                listing::counts::<R::Child>(conn, &self.scope, R::DIRECTION, &parents, filter)
-                    .await?;
+                listing::counts::<R::Child>(conn, &scope, R::DIRECTION, &parents, filter).await?;
             loaded.extend(
                 counts
                     .into_iter()

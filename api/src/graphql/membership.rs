@@ -77,7 +77,7 @@ impl MembershipMutation {
         #[graphql(default_with = "ProfileRole::Manager")] role: ProfileRole,
     ) -> async_graphql::Result<MembershipPayload> {
         let (profile, user) = keys(&profile_id, &user_id)?;
-        let viewer = super::viewer(ctx)?;
+        let viewer = super::viewer(ctx).await?;
         Ok(change(state(ctx)?, viewer, profile, user, Some(role)).await?)
     }
 
@@ -92,7 +92,7 @@ impl MembershipMutation {
         user_id: ID,
     ) -> async_graphql::Result<MembershipPayload> {
         let (profile, user) = keys(&profile_id, &user_id)?;
-        let viewer = super::viewer(ctx)?;
+        let viewer = super::viewer(ctx).await?;
         Ok(change(state(ctx)?, viewer, profile, user, None).await?)
     }
 }

@@ -22,7 +22,7 @@ pub use scheduler::Loads;
 
 use crate::{
     AppState,
-    auth::{Accounts, Auth, Viewer},
+    auth::{Accounts, Credentials, Viewer, guards::caller},
     config::Config,
     db::Db,
     metrics::Metrics,
@@ -62,12 +62,17 @@ pub fn schema(services: Option<(Db, Accounts, Metrics)>, config: &Config) -> Ros
 pub fn with_request_data(
     request: async_graphql::Request,
     state: &AppState,
-    auth: Auth,
+    credentials: Arc<Credentials>,
     ip: String,
     loads: &Loads,
 ) -> async_graphql::Request {
-    let loader = Batch::per_request(state.db.clone(), auth.scope(), state.metrics.clone(), loads);
-    request.data(auth).data(ClientIp(ip)).data(loader)
+    let loader = Batch::per_request(
+        state.db.clone(),
+        credentials.clone(),
+        state.metrics.clone(),
+        loads,
+    );
+    request.data(credentials).data(ClientIp(ip)).data(loader)
 }
 
 /// The database handle, from the schema data.
@@ -76,6 +81,6 @@ fn state<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c Db> {
 }
 
 /// The authenticated caller (fields that call this are guarded by `Authenticated`).
-fn viewer<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c Arc<Viewer>> {
-    Ok(ctx.data::<Auth>()?.viewer()?)
+async fn viewer<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c Arc<Viewer>> {
+    Ok(caller(ctx).await?.viewer()?)
 }

@@ -75,7 +75,7 @@ impl Profile {
         let private = filter.active.is_some()
             || filter.account_role.is_some()
             || sort.key == SortKey::LastLoginAt;
-        if private && !super::viewer(ctx)?.can(Permission::UsersRead) {
+        if private && !super::viewer(ctx).await?.can(Permission::UsersRead) {
             return Err(AppError::forbidden(
                 "filtering or ordering by account details needs the `users:read` permission",
             )
@@ -175,7 +175,7 @@ impl ProfileMutation {
     ) -> async_graphql::Result<Profile> {
         let name = validate_name(&name)?;
         Ok(Profile(
-            create(state(ctx)?, super::viewer(ctx)?, &name).await?,
+            create(state(ctx)?, super::viewer(ctx).await?, &name).await?,
         ))
     }
 
@@ -190,7 +190,7 @@ impl ProfileMutation {
         let key = NodeId::decode_as(&id, NodeType::Profile)?;
         let name = validate_name(&name)?;
         Ok(Profile(
-            rename(state(ctx)?, super::viewer(ctx)?, key, &name).await?,
+            rename(state(ctx)?, super::viewer(ctx).await?, key, &name).await?,
         ))
     }
 
@@ -199,7 +199,7 @@ impl ProfileMutation {
     #[graphql(guard = "Authenticated")]
     async fn delete_profile(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let key = NodeId::decode_as(&id, NodeType::Profile)?;
-        delete(state(ctx)?, super::viewer(ctx)?, key).await?;
+        delete(state(ctx)?, super::viewer(ctx).await?, key).await?;
         Ok(id)
     }
 }

@@ -18,7 +18,7 @@ use super::{
 use crate::{
     auth::{
         Permission,
-        guards::{Authenticated, Needs, viewer_auth},
+        guards::{Authenticated, Needs, caller},
     },
     store::{listing::Filter, visibility::UserCard},
 };
@@ -62,7 +62,7 @@ impl User {
     /// read (in one batch with the other users of the level) when a list brought only the card.
     async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Arc<user::Model>>> {
         if !self.signed_in {
-            let Ok(viewer) = viewer_auth(ctx)?.viewer() else {
+            let Ok(viewer) = caller(ctx).await?.viewer() else {
                 return Ok(None);
             };
             if viewer.id() != self.card.id && !viewer.can(Permission::UsersRead) {
@@ -203,7 +203,7 @@ impl UserQuery {
     /// The caller.
     #[graphql(guard = "Authenticated")]
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        Ok(User::new(viewer_auth(ctx)?.viewer()?.user.clone()))
+        Ok(User::new(caller(ctx).await?.viewer()?.user.clone()))
     }
 
     /// The user with this ID, or null when there is none or the caller may not see it: the

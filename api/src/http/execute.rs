@@ -1,6 +1,6 @@
 //! Executing one GraphQL request: limits, the caller, the batch loads, metrics, and the answer.
 
-use std::{net::SocketAddr, time::Instant};
+use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use async_graphql::{ErrorExtensionValues, Value};
 use axum::{
@@ -10,7 +10,7 @@ use axum::{
 };
 
 use super::{AppState, answer::error_body, document::Operation};
-use crate::{db::StatementCounter, graphql, metrics::Outcome};
+use crate::{auth::Credentials, db::StatementCounter, graphql, metrics::Outcome};
 
 /// Who sends a request: the `Authorization` header and the client's address.
 pub struct Caller {
@@ -113,12 +113,13 @@ pub async fn run(
         let state = state.clone();
         async move {
             let _permit = state.executions.acquire().await;
-            let auth = state
-                .accounts
-                .authenticate(caller.authorization.as_deref())
-                .await;
+            let credentials = Arc::new(Credentials::new(
+                state.accounts.clone(),
+                caller.authorization,
+            ));
             let loads = graphql::Loads::default();
-            let request = graphql::with_request_data(request, &state, auth, caller.ip, &loads);
+            let request =
+                graphql::with_request_data(request, &state, credentials, caller.ip, &loads);
             loads.run(state.schema.execute(request)).await
         }
     }));
