@@ -8,6 +8,7 @@ mod bad_input;
 mod batching;
 mod connections;
 mod dataset;
+mod hardening;
 mod http;
 mod memberships;
 mod schema;

@@ -11,7 +11,7 @@ use async_graphql::http::GraphiQLSource;
 use axum::{
     Extension,
     body::Bytes,
-    extract::{ConnectInfo, RawQuery, State},
+    extract::{ConnectInfo, RawQuery, State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
@@ -28,10 +28,18 @@ pub async fn post(
     State(state): State<AppState>,
     peer: Peer,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let Some(format) = Format::negotiate(&headers) else {
         return not_acceptable();
+    };
+    let body = match body {
+        Ok(body) => body,
+        // Over the body limit, or a body that did not arrive whole.
+        Err(rejection) => {
+            let message = rejection.body_text();
+            return request_error(format, rejection.status(), "BAD_REQUEST", &message);
+        }
     };
     if !is_json(&headers) {
         let message = "send the request body as application/json";

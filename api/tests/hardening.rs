@@ -1,0 +1,470 @@
+//! Attacks through the query language, the body, strings and configuration: each refused
+//! clearly, before any SQL where the request is over a limit, and never with a 500.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::{
+    db_tests,
+    helpers::{Backend, Gql, TestApp},
+};
+
+db_tests!(
+    limits_refuse_before_any_sql[own_server],
+    hostile_documents_are_refused[own_server],
+    batches_are_off_unless_switched_on[own_server],
+    introspection_and_graphiql_can_be_switched_off[own_server],
+    cors_answers_only_allowed_origins[own_server],
+    slow_and_huge_answers_are_cut[own_server],
+    metacharacters_and_nul_bytes_in_every_string,
+);
+
+/// A server with the default limits (the shared test server raises the complexity limit).
+async fn with_defaults(backend: Backend) -> TestApp {
+    TestApp::spawn_with(backend, |config| {
+        config.limits = api::Config::with_database("").limits;
+    })
+    .await
+}
+
+fn assert_refused(response: &Gql, code: &str) {
+    assert_eq!(response.code(), code, "{}", response.body);
+    assert_eq!(
+        response.sql(),
+        0,
+        "no SQL runs for a refused request: {}",
+        response.body
+    );
+    assert_eq!(response.body["data"], Value::Null, "{}", response.body);
+}
+
+/// `{ me { profiles { nodes { users { nodes { … } } } } } }` nested `levels` deep.
+fn nested(levels: usize) -> String {
+    let mut query = String::from("id");
+    for level in 0..levels {
+        // From the outside in: profiles of `me`, their users, those users' profiles, …
+        let outer = (levels - 1 - level) % 2 == 0;
+        let list = if outer {
+            "profiles(first: 1)"
+        } else {
+            "users(first: 1)"
+        };
+        query = format!("{list} {{ nodes {{ {query} }} }}");
+    }
+    format!("{{ me {{ {query} }} }}")
+}
+
+async fn limits_refuse_before_any_sql(backend: Backend) {
+    let app = with_defaults(backend).await;
+    let ann = app.register("ann@example.com").await;
+    let token = ann.token.as_str();
+    // Depth: `me` plus 2 levels per list; 12 levels at most.
+    assert!(
+        app.gql_as(token, &nested(5), json!({}))
+            .await
+            .errors()
+            .is_empty(),
+        "depth 11 passes"
+    );
+    assert_refused(
+        &app.gql_as(token, &nested(6), json!({})).await,
+        "GRAPHQL_VALIDATION_FAILED",
+    );
+    // Complexity: page sizes multiply.
+    let fine =
+        "{ me { profiles(first: 10) { nodes { users(first: 10) { nodes { id email } } } } } }";
+    assert!(app.gql_as(token, fine, json!({})).await.errors().is_empty());
+    let heavy =
+        "{ me { profiles(first: 100) { nodes { users(first: 100) { nodes { id email } } } } } }";
+    let refused = app.gql_as(token, heavy, json!({})).await;
+    assert_refused(&refused, "GRAPHQL_VALIDATION_FAILED");
+    assert!(
+        refused.body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("complex")
+    );
+    // Aliases: 50 at most.
+    let aliases = |n: usize| {
+        format!(
+            "{{ me {{ {} }} }}",
+            (0..n)
+                .map(|i| format!("a{i}: email"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    };
+    let many = app.gql_as(token, &aliases(50), json!({})).await;
+    assert!(many.errors().is_empty(), "{}", many.body);
+    assert_refused(
+        &app.gql_as(token, &aliases(51), json!({})).await,
+        "LIMIT_EXCEEDED",
+    );
+    // Aliases hidden in a fragment spread twice count twice.
+    let fragment = format!(
+        "query {{ x: me {{ ...F }} y: me {{ ...F }} }} fragment F on User {{ {} }}",
+        (0..25)
+            .map(|i| format!("e{i}: email"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    assert_refused(
+        &app.gql_as(token, &fragment, json!({})).await,
+        "LIMIT_EXCEEDED",
+    );
+    // Root fields: 20 at most.
+    let roots = |n: usize| {
+        format!(
+            "{{ {} }}",
+            (0..n).map(|_| "__typename").collect::<Vec<_>>().join(" ")
+        )
+    };
+    assert!(
+        app.gql_as(token, &roots(20), json!({}))
+            .await
+            .errors()
+            .is_empty()
+    );
+    let root_fragment = format!(
+        "query {{ ...R }} fragment R on Query {{ {} }}",
+        (0..21)
+            .map(|i| format!("me{i}: me {{ id }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    // 21 root fields behind a fragment, each aliased.
+    assert_refused(
+        &app.gql_as(token, &root_fragment, json!({})).await,
+        "LIMIT_EXCEEDED",
+    );
+    // Page sizes.
+    let page = app
+        .gql_as(
+            token,
+            "{ me { profiles(first: 101) { totalCount } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(page.code(), "BAD_USER_INPUT");
+    app.stop().await;
+}
+
+async fn hostile_documents_are_refused(backend: Backend) {
+    let app = with_defaults(backend).await;
+    let ann = app.register("ann@example.com").await;
+    let token = ann.token.as_str();
+    let cases = [
+        (
+            "circular fragments",
+            "query { me { ...A } } fragment A on User { profiles { nodes { users { nodes { ...B } } } } } fragment B on User { ...A }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "a fragment on itself",
+            "query { me { ...A } } fragment A on User { ...A }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "an unknown field",
+            "{ me { password_hash } }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        ("a broken document", "{ me { id } ", "GRAPHQL_PARSE_FAILED"),
+        (
+            "a deep parenthesis pile",
+            &format!("{{ me {{ id{} }} }}", "(".repeat(5000)),
+            "GRAPHQL_PARSE_FAILED",
+        ),
+    ];
+    for (case, query, code) in cases {
+        let response = app.gql_as(token, query, json!({})).await;
+        assert_eq!(response.code(), code, "{case}: {}", response.body);
+        assert_eq!(response.sql(), 0, "{case}");
+    }
+    // A string of 10 MB in the variables is over the body limit.
+    let huge = "x".repeat(10 * 1024 * 1024);
+    let response = app
+        .client()
+        .post(format!("{}/graphql", app.url))
+        .bearer_auth(token)
+        .json(&json!({ "query": "mutation($n: String!) { createProfile(name: $n) { id } }", "variables": { "n": huge } }))
+        .send()
+        .await;
+    // The server answers 413 as soon as it sees the length, and may close the connection
+    // while the client is still sending: either way, the request is refused.
+    match response {
+        Ok(response) => assert_eq!(response.status(), 413),
+        Err(err) => assert!(err.is_request(), "{err}"),
+    }
+    let profiles = app
+        .data_as(token, "{ profiles { totalCount } }", json!({}))
+        .await;
+    assert_eq!(profiles["profiles"]["totalCount"], 0, "nothing was written");
+    // A huge document made of valid tokens is over the body limit too, answered in the
+    // GraphQL shape.
+    let response = app
+        .gql_as(
+            token,
+            &format!("{{ {} }}", "__typename ".repeat(40_000)),
+            json!({}),
+        )
+        .await;
+    assert_eq!(response.status, 413);
+    assert_eq!(response.code(), "BAD_REQUEST");
+    app.stop().await;
+}
+
+async fn post_raw(app: &TestApp, body: &str) -> (u16, Value) {
+    let response = app
+        .client()
+        .post(format!("{}/graphql", app.url))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+async fn batches_are_off_unless_switched_on(backend: Backend) {
+    let app = with_defaults(backend).await;
+    let (status, body) = post_raw(&app, r#"[{"query": "{ __typename }"}]"#).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    app.stop().await;
+
+    let app = TestApp::spawn_with(backend, |config| config.limits.batch_requests = true).await;
+    let (status, body) = post_raw(
+        &app,
+        r#"[{"query": "{ __typename }"}, {"query": "{ me { id } }"}]"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body[0]["data"]["__typename"], "Query");
+    assert_eq!(
+        body[1]["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+    let eleven = format!("[{}]", vec![r#"{"query": "{ __typename }"}"#; 11].join(","));
+    let (status, body) = post_raw(&app, &eleven).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED");
+    let (status, _) = post_raw(&app, "[]").await;
+    assert_eq!(status, 400);
+    app.stop().await;
+}
+
+async fn introspection_and_graphiql_can_be_switched_off(backend: Backend) {
+    let introspect = "{ __schema { queryType { name } } }";
+    let app = TestApp::spawn(backend).await;
+    let open = app.gql(introspect, json!({})).await;
+    assert_eq!(open.body["data"]["__schema"]["queryType"]["name"], "Query");
+    app.stop().await;
+
+    let app = TestApp::spawn_with(backend, |config| {
+        config.introspection = false;
+        config.graphiql = false;
+    })
+    .await;
+    let closed = app.gql(introspect, json!({})).await;
+    assert_eq!(
+        closed.body["data"]["__schema"],
+        Value::Null,
+        "{}",
+        closed.body
+    );
+    let page = app
+        .client()
+        .get(format!("{}/graphql", app.url))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(page.status(), 404);
+    app.stop().await;
+}
+
+async fn cors_answers_only_allowed_origins(backend: Backend) {
+    let preflight = |app: &TestApp, origin: &'static str| {
+        app.client()
+            .request(reqwest::Method::OPTIONS, format!("{}/graphql", app.url))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let app = TestApp::spawn(backend).await;
+    let response = preflight(&app, "https://app.example.com")
+        .await
+        .expect("answers");
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "CORS is off by default"
+    );
+    app.stop().await;
+
+    let app = TestApp::spawn_with(backend, |config| {
+        config.cors_allowed_origins = vec!["https://app.example.com".into()];
+    })
+    .await;
+    let allowed = preflight(&app, "https://app.example.com")
+        .await
+        .expect("answers");
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let other = preflight(&app, "https://evil.example.com")
+        .await
+        .expect("answers");
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    app.stop().await;
+}
+
+async fn slow_and_huge_answers_are_cut(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let account = app.admin().await;
+    let app = app
+        .restart(|config| config.limits.request_timeout = Duration::from_nanos(1))
+        .await;
+    let slow = app
+        .gql_as(
+            &account.token,
+            "{ me { email profiles { totalCount } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(slow.code(), "TIMEOUT", "{}", slow.body);
+    app.stop().await;
+
+    let app = TestApp::spawn(backend).await;
+    let ann = app.register("ann@example.com").await;
+    for n in 0..5 {
+        app.create_profile(
+            &ann,
+            &format!("A profile with a rather long name, number {n}"),
+        )
+        .await;
+    }
+    let app = app
+        .restart(|config| config.limits.max_response_bytes = 200)
+        .await;
+    let big = app
+        .gql_as(
+            &ann.token,
+            "{ me { profiles { nodes { name } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(big.code(), "RESPONSE_TOO_LARGE", "{}", big.body);
+    let small = app.gql_as(&ann.token, "{ me { email } }", json!({})).await;
+    assert!(small.errors().is_empty(), "{}", small.body);
+    app.stop().await;
+}
+
+/// Every string argument, with SQL metacharacters (stored and matched literally) and with NUL
+/// bytes (refused, or matching nothing): never an internal error.
+async fn metacharacters_and_nul_bytes_in_every_string(app: &TestApp) {
+    let admin = app.admin().await;
+    let sneaky = "Robert'); DROP TABLE \"user\"; -- %_\\";
+    let team = app.create_profile(&admin, sneaky).await;
+    let data = app
+        .data_as(
+            &admin.token,
+            "query($p: ID!) { profile(id: $p) { name } }",
+            json!({ "p": team }),
+        )
+        .await;
+    assert_eq!(data["profile"]["name"], sneaky, "stored as given");
+    let found = app
+        .data_as(
+            &admin.token,
+            "query($t: String!) { profiles(filter: { nameContains: $t }) { totalCount } }",
+            json!({ "t": "'); DROP" }),
+        )
+        .await;
+    assert_eq!(found["profiles"]["totalCount"], 1);
+
+    let calls: [(&str, &str); 14] = [
+        (
+            "mutation($s: String!) { createProfile(name: $s) { id } }",
+            "s",
+        ),
+        (
+            "mutation($s: String!, $p: ID!) { updateProfile(id: $p, name: $s) { id } }",
+            "s",
+        ),
+        (
+            "mutation($s: String!) { register(input: { email: $s, password: \"long enough pass\" }) { accessToken } }",
+            "s",
+        ),
+        (
+            "mutation($s: String!) { register(input: { email: \"n@example.com\", password: $s }) { accessToken } }",
+            "s",
+        ),
+        (
+            "mutation($s: String!) { login(email: $s, password: \"whatever it is\") { accessToken } }",
+            "s",
+        ),
+        (
+            "mutation($s: String!) { login(email: \"admin@example.com\", password: $s) { accessToken } }",
+            "s",
+        ),
+        (
+            "mutation($s: String!) { refreshToken(token: $s) { accessToken } }",
+            "s",
+        ),
+        ("mutation($s: String!) { logout(refreshToken: $s) }", "s"),
+        (
+            "mutation($s: String!) { changePassword(currentPassword: $s, newPassword: \"another long one\") { accessToken } }",
+            "s",
+        ),
+        (
+            "mutation($s: String!, $u: ID!) { grantRole(userId: $u, role: $s) { id } }",
+            "s",
+        ),
+        (
+            "query($s: String!) { users(filter: { emailContains: $s, role: $s }) { totalCount } }",
+            "s",
+        ),
+        (
+            "query($s: String!) { profiles(filter: { nameContains: $s }) { totalCount } }",
+            "s",
+        ),
+        (
+            "query($s: String!) { users(after: $s) { totalCount } }",
+            "s",
+        ),
+        ("query($s: ID!) { node(id: $s) { id } }", "s"),
+    ];
+    for value in [sneaky, "nul\u{0}byte", "\u{0}"] {
+        for (query, name) in calls {
+            let mut vars = json!({ "p": team, "u": admin.id });
+            vars[name] = json!(value);
+            let response = app.gql_as(&admin.token, query, vars).await;
+            assert_eq!(response.status, 200, "{query}");
+            for error in response.errors() {
+                let code = error["extensions"]["code"].as_str().unwrap_or("<none>");
+                assert_ne!(
+                    code, "INTERNAL_SERVER_ERROR",
+                    "{query} with {value:?}: {}",
+                    response.body
+                );
+                assert_ne!(code, "<none>", "{query} with {value:?}: {}", response.body);
+            }
+        }
+    }
+    // The users table is still there, and so is everyone.
+    let users = app
+        .data_as(&admin.token, "{ users { totalCount } }", json!({}))
+        .await;
+    assert!(users["users"]["totalCount"].as_u64().unwrap_or(0) >= 1);
+}
