@@ -44,7 +44,7 @@ fn nested(levels: usize) -> String {
     let mut query = String::from("id");
     for level in 0..levels {
         // From the outside in: profiles of `me`, their users, those users' profiles, …
-        let outer = (levels - 1 - level) % 2 == 0;
+        let outer = (levels - 1 - level).is_multiple_of(2);
         let list = if outer {
             "profiles(first: 1)"
         } else {
@@ -247,7 +247,7 @@ async fn batches_are_off_unless_switched_on(backend: Backend) {
         body[1]["errors"][0]["extensions"]["code"],
         "UNAUTHENTICATED"
     );
-    let eleven = format!("[{}]", vec![r#"{"query": "{ __typename }"}"#; 11].join(","));
+    let eleven = format!("[{}]", [r#"{"query": "{ __typename }"}"#; 11].join(","));
     let (status, body) = post_raw(&app, &eleven).await;
     assert_eq!(status, 400);
     assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED");
