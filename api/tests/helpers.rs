@@ -207,6 +207,11 @@ impl TestApp {
         account(&response.body["data"]["register"])
     }
 
+    /// Registers `owner{n}@example.com`.
+    pub async fn register_owned(&self, n: usize) -> Account {
+        self.register(&format!("owner{n}@example.com")).await
+    }
+
     /// Logs in with `password`; the answer as it came.
     pub async fn login(&self, email: &str, password: &str) -> Gql {
         self.gql(
@@ -492,6 +497,26 @@ impl ServerProcess {
             .expect("an URL")
             .to_owned();
         ServerProcess { url, child, log }
+    }
+
+    /// Sends SIGTERM, as a service manager stopping the server would.
+    pub fn terminate(&self) {
+        let pid = self.child.id().expect("a running process");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        assert!(
+            sent.is_ok_and(|status| status.success()),
+            "kill -TERM {pid}"
+        );
+    }
+
+    /// Waits for the process to exit, at most `limit`; its exit status.
+    pub async fn exit_status(&mut self, limit: std::time::Duration) -> std::process::ExitStatus {
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .expect("the process exits in time")
+            .expect("an exit status")
     }
 
     /// Stops the process and returns everything it logged.
