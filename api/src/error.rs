@@ -99,12 +99,22 @@ fn sql_state(err: &DbErr) -> Option<String> {
 }
 
 fn is_connection_failure(err: &DbErr) -> bool {
+    // SQLSTATE classes 08 (connection exception), 53 (insufficient resources) and 57
+    // (operator intervention, such as a server shutting down).
+    if sql_state(err).is_some_and(|state| {
+        ["08", "53", "57"]
+            .iter()
+            .any(|class| state.starts_with(class))
+    }) {
+        return true;
+    }
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
             matches!(
                 e.as_ref(),
                 sea_orm::sqlx::Error::Io(_)
+                    | sea_orm::sqlx::Error::Protocol(_)
                     | sea_orm::sqlx::Error::PoolTimedOut
                     | sea_orm::sqlx::Error::PoolClosed
                     | sea_orm::sqlx::Error::WorkerCrashed

@@ -84,6 +84,21 @@ impl TestApp {
         Self::spawn_on(TestDatabase::create(backend).await, configure).await
     }
 
+    /// Spawns the server on a database the test manages itself.
+    pub async fn spawn_at(
+        backend: Backend,
+        url: &str,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        let database = TestDatabase {
+            backend,
+            url: url.to_owned(),
+            postgres: None,
+            _folder: None,
+        };
+        Self::spawn_on(database, configure).await
+    }
+
     async fn spawn_on(database: TestDatabase, configure: impl FnOnce(&mut Config)) -> TestApp {
         // The server's warnings and errors show in the output of a failing test.
         let _ = tracing_subscriber::fmt()
