@@ -12,6 +12,7 @@ mod dataset;
 mod hardening;
 mod http;
 mod memberships;
+mod model;
 mod outage;
 mod schema;
 mod seed;
