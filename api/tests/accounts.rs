@@ -178,6 +178,14 @@ async fn forged_and_malformed_tokens_are_refused(app: &TestApp) {
             parts.next().expect("payload"),
         )
     };
+    // RS/HS confusion: an RS256 header over a payload signed with HMAC by the key.
+    let confused = {
+        let rs_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","typ":"JWT"}"#);
+        format!(
+            "{rs_header}.{payload}.{}",
+            ann.token.rsplit('.').next().expect("sig")
+        )
+    };
     let unsigned = format!(
         "{}.{payload}.",
         URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#)
@@ -222,6 +230,7 @@ async fn forged_and_malformed_tokens_are_refused(app: &TestApp) {
     let now = chrono::Utc::now().timestamp();
     let cases = [
         ("alg none", unsigned),
+        ("RS256 header", confused),
         ("tampered payload", tampered),
         ("another key", other_key),
         (
