@@ -131,6 +131,28 @@ pub struct Config {
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
     pub shutdown_timeout: Duration,
 
+    /// Subscriptions one WebSocket connection may hold at once.
+    #[arg(
+        long,
+        env = "MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 10,
+        global = true
+    )]
+    pub max_subscriptions_per_connection: usize,
+
+    /// WebSocket connections one user may hold at once, per replica.
+    #[arg(
+        long,
+        env = "MAX_CONNECTIONS_PER_USER",
+        default_value_t = 5,
+        global = true
+    )]
+    pub max_connections_per_user: usize,
+
+    /// How often an idle WebSocket connection is pinged.
+    #[arg(long, env = "WS_PING_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration, global = true)]
+    pub ws_ping_interval: Duration,
+
     /// GraphQL requests executed at once; more wait their turn. Bounds memory and keeps the
     /// cores on finishing requests. Defaults to four per core.
     #[arg(long, env = "MAX_CONCURRENT_REQUESTS", global = true)]

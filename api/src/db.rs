@@ -19,6 +19,8 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use crate::events::{Bus, Event};
+
 /// How long a SQLite writer waits for the file lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// A pooled connection idle this long is pinged before it is handed out.
@@ -49,6 +51,7 @@ impl StatementCounter {
 #[derive(Clone, Debug)]
 pub struct Db {
     conn: DatabaseConnection,
+    events: Bus,
     /// SQLite allows one writer at a time; writers queue here instead of racing for the file
     /// lock, so a deferred transaction never fails with "database is locked" on upgrade.
     sqlite_writer: Option<Arc<Mutex<()>>>,
@@ -76,8 +79,10 @@ impl Db {
         });
         let sqlite_writer = (conn.get_database_backend() == DatabaseBackend::Sqlite)
             .then(|| Arc::new(Mutex::new(())));
+        let events = Bus::start(conn.get_database_backend(), url);
         Ok(Db {
             conn,
+            events,
             sqlite_writer,
         })
     }
@@ -88,6 +93,11 @@ impl Db {
 
     pub fn conn(&self) -> &DatabaseConnection {
         &self.conn
+    }
+
+    /// The events of every replica.
+    pub fn events(&self) -> &Bus {
+        &self.events
     }
 
     pub fn backend(&self) -> DatabaseBackend {
@@ -121,19 +131,41 @@ impl Db {
             None => None,
         };
         let tx = self.conn.begin().await?;
-        Ok(WriteTx { tx, _guard: guard })
+        Ok(WriteTx {
+            tx,
+            events: self.events.clone(),
+            pending: Vec::new(),
+            _guard: guard,
+        })
     }
 }
 
 /// A write transaction; rolled back when dropped without `commit`.
 pub struct WriteTx {
     tx: DatabaseTransaction,
+    events: Bus,
+    /// Events to deliver after the commit (SQLite).
+    pending: Vec<Event>,
     _guard: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
+    /// Publishes `event` to every replica if, and once, the transaction commits.
+    pub async fn publish(&mut self, event: Event) -> Result<(), DbErr> {
+        if self.events.travels_with_commit() {
+            self.events.notify(&self.tx, &event).await
+        } else {
+            self.pending.push(event);
+            Ok(())
+        }
+    }
+
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.tx.commit().await
+        self.tx.commit().await?;
+        for event in self.pending {
+            self.events.send(event);
+        }
+        Ok(())
     }
 }
 

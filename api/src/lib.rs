@@ -4,6 +4,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
@@ -31,6 +32,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     let executions = config.max_concurrent_requests.unwrap_or(4 * cores).max(1);
     Ok(AppState {
         executions: Arc::new(tokio::sync::Semaphore::new(executions)),
+        connections: Arc::default(),
         schema: graphql::schema(
             Some((db.clone(), accounts.clone(), metrics.clone())),
             &config,

@@ -16,4 +16,5 @@ mod model;
 mod outage;
 mod schema;
 mod seed;
+mod subscriptions;
 mod traversal;

@@ -18,6 +18,7 @@ use crate::{
     config::{Config, Registration},
     db::Db,
     error::{AppError, AppResult},
+    events::Event,
     store::{
         roles,
         sessions::{self, NewRefreshToken},
@@ -103,6 +104,16 @@ impl Accounts {
             Ok(_) => Auth::Refused(AppError::Unauthenticated),
             Err(err) => Auth::Refused(err.into()),
         }
+    }
+
+    /// When the access token of this `Authorization` header expires, if it is valid.
+    pub fn token_expiry(&self, authorization: &str) -> Option<chrono::DateTime<Utc>> {
+        let (scheme, token) = authorization.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then_some(())?;
+        self.keys
+            .verify_until(token.trim())
+            .ok()
+            .map(|(_, expires)| expires)
     }
 
     pub async fn register(&self, email: &str, password: &str) -> AppResult<Session> {
@@ -211,8 +222,12 @@ impl Accounts {
 
     /// Revokes every token of the caller by rotating their uniquifier.
     pub async fn logout_everywhere(&self, viewer: &Viewer) -> AppResult<()> {
-        let tx = self.db.begin_write().await?;
+        let mut tx = self.db.begin_write().await?;
         users::rotate_uniquifier(&*tx, viewer.user.clone(), tokens::random_secret()?, None).await?;
+        tx.publish(Event::Account {
+            user_id: viewer.id(),
+        })
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -241,7 +256,11 @@ impl Accounts {
             ));
         }
         let hash = self.passwords.hash(new).await?;
-        let tx = self.db.begin_write().await?;
+        let mut tx = self.db.begin_write().await?;
+        tx.publish(Event::Account {
+            user_id: viewer.id(),
+        })
+        .await?;
         let user = users::rotate_uniquifier(
             &*tx,
             viewer.user.clone(),
@@ -255,9 +274,10 @@ impl Accounts {
     }
 
     pub async fn set_active(&self, user_id: i64, active: bool) -> AppResult<user::Model> {
-        let tx = self.db.begin_write().await?;
+        let mut tx = self.db.begin_write().await?;
         let user = find_user(&*tx, user_id).await?;
         let user = users::set_active(&*tx, user, active).await?;
+        tx.publish(Event::Account { user_id }).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -269,7 +289,8 @@ impl Accounts {
         role: &str,
         grant: bool,
     ) -> AppResult<user::Model> {
-        let tx = self.db.begin_write().await?;
+        let mut tx = self.db.begin_write().await?;
+        tx.publish(Event::Account { user_id }).await?;
         let user = find_user(&*tx, user_id).await?;
         let role = roles::by_name(&*tx, role)
             .await?

@@ -141,6 +141,15 @@ impl Credentials {
         }
     }
 
+    /// Credentials already checked (a WebSocket connection's, at its start).
+    pub fn checked(accounts: Accounts, auth: Auth) -> Self {
+        Credentials {
+            accounts,
+            authorization: None,
+            auth: tokio::sync::OnceCell::new_with(Some(auth)),
+        }
+    }
+
     /// Who is calling (looked up once per request).
     pub async fn auth(&self) -> &Auth {
         self.auth

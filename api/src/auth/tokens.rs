@@ -98,6 +98,11 @@ impl TokenKeys {
     /// The uniquifier of a valid access token: signed by our key with our algorithm (never
     /// `none`, never another one), for our audience and issuer, not expired, issued in the past.
     pub fn verify(&self, token: &str) -> AppResult<String> {
+        self.verify_until(token).map(|(uniquifier, _)| uniquifier)
+    }
+
+    /// The uniquifier of a valid access token, and when it expires.
+    pub fn verify_until(&self, token: &str) -> AppResult<(String, DateTime<Utc>)> {
         let mut validation = Validation::new(self.algorithm);
         validation.set_audience(&[&self.audience]);
         validation.set_issuer(&[ISSUER]);
@@ -112,7 +117,8 @@ impl TokenKeys {
         if claims.typ != ACCESS || claims.iat > Utc::now().timestamp() + MAX_CLOCK_SKEW_SECONDS {
             return Err(AppError::Unauthenticated);
         }
-        Ok(claims.sub)
+        let expires = DateTime::from_timestamp(claims.exp, 0).ok_or(AppError::Unauthenticated)?;
+        Ok((claims.sub, expires))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{role, user};
+use entity::{role, user, user_profile};
 
 use super::{
     id::{NodeId, NodeType},
@@ -18,6 +18,7 @@ use crate::{
     },
     db::Db,
     error::{AppError, AppResult},
+    events::{Change, Event, Membership},
     store::{self, memberships},
 };
 
@@ -219,16 +220,22 @@ async fn delete_user(db: &Db, viewer: &Viewer, key: i64) -> AppResult<()> {
             )
         });
     }
-    let tx = db.begin_write().await?;
+    let mut tx = db.begin_write().await?;
     store::profiles::lock_owned_by(&*tx, key).await?;
     if !memberships::solely_owned(&*tx, key).await?.is_empty() {
         return Err(AppError::conflict(
             "the user is the only owner of a profile: give it another owner or delete it first",
         ));
     }
+    let links = memberships::links_of(&*tx, user_profile::Column::UserId, key).await?;
     if !store::delete::<user::Entity>(&*tx, key).await? {
         return Err(AppError::not_found("no such user"));
     }
+    for link in links {
+        tx.publish(Membership::now(Change::Removed, link.profile_id, key, None))
+            .await?;
+    }
+    tx.publish(Event::Account { user_id: key }).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -145,6 +145,23 @@ impl Batch {
         self.credentials.auth().await.scope()
     }
 
+    /// The loader of a WebSocket connection, shared by its events: loads run as tasks after
+    /// the default short delay, since events are resolved outside a request.
+    pub fn per_connection(
+        db: Db,
+        credentials: Arc<Credentials>,
+        metrics: Metrics,
+    ) -> DataLoader<Batch> {
+        DataLoader::new(
+            Batch {
+                db,
+                credentials,
+                metrics,
+            },
+            tokio::spawn,
+        )
+    }
+
     pub fn of<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c DataLoader<Batch>> {
         ctx.data::<DataLoader<Batch>>()
     }

@@ -16,6 +16,7 @@ use crate::{
     auth::{Viewer, guards::Authenticated, rules::ProfileAccess},
     db::Db,
     error::{AppError, AppResult, DbResultExt},
+    events::{self, Membership},
     store::{
         self,
         memberships::{self, Change},
@@ -107,7 +108,7 @@ async fn change(
     user_key: i64,
     role: Option<ProfileRole>,
 ) -> AppResult<MembershipPayload> {
-    let tx = db.begin_write().await?;
+    let mut tx = db.begin_write().await?;
     let profile = store::profiles::lock(&*tx, profile_key)
         .await?
         .ok_or_else(no_profile)?;
@@ -144,6 +145,17 @@ async fn change(
         }
         None => (None, memberships::remove(&*tx, user_key, profile.id).await?),
     };
+    let event = match change {
+        Change::Added => Some(events::Change::Added),
+        Change::RoleChanged => Some(events::Change::RoleChanged),
+        Change::Removed => Some(events::Change::Removed),
+        Change::Unchanged => None,
+    };
+    if let Some(event) = event {
+        let role = link.as_ref().map(|link| link.role);
+        tx.publish(Membership::now(event, profile.id, user_key, role))
+            .await?;
+    }
     tx.commit().await?;
     Ok(MembershipPayload {
         profile: Profile(profile),

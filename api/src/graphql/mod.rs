@@ -9,11 +9,12 @@ mod membership;
 mod node;
 mod profile;
 mod scheduler;
+mod subscription;
 mod user;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, MergedObject, Schema};
 
 pub use account::ClientIp;
 pub use id::{NodeId, NodeType};
@@ -38,16 +39,20 @@ pub struct Mutation(
     membership::MembershipMutation,
 );
 
-pub type RosterSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type RosterSchema = Schema<Query, Mutation, subscription::Subscription>;
 
 /// The schema, with the limits and introspection setting of `config`; `services` are `None`
 /// only to print the SDL.
 pub fn schema(services: Option<(Db, Accounts, Metrics)>, config: &Config) -> RosterSchema {
     let limits = &config.limits;
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(limits.query_max_depth)
-        .limit_complexity(limits.query_max_complexity)
-        .data(limits.clone());
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscription::Subscription,
+    )
+    .limit_depth(limits.query_max_depth)
+    .limit_complexity(limits.query_max_complexity)
+    .data(limits.clone());
     if !config.introspection {
         builder = builder.disable_introspection();
     }
@@ -73,6 +78,24 @@ pub fn with_request_data(
         loads,
     );
     request.data(credentials).data(ClientIp(ip)).data(loader)
+}
+
+/// The data of a WebSocket connection: its caller, already authenticated, and a batch loader
+/// shared by the events it receives.
+pub fn connection_data(
+    state: &AppState,
+    credentials: Arc<Credentials>,
+    ip: String,
+) -> async_graphql::Data {
+    let mut data = async_graphql::Data::default();
+    data.insert(Batch::per_connection(
+        state.db.clone(),
+        credentials.clone(),
+        state.metrics.clone(),
+    ));
+    data.insert(credentials);
+    data.insert(ClientIp(ip));
+    data
 }
 
 /// The database handle, from the schema data.

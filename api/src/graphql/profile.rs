@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
-use entity::{ProfileRole, profile};
+use entity::{ProfileRole, profile, user_profile};
 
 use super::{
     arguments::{ListOrder, ProfileFilter, ProfileOrder, ProfileUserFilter, ProfileUserOrder},
@@ -17,6 +17,7 @@ use crate::{
     auth::{Permission, Viewer, guards::Authenticated, rules::ProfileAccess},
     db::Db,
     error::{AppError, AppResult},
+    events::{Change, Membership},
     store::{
         self,
         listing::{Filter, SortKey},
@@ -205,9 +206,16 @@ impl ProfileMutation {
 }
 
 async fn create(db: &Db, viewer: &Viewer, name: &str) -> AppResult<profile::Model> {
-    let tx = db.begin_write().await?;
+    let mut tx = db.begin_write().await?;
     let profile = store::profiles::create(&*tx, name).await?;
     memberships::set(&*tx, None, viewer.id(), profile.id, ProfileRole::Owner).await?;
+    tx.publish(Membership::now(
+        Change::Added,
+        profile.id,
+        viewer.id(),
+        Some(ProfileRole::Owner),
+    ))
+    .await?;
     tx.commit().await?;
     Ok(profile)
 }
@@ -225,13 +233,18 @@ async fn rename(db: &Db, viewer: &Viewer, key: i64, name: &str) -> AppResult<pro
 }
 
 async fn delete(db: &Db, viewer: &Viewer, key: i64) -> AppResult<()> {
-    let tx = db.begin_write().await?;
+    let mut tx = db.begin_write().await?;
     store::profiles::lock(&*tx, key)
         .await?
         .ok_or_else(no_profile)?;
     let access = ProfileAccess::of(&*tx, viewer, key).await?;
     access.require(access.can_manage(), "delete it")?;
+    let links = memberships::links_of(&*tx, user_profile::Column::ProfileId, key).await?;
     store::delete::<profile::Entity>(&*tx, key).await?;
+    for link in links {
+        tx.publish(Membership::now(Change::Removed, key, link.user_id, None))
+            .await?;
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -48,6 +48,13 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// The client's address.
+    pub fn ip(self) -> String {
+        self.ip
+    }
+}
+
 /// The result of one request: the JSON body and whether it was executed.
 pub struct Executed {
     pub body: Vec<u8>,

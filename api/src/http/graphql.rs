@@ -7,11 +7,13 @@
 
 use std::net::SocketAddr;
 
-use async_graphql::http::GraphiQLSource;
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
 use axum::{
     Extension,
     body::Bytes,
-    extract::{ConnectInfo, RawQuery, State, rejection::BytesRejection},
+    extract::{
+        ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade, rejection::BytesRejection,
+    },
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
@@ -20,6 +22,7 @@ use super::{
     AppState,
     answer::{Format, is_json, not_acceptable, request_error, wants_html},
     execute::{self, Caller},
+    subscriptions,
 };
 
 type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
@@ -105,13 +108,27 @@ async fn post_batch(
     with_statements(state, format.answer(StatusCode::OK, body), statements)
 }
 
-pub async fn get(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let query = query.unwrap_or_default();
+pub async fn get(State(state): State<AppState>, peer: Peer, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let headers = parts.headers.clone();
+    let query = parts.uri.query().unwrap_or_default().to_owned();
+    let upgrading = headers
+        .get(header::UPGRADE)
+        .and_then(|value| value.to_str().ok());
+    if upgrading.is_some_and(|value| value.eq_ignore_ascii_case("websocket")) {
+        let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+            Ok(upgrade) => upgrade,
+            Err(rejection) => return rejection.into_response(),
+        };
+        let Some(protocol) = subscriptions::protocol(&headers) else {
+            let message = "offer the graphql-transport-ws subprotocol";
+            return (StatusCode::BAD_REQUEST, message).into_response();
+        };
+        let ip = Caller::of(&state, &headers, peer).ip();
+        return upgrade
+            .protocols(ALL_WEBSOCKET_PROTOCOLS)
+            .on_upgrade(move |socket| subscriptions::serve(socket, protocol, state, ip));
+    }
     if query.is_empty() && wants_html(&headers) {
         if !state.config.graphiql {
             return (

@@ -5,6 +5,7 @@ mod document;
 mod execute;
 mod graphql;
 mod health;
+mod subscriptions;
 
 use std::sync::Arc;
 
@@ -32,6 +33,8 @@ pub struct AppState {
     pub db: Db,
     /// Permits to execute GraphQL requests (`MAX_CONCURRENT_REQUESTS`).
     pub executions: Arc<Semaphore>,
+    /// Open WebSocket connections by user, on this replica.
+    pub connections: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
     pub accounts: Accounts,
     pub metrics: Metrics,
     pub schema: RosterSchema,

@@ -111,3 +111,15 @@ pub async fn solely_owned(conn: &impl ConnectionTrait, user_id: i64) -> Result<V
         .all(conn)
         .await
 }
+
+/// The links of a profile (`profile`) or of a user.
+pub async fn links_of(
+    conn: &impl ConnectionTrait,
+    column: user_profile::Column,
+    key: i64,
+) -> Result<Vec<user_profile::Model>, DbErr> {
+    user_profile::Entity::find()
+        .filter(column.eq(key))
+        .all(conn)
+        .await
+}

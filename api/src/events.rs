@@ -1,0 +1,154 @@
+//! Events of the server, delivered to every replica: changes of membership, for subscribers,
+//! and changes of accounts, which close the subscriptions of revoked tokens.
+//!
+//! On PostgreSQL an event is a `NOTIFY` sent inside the transaction of its change, so it is
+//! delivered when, and only if, the change commits, in commit order; every replica `LISTEN`s
+//! and fans the events out to its own subscribers. On SQLite (one process) an in-process
+//! channel does the same after the commit.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, sqlx::postgres::PgListener};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+/// The `LISTEN`/`NOTIFY` channel.
+const CHANNEL: &str = "roster_events";
+/// Events a replica buffers for its subscribers; one that falls further behind is dropped.
+const BUFFER: usize = 1024;
+
+/// What happened to a user's link to a profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Change {
+    Added,
+    Removed,
+    RoleChanged,
+}
+
+/// A change of who manages a profile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub change: Change,
+    pub profile_id: i64,
+    pub user_id: i64,
+    /// `OWNER` or `MANAGER`; none when the user was removed.
+    pub role: Option<entity::ProfileRole>,
+    pub at: DateTime<Utc>,
+}
+
+impl Membership {
+    /// The event of a link `change`d now.
+    pub fn now(
+        change: Change,
+        profile_id: i64,
+        user_id: i64,
+        role: Option<entity::ProfileRole>,
+    ) -> Event {
+        Event::Membership(Membership {
+            change,
+            profile_id,
+            user_id,
+            role,
+            at: crate::store::now(),
+        })
+    }
+}
+
+/// An event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    Membership(Membership),
+    /// The account changed in a way that may revoke its tokens or rights.
+    Account {
+        user_id: i64,
+    },
+}
+
+/// The events of this replica. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Bus {
+    sender: broadcast::Sender<Event>,
+    backend: DatabaseBackend,
+}
+
+impl Bus {
+    /// The bus of a server on `backend`; on PostgreSQL, listens at `url` for every replica's
+    /// events, reconnecting by itself.
+    pub fn start(backend: DatabaseBackend, url: &str) -> Bus {
+        let (sender, _) = broadcast::channel(BUFFER);
+        if backend == DatabaseBackend::Postgres {
+            tokio::spawn(listen(url.to_owned(), sender.clone()));
+        }
+        Bus { sender, backend }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.sender.subscribe()
+    }
+
+    /// Whether events travel with their transaction (`NOTIFY`), rather than after it.
+    pub fn travels_with_commit(&self) -> bool {
+        self.backend == DatabaseBackend::Postgres
+    }
+
+    /// Sends `event` with the commit of the transaction `conn` (PostgreSQL).
+    pub async fn notify(&self, conn: &impl ConnectionTrait, event: &Event) -> Result<(), DbErr> {
+        let payload = serde_json::to_string(event).map_err(|err| DbErr::Custom(err.to_string()))?;
+        conn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), payload.into()],
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// Delivers `event` to this replica's subscribers now (SQLite, after the commit).
+    pub fn send(&self, event: Event) {
+        let _ = self.sender.send(event);
+    }
+}
+
+/// Receives the events of every replica, forever: a lost connection is made again.
+async fn listen(url: String, sender: broadcast::Sender<Event>) {
+    let mut lost = false;
+    loop {
+        let mut listener = match PgListener::connect(&url).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot connect to listen for events; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(err) = listener.listen(CHANNEL).await {
+            tracing::warn!(error = %err, "cannot listen for events; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        if lost {
+            tracing::info!("listening for events again");
+        }
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    match serde_json::from_str::<Event>(notification.payload()) {
+                        Ok(event) => {
+                            let _ = sender.send(event);
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, "ignoring an event that does not parse")
+                        }
+                    }
+                }
+                Ok(None) | Err(_) => {
+                    tracing::warn!("lost the connection listening for events; reconnecting");
+                    lost = true;
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

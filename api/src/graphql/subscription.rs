@@ -1,0 +1,206 @@
+//! Live changes of who manages which profile, delivered to subscribers on every replica.
+
+use std::collections::HashSet;
+
+use async_graphql::{Context, Enum, ID, Object, Subscription};
+use chrono::{DateTime, Utc};
+use entity::user_profile;
+use futures_util::{Stream, stream};
+use tokio::sync::broadcast::{Receiver, error::RecvError};
+
+use super::{
+    id::{NodeId, NodeType},
+    loaders::{Batch, ProfileKey, UserKey},
+    membership::ProfileRole,
+    profile::Profile,
+    state,
+    user::User,
+};
+use crate::{
+    auth::{guards::Authenticated, rules::ProfileAccess},
+    error::AppError,
+    events::{self, Event},
+    store::memberships,
+};
+
+/// What happened to a user's link to a profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::events::Change", name = "MembershipChange")]
+pub enum MembershipChange {
+    /// The user became a manager of the profile.
+    Added,
+    /// The user no longer manages the profile.
+    Removed,
+    /// The user's role on the profile changed.
+    RoleChanged,
+}
+
+/// A change of who manages a profile.
+pub struct MembershipEvent(events::Membership);
+
+#[Object]
+impl MembershipEvent {
+    /// What happened.
+    async fn kind(&self) -> MembershipChange {
+        self.0.change.into()
+    }
+
+    /// The ID of the profile.
+    async fn profile_id(&self) -> ID {
+        NodeId::profile(self.0.profile_id)
+    }
+
+    /// The ID of the user.
+    async fn user_id(&self) -> ID {
+        NodeId::user(self.0.user_id)
+    }
+
+    /// The profile, when the subscriber may still see it.
+    async fn profile(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Profile>> {
+        Ok(Batch::of(ctx)?
+            .load_one(ProfileKey(self.0.profile_id))
+            .await?
+            .map(Profile))
+    }
+
+    /// The user, when the subscriber may see them (a user removed from the subscriber's only
+    /// shared profile no longer is: see `userId`).
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        Ok(Batch::of(ctx)?
+            .load_one(UserKey(self.0.user_id))
+            .await?
+            .map(User::new))
+    }
+
+    /// The user's role on the profile after the change; null when the user was removed.
+    async fn role(&self) -> Option<ProfileRole> {
+        self.0.role.map(Into::into)
+    }
+
+    /// When the change was made.
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+}
+
+/// The events a subscription still wants, and how to tell.
+struct Follow {
+    events: Receiver<Event>,
+    me: i64,
+    /// The profiles followed; `None` follows one fixed profile.
+    managed: HashSet<i64>,
+    /// Follows every event of one profile, and ends when the subscriber leaves it (unless
+    /// they may read every profile).
+    single: Option<(i64, bool)>,
+    done: bool,
+}
+
+type Events = std::pin::Pin<Box<dyn Stream<Item = async_graphql::Result<MembershipEvent>> + Send>>;
+
+fn follow(follow: Follow) -> Events {
+    Box::pin(stream::unfold(follow, |mut follow| async move {
+        if follow.done {
+            return None;
+        }
+        loop {
+            match follow.events.recv().await {
+                Ok(Event::Membership(change)) => {
+                    if let Some(event) = follow.accept(change) {
+                        return Some((Ok(event), follow));
+                    }
+                }
+                Ok(Event::Account { .. }) => {}
+                Err(RecvError::Lagged(_)) => {
+                    // A subscriber that cannot keep up is dropped, not buffered without bound.
+                    follow.done = true;
+                    let message =
+                        "events came faster than this subscription read them; subscribe again";
+                    return Some((Err(AppError::bad_input(message).into()), follow));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }))
+}
+
+impl Follow {
+    /// The event to deliver for `change`, if any, updating what is followed.
+    fn accept(&mut self, change: events::Membership) -> Option<MembershipEvent> {
+        let mine = change.user_id == self.me;
+        let removed = change.change == events::Change::Removed;
+        match self.single {
+            Some((profile, read_all)) => {
+                if change.profile_id != profile {
+                    return None;
+                }
+                if mine && removed && !read_all {
+                    self.done = true;
+                }
+            }
+            None => {
+                if mine && removed {
+                    self.managed.remove(&change.profile_id);
+                } else if mine {
+                    self.managed.insert(change.profile_id);
+                } else if !self.managed.contains(&change.profile_id) {
+                    return None;
+                }
+            }
+        }
+        Some(MembershipEvent(change))
+    }
+}
+
+#[derive(Default)]
+pub struct Subscription;
+
+#[Subscription]
+impl Subscription {
+    /// Every change of the managers of this profile, from now on. For its managers and
+    /// `profiles:read` holders; a manager who is removed gets that event, then no more.
+    #[graphql(guard = "Authenticated")]
+    async fn profile_membership_changed(
+        &self,
+        ctx: &Context<'_>,
+        profile_id: ID,
+    ) -> async_graphql::Result<Events> {
+        let key = NodeId::decode_as(&profile_id, NodeType::Profile)?;
+        let viewer = super::viewer(ctx).await?;
+        let db = state(ctx)?;
+        // Subscribe first: no change slips between the check and the subscription.
+        let events = db.events().subscribe();
+        let access = ProfileAccess::of(db.conn(), viewer, key)
+            .await
+            .map_err(AppError::from)?;
+        if !access.visible() {
+            return Err(AppError::not_found("no such profile").into());
+        }
+        let read_all = viewer.can(crate::auth::Permission::ProfilesRead);
+        Ok(follow(Follow {
+            events,
+            me: viewer.id(),
+            managed: HashSet::new(),
+            single: Some((key, read_all)),
+            done: false,
+        }))
+    }
+
+    /// Every change of the managers of the profiles the caller manages, from now on,
+    /// including the caller being added to a profile or removed from one.
+    #[graphql(guard = "Authenticated")]
+    async fn my_profiles_changed(&self, ctx: &Context<'_>) -> async_graphql::Result<Events> {
+        let viewer = super::viewer(ctx).await?;
+        let db = state(ctx)?;
+        let events = db.events().subscribe();
+        let links = memberships::links_of(db.conn(), user_profile::Column::UserId, viewer.id())
+            .await
+            .map_err(AppError::from)?;
+        Ok(follow(Follow {
+            events,
+            me: viewer.id(),
+            managed: links.into_iter().map(|link| link.profile_id).collect(),
+            single: None,
+            done: false,
+        }))
+    }
+}

@@ -1,0 +1,239 @@
+//! GraphQL subscriptions over WebSocket (`graphql-transport-ws`, and the older `graphql-ws`)
+//! at `/graphql`: authenticated by the access token of `connection_init`, bounded per
+//! connection and per user, pinged when idle, and closed when the token expires or is revoked.
+
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
+use async_graphql::{Data, http::WebSocketProtocols};
+use axum::{
+    extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket},
+    http::{HeaderMap, header},
+};
+use chrono::Utc;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::{broadcast::error::RecvError, mpsc};
+
+use super::AppState;
+use crate::{
+    auth::{Auth, Credentials},
+    events::Event,
+    graphql,
+};
+
+/// How long a client has to send `connection_init`.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The close codes of the protocol.
+const UNAUTHORIZED: u16 = 4401;
+const FORBIDDEN: u16 = 4403;
+const INIT_TIMED_OUT: u16 = 4408;
+
+/// Serves one upgraded connection until it closes.
+pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState, ip: String) {
+    let (mut sink, mut source) = socket.split();
+    let Ok(Some(init)) = tokio::time::timeout(INIT_TIMEOUT, next_text(&mut source)).await else {
+        close(
+            &mut sink,
+            INIT_TIMED_OUT,
+            "Connection initialisation timeout",
+        )
+        .await;
+        return;
+    };
+    let init_value: Value = serde_json::from_str(&init).unwrap_or(Value::Null);
+    if init_value["type"] != "connection_init" {
+        close(&mut sink, UNAUTHORIZED, "Unauthorized").await;
+        return;
+    }
+    let authorization = authorization(&init_value["payload"]);
+    let auth = state.accounts.authenticate(authorization.as_deref()).await;
+    let Auth::User(viewer) = &auth else {
+        close(
+            &mut sink,
+            FORBIDDEN,
+            "Forbidden: send a valid access token in connection_init",
+        )
+        .await;
+        return;
+    };
+    let me = viewer.id();
+    let Some(_slot) = Slot::take(&state, me) else {
+        close(&mut sink, FORBIDDEN, "Forbidden: too many connections").await;
+        return;
+    };
+    let expires = authorization
+        .as_deref()
+        .and_then(|header| state.accounts.token_expiry(header));
+
+    let credentials = Arc::new(Credentials::checked(state.accounts.clone(), auth));
+    let data: Data = graphql::connection_data(&state, credentials, ip);
+    let (inbound, mut inbound_rx) = mpsc::channel::<String>(16);
+    let _ = inbound.send(init).await;
+    let messages = futures_util::stream::poll_fn(move |cx| inbound_rx.poll_recv(cx));
+    let mut graphql = async_graphql::http::WebSocket::new(state.schema.clone(), messages, protocol)
+        .connection_data(data);
+
+    let mut accounts = state.db.events().subscribe();
+    let mut ping = tokio::time::interval(state.config.ws_ping_interval);
+    ping.reset();
+    let until_expiry = expires.map_or(Duration::MAX, |at| {
+        (at - Utc::now()).to_std().unwrap_or_default()
+    });
+    let expiry = tokio::time::sleep(until_expiry.min(Duration::from_secs(60 * 60 * 24 * 365)));
+    tokio::pin!(expiry);
+    let mut active: HashSet<String> = HashSet::new();
+    let cap = state.config.max_subscriptions_per_connection;
+
+    loop {
+        tokio::select! {
+            message = next_text(&mut source) => {
+                let Some(text) = message else { break };
+                let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                let id = value["id"].as_str().unwrap_or_default().to_owned();
+                match value["type"].as_str() {
+                    Some("subscribe" | "start") if !active.contains(&id) && active.len() >= cap => {
+                        let error = json!({ "id": id, "type": "error", "payload": [{ "message": format!("at most {cap} subscriptions per connection") }] });
+                        if sink.send(Message::Text(error.to_string().into())).await.is_err() { break; }
+                        continue;
+                    }
+                    Some("subscribe" | "start") => { active.insert(id); }
+                    Some("complete" | "stop") => { active.remove(&id); }
+                    _ => {}
+                }
+                if inbound.send(text).await.is_err() { break; }
+            }
+            outgoing = graphql.next() => {
+                match outgoing {
+                    Some(async_graphql::http::WsMessage::Text(text)) => {
+                        if let Ok(value) = serde_json::from_str::<Value>(&text)
+                            && matches!(value["type"].as_str(), Some("complete" | "error"))
+                            && let Some(id) = value["id"].as_str()
+                        {
+                            active.remove(id);
+                        }
+                        if sink.send(Message::Text(text.into())).await.is_err() { break; }
+                    }
+                    Some(async_graphql::http::WsMessage::Close(code, reason)) => {
+                        close(&mut sink, code, &reason).await;
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            () = &mut expiry => {
+                close(&mut sink, FORBIDDEN, "Forbidden: the access token expired").await;
+                break;
+            }
+            event = accounts.recv() => {
+                let changed = match event {
+                    Ok(Event::Account { user_id }) => user_id == me,
+                    Ok(_) => false,
+                    // Missed events may have been about this account: check it again.
+                    Err(RecvError::Lagged(_)) => true,
+                    Err(RecvError::Closed) => break,
+                };
+                if changed && !matches!(state.accounts.authenticate(authorization.as_deref()).await, Auth::User(_)) {
+                    close(&mut sink, FORBIDDEN, "Forbidden: the access token was revoked").await;
+                    break;
+                }
+            }
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(Vec::new().into())).await.is_err() { break; }
+            }
+        }
+    }
+}
+
+/// The next text message of the client; `None` when it closed the connection.
+async fn next_text(source: &mut futures_util::stream::SplitStream<WebSocket>) -> Option<String> {
+    while let Some(Ok(message)) = source.next().await {
+        match message {
+            Message::Text(text) => return Some(text.to_string()),
+            Message::Binary(bytes) => return String::from_utf8(bytes.to_vec()).ok(),
+            Message::Close(_) => return None,
+            Message::Ping(_) | Message::Pong(_) => {}
+        }
+    }
+    None
+}
+
+async fn close(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    code: u16,
+    reason: &str,
+) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason),
+    };
+    let _ = sink.send(Message::Close(Some(frame))).await;
+    let _ = sink.close().await;
+}
+
+/// The first subprotocol of `Sec-WebSocket-Protocol` the server speaks.
+pub fn protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
+    headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)?
+        .to_str()
+        .ok()?
+        .split(',')
+        .find_map(|offered| offered.trim().parse().ok())
+}
+
+/// The value of an `Authorization` key, in any case, of a JSON object.
+fn header_in(object: &Value) -> Option<&str> {
+    object.as_object()?.iter().find_map(|(key, value)| {
+        key.eq_ignore_ascii_case("authorization")
+            .then(|| value.as_str())
+            .flatten()
+    })
+}
+
+/// The `Authorization` value of a `connection_init` payload: `{"Authorization": "Bearer …"}`,
+/// the same under `headers`, or `{"token": "…"}`.
+fn authorization(payload: &Value) -> Option<String> {
+    if let Some(value) = header_in(payload).or_else(|| header_in(&payload["headers"])) {
+        return Some(value.to_owned());
+    }
+    let token = payload["token"].as_str()?;
+    Some(if token.contains(' ') {
+        token.to_owned()
+    } else {
+        format!("Bearer {token}")
+    })
+}
+
+/// One of a user's connections on this replica, given back when dropped.
+struct Slot {
+    state: AppState,
+    user: i64,
+}
+
+impl Slot {
+    fn take(state: &AppState, user: i64) -> Option<Slot> {
+        let mut connections = state.connections.lock().ok()?;
+        let count = connections.entry(user).or_default();
+        if *count >= state.config.max_connections_per_user {
+            return None;
+        }
+        *count += 1;
+        Some(Slot {
+            state: state.clone(),
+            user,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut connections) = self.state.connections.lock()
+            && let Some(count) = connections.get_mut(&self.user)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                connections.remove(&self.user);
+            }
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! Subscriptions over WebSocket (`graphql-transport-ws`): events of mutations sent to one
+//! replica reach subscribers of another, in order; removed users stop receiving; tokens that
+//! expire or are revoked close their connection; limits hold.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream,
+    tungstenite::{Message, client::IntoClientRequest},
+};
+
+use crate::{
+    db_tests,
+    helpers::{Backend, PASSWORD, ServerProcess, TestDatabase},
+};
+
+db_tests!(
+    events_reach_subscribers_on_every_replica[own_server],
+    expired_and_revoked_tokens_close_the_connection[own_server],
+    connections_and_subscriptions_are_bounded[own_server],
+);
+
+/// A `graphql-transport-ws` client.
+struct Client {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+enum Outcome {
+    Acknowledged(Box<Client>),
+    Closed(u16, String),
+}
+
+impl Client {
+    async fn connect(server: &str, payload: Value) -> Outcome {
+        let url = format!("{}/graphql", server.replace("http://", "ws://"));
+        let mut request = url.into_client_request().expect("a request");
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().expect("a header"),
+        );
+        let (mut socket, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("the server upgrades");
+        assert_eq!(
+            response.headers()["sec-websocket-protocol"],
+            "graphql-transport-ws"
+        );
+        socket
+            .send(Message::text(
+                json!({ "type": "connection_init", "payload": payload }).to_string(),
+            ))
+            .await
+            .expect("sent");
+        let mut client = Client { socket };
+        match client.next().await {
+            Some(Ok(message)) if message["type"] == "connection_ack" => {
+                Outcome::Acknowledged(Box::new(client))
+            }
+            Some(Err((code, reason))) => Outcome::Closed(code, reason),
+            other => panic!(
+                "unexpected answer to connection_init: {:?}",
+                other.map(|o| o.ok())
+            ),
+        }
+    }
+
+    async fn with_token(server: &str, token: &str) -> Client {
+        match Client::connect(
+            server,
+            json!({ "Authorization": format!("Bearer {token}") }),
+        )
+        .await
+        {
+            Outcome::Acknowledged(client) => *client,
+            Outcome::Closed(code, reason) => panic!("closed {code}: {reason}"),
+        }
+    }
+
+    async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        let message = json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } });
+        self.socket
+            .send(Message::text(message.to_string()))
+            .await
+            .expect("sent");
+    }
+
+    /// The next protocol message, or the close frame as `Err`; `None` after 5 s of silence.
+    async fn next(&mut self) -> Option<Result<Value, (u16, String)>> {
+        self.next_within(Duration::from_secs(5)).await
+    }
+
+    async fn next_within(&mut self, limit: Duration) -> Option<Result<Value, (u16, String)>> {
+        loop {
+            let message = tokio::time::timeout(limit, self.socket.next())
+                .await
+                .ok()??;
+            match message {
+                Ok(Message::Text(text)) => {
+                    let value: Value = serde_json::from_str(&text).expect("json");
+                    if value["type"] == "ping" {
+                        continue;
+                    }
+                    return Some(Ok(value));
+                }
+                Ok(Message::Close(frame)) => {
+                    let (code, reason) = frame.map_or((1005, String::new()), |f| {
+                        (u16::from(f.code), f.reason.to_string())
+                    });
+                    return Some(Err((code, reason)));
+                }
+                Ok(_) => continue,
+                Err(_) => return Some(Err((1006, "dropped".into()))),
+            }
+        }
+    }
+
+    /// The next event of subscription `id`, as (kind, user ID, role).
+    async fn event(&mut self, id: &str) -> (String, String, Value) {
+        let message = self.next().await.expect("an event").expect("not closed");
+        assert_eq!(message["id"], id, "{message}");
+        assert_eq!(message["type"], "next", "{message}");
+        let event = message["payload"]["data"]
+            .as_object()
+            .and_then(|data| data.values().next())
+            .cloned()
+            .expect("an event");
+        (
+            event["kind"].as_str().unwrap_or_default().to_owned(),
+            event["userId"].as_str().unwrap_or_default().to_owned(),
+            event["role"].clone(),
+        )
+    }
+}
+
+async fn gql(server: &str, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let mut request = reqwest::Client::new()
+        .post(format!("{server}/graphql"))
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let body: Value = request
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    assert!(body["errors"].is_null(), "{body}");
+    body["data"].clone()
+}
+
+/// Registers `email`; its ID and access token.
+async fn register(server: &str, email: &str) -> (String, String) {
+    let data = gql(
+        server,
+        None,
+        "mutation($e: String!, $p: String!) { register(input: { email: $e, password: $p }) { accessToken user { id } } }",
+        json!({ "e": email, "p": PASSWORD }),
+    )
+    .await;
+    let payload = &data["register"];
+    (
+        payload["user"]["id"].as_str().expect("id").to_owned(),
+        payload["accessToken"].as_str().expect("token").to_owned(),
+    )
+}
+
+/// Two replicas on one PostgreSQL database; one server on SQLite (one process).
+async fn replicas(
+    backend: Backend,
+    env: &[(&str, &str)],
+) -> (TestDatabase, ServerProcess, Option<ServerProcess>) {
+    let database = TestDatabase::create(backend).await;
+    let a = ServerProcess::start(&database.url, env).await;
+    let b = match backend {
+        Backend::Postgres => Some(ServerProcess::start(&database.url, env).await),
+        Backend::Sqlite => None,
+    };
+    (database, a, b)
+}
+
+const ON_PROFILE: &str = "subscription($p: ID!) { profileMembershipChanged(profileId: $p) { kind role at userId user { email } profile { name } } }";
+const MINE: &str =
+    "subscription { myProfilesChanged { kind role userId user { email } profile { name } } }";
+const SET: &str = "mutation($p: ID!, $u: ID!, $r: ProfileRole!) { addProfileManager(profileId: $p, userId: $u, role: $r) { changed } }";
+const REMOVE: &str =
+    "mutation($p: ID!, $u: ID!) { removeProfileManager(profileId: $p, userId: $u) { changed } }";
+
+async fn events_reach_subscribers_on_every_replica(backend: Backend) {
+    let (_database, a, b) = replicas(backend, &[]).await;
+    let b_url = b.as_ref().map_or(a.url.clone(), |b| b.url.clone());
+    let (_, ann) = register(&a.url, "ann@example.com").await;
+    let (bob_id, bob) = register(&a.url, "bob@example.com").await;
+    let bob_id_ = bob_id.clone();
+    let (carol_id, carol) = register(&a.url, "carol@example.com").await;
+    let (dave_id, _) = register(&a.url, "dave@example.com").await;
+    let team = gql(
+        &a.url,
+        Some(&ann),
+        "mutation { createProfile(name: \"Team\") { id } }",
+        json!({}),
+    )
+    .await["createProfile"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    // Subscribers on replica B; changes through replica A.
+    let mut owner = Client::with_token(&b_url, &ann).await;
+    owner
+        .subscribe("team", ON_PROFILE, json!({ "p": team }))
+        .await;
+    let mut bobs = Client::with_token(&b_url, &bob).await;
+    bobs.subscribe("mine", MINE, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    gql(
+        &a.url,
+        Some(&ann),
+        SET,
+        json!({ "p": team, "u": bob_id, "r": "MANAGER" }),
+    )
+    .await;
+    gql(
+        &a.url,
+        Some(&ann),
+        SET,
+        json!({ "p": team, "u": carol_id, "r": "MANAGER" }),
+    )
+    .await;
+    let mut carols = Client::with_token(&b_url, &carol).await;
+    carols
+        .subscribe("team", ON_PROFILE, json!({ "p": team }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    gql(
+        &a.url,
+        Some(&ann),
+        SET,
+        json!({ "p": team, "u": carol_id, "r": "OWNER" }),
+    )
+    .await;
+    gql(
+        &a.url,
+        Some(&ann),
+        REMOVE,
+        json!({ "p": team, "u": carol_id }),
+    )
+    .await;
+    gql(
+        &a.url,
+        Some(&ann),
+        REMOVE,
+        json!({ "p": team, "u": bob_id }),
+    )
+    .await;
+    gql(
+        &a.url,
+        Some(&ann),
+        SET,
+        json!({ "p": team, "u": dave_id, "r": "MANAGER" }),
+    )
+    .await;
+
+    let expected_owner = [
+        ("ADDED", &bob_id, json!("MANAGER")),
+        ("ADDED", &carol_id, json!("MANAGER")),
+        ("ROLE_CHANGED", &carol_id, json!("OWNER")),
+        ("REMOVED", &carol_id, Value::Null),
+        ("REMOVED", &bob_id, Value::Null),
+        ("ADDED", &dave_id, json!("MANAGER")),
+    ];
+    for (kind, user, role) in expected_owner {
+        assert_eq!(
+            owner.event("team").await,
+            (kind.to_owned(), user.clone(), role),
+            "owner"
+        );
+    }
+    // Bob sees his own arrival and everything until his removal, then nothing.
+    for (kind, user) in [
+        ("ADDED", &bob_id_),
+        ("ADDED", &carol_id),
+        ("ROLE_CHANGED", &carol_id),
+        ("REMOVED", &carol_id),
+        ("REMOVED", &bob_id_),
+    ] {
+        let (seen_kind, seen_user, _) = bobs.event("mine").await;
+        assert_eq!(
+            (seen_kind.as_str(), seen_user.as_str()),
+            (kind, user.as_str()),
+            "bob"
+        );
+    }
+    assert!(
+        bobs.next_within(Duration::from_secs(1)).await.is_none(),
+        "bob receives nothing after his removal"
+    );
+    // Carol's subscription on the profile ends with her removal.
+    assert_eq!(carols.event("team").await.0, "ROLE_CHANGED");
+    assert_eq!(carols.event("team").await.0, "REMOVED");
+    let end = carols.next().await.expect("a message").expect("not closed");
+    assert_eq!(end, json!({ "id": "team", "type": "complete" }));
+    // Someone who never managed the profile cannot subscribe to it.
+    let mut stranger = Client::with_token(&b_url, &bob).await;
+    stranger
+        .subscribe("team", ON_PROFILE, json!({ "p": team }))
+        .await;
+    let refused = stranger
+        .next()
+        .await
+        .expect("an answer")
+        .expect("not closed");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{refused}"
+    );
+    let end = stranger
+        .next()
+        .await
+        .expect("a message")
+        .expect("not closed");
+    assert_eq!(end["type"], "complete");
+}
+
+async fn expired_and_revoked_tokens_close_the_connection(backend: Backend) {
+    let (_database, a, b) = replicas(backend, &[("ACCESS_TOKEN_TTL", "2s")]).await;
+    let b_url = b.as_ref().map_or(a.url.clone(), |b| b.url.clone());
+    let (_, ann) = register(&a.url, "ann@example.com").await;
+    let mut expiring = Client::with_token(&b_url, &ann).await;
+    expiring.subscribe("mine", MINE, json!({})).await;
+    let closed = expiring
+        .next_within(Duration::from_secs(5))
+        .await
+        .expect("closed in time");
+    assert_eq!(
+        closed.err().map(|(code, _)| code),
+        Some(4403),
+        "closed with Forbidden when the token expires"
+    );
+
+    let (_, bob) = register(&a.url, "bob@example.com").await;
+    let mut revoked = Client::with_token(&b_url, &bob).await;
+    revoked.subscribe("mine", MINE, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    gql(
+        &a.url,
+        Some(&bob),
+        "mutation { logoutEverywhere }",
+        json!({}),
+    )
+    .await;
+    let closed = revoked
+        .next_within(Duration::from_secs(1))
+        .await
+        .expect("closed at once");
+    let (code, reason) = closed.expect_err("a close frame");
+    assert_eq!(code, 4403);
+    assert!(reason.contains("revoked"), "{reason}");
+}
+
+async fn connections_and_subscriptions_are_bounded(backend: Backend) {
+    let env = [
+        ("MAX_CONNECTIONS_PER_USER", "2"),
+        ("MAX_SUBSCRIPTIONS_PER_CONNECTION", "2"),
+    ];
+    let (_database, a, _b) = replicas(backend, &env).await;
+    let (_, ann) = register(&a.url, "ann@example.com").await;
+    // Without a valid token: Forbidden.
+    for payload in [json!({}), json!({ "Authorization": "Bearer forged" })] {
+        match Client::connect(&a.url, payload).await {
+            Outcome::Closed(code, _) => assert_eq!(code, 4403),
+            Outcome::Acknowledged(_) => panic!("a connection without a valid token"),
+        }
+    }
+    let mut first = Client::with_token(&a.url, &ann).await;
+    let _second = Client::with_token(&a.url, &ann).await;
+    match Client::connect(&a.url, json!({ "token": ann })).await {
+        Outcome::Closed(code, reason) => {
+            assert_eq!((code, reason.contains("too many")), (4403, true))
+        }
+        Outcome::Acknowledged(_) => panic!("a third connection of one user"),
+    }
+    first.subscribe("1", MINE, json!({})).await;
+    first.subscribe("2", MINE, json!({})).await;
+    first.subscribe("3", MINE, json!({})).await;
+    let refused = first.next().await.expect("an answer").expect("not closed");
+    assert_eq!(
+        (refused["id"].as_str(), refused["type"].as_str()),
+        (Some("3"), Some("error")),
+        "{refused}"
+    );
+}
