@@ -247,7 +247,8 @@ pub struct Config {
 /// What one request may ask for. A request over a limit is refused before any SQL runs.
 #[derive(Debug, Clone, Args)]
 pub struct Limits {
-    /// Most levels of nested fields in an operation.
+    /// Most levels of nested fields in an operation (introspection excepted: it is bounded
+    /// by the nesting of its lists).
     #[arg(long, env = "QUERY_MAX_DEPTH", default_value_t = 12, global = true)]
     pub query_max_depth: usize,
 

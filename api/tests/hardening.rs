@@ -39,6 +39,31 @@ fn assert_refused(response: &Gql, code: &str) {
     assert_eq!(response.body["data"], Value::Null, "{}", response.body);
 }
 
+/// The introspection query GraphiQL 3 sends on opening: 15 fields deep.
+const GRAPHIQL_INTROSPECTION: &str = "query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) {
+    name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason
+  }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType {
+  kind name } } } } } } } } }
+}";
+
 /// `{ me { profiles { nodes { users { nodes { … } } } } } }` nested `levels` deep.
 fn nested(levels: usize) -> String {
     let mut query = String::from("id");
@@ -59,18 +84,29 @@ async fn limits_refuse_before_any_sql(backend: Backend) {
     let app = with_defaults(backend).await;
     let ann = app.register("ann@example.com").await;
     let token = ann.token.as_str();
-    // Depth: `me` plus 2 levels per list; 12 levels at most.
+    // Depth: `me`, 2 levels per list, and the leaf; 12 levels at most.
     assert!(
         app.gql_as(token, &nested(5), json!({}))
             .await
             .errors()
             .is_empty(),
-        "depth 11 passes"
+        "depth 12 passes"
     );
     assert_refused(
         &app.gql_as(token, &nested(6), json!({})).await,
-        "GRAPHQL_VALIDATION_FAILED",
+        "LIMIT_EXCEEDED",
     );
+    // Introspection is exempt from depth (GraphiQL's query is 15 deep), but not from nesting
+    // its lists, which would walk the schema's cycles.
+    let graphiql = app.gql(GRAPHIQL_INTROSPECTION, json!({})).await;
+    assert!(graphiql.errors().is_empty(), "{}", graphiql.body);
+    assert_eq!(
+        graphiql.body["data"]["__schema"]["subscriptionType"]["name"],
+        "Subscription"
+    );
+    let cycling =
+        "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }";
+    assert_refused(&app.gql(cycling, json!({})).await, "LIMIT_EXCEEDED");
     // Complexity: page sizes multiply.
     let fine =
         "{ me { profiles(first: 10) { nodes { users(first: 10) { nodes { id email } } } } } }";

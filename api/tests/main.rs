@@ -6,6 +6,7 @@ mod access;
 mod accounts;
 mod bad_input;
 mod batching;
+mod clients;
 mod concurrency;
 mod connections;
 mod dataset;

@@ -394,4 +394,25 @@ async fn connections_and_subscriptions_are_bounded(backend: Backend) {
         (Some("3"), Some("error")),
         "{refused}"
     );
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"],
+        "LIMIT_EXCEEDED"
+    );
+    // The limits of queries hold for subscriptions: here, aliases.
+    let (_, bob) = register(&a.url, "bob@example.com").await;
+    let mut other = Client::with_token(&a.url, &bob).await;
+    let aliased = format!(
+        "subscription {{ myProfilesChanged {{ {} }} }}",
+        (0..51)
+            .map(|i| format!("k{i}: kind"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    other.subscribe("wide", &aliased, json!({})).await;
+    let refused = other.next().await.expect("an answer").expect("not closed");
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"],
+        "LIMIT_EXCEEDED"
+    );
 }

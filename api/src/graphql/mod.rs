@@ -50,7 +50,6 @@ pub fn schema(services: Option<(Db, Accounts, Metrics)>, config: &Config) -> Ros
         Mutation::default(),
         subscription::Subscription,
     )
-    .limit_depth(limits.query_max_depth)
     .limit_complexity(limits.query_max_complexity)
     .data(limits.clone());
     if !config.introspection {

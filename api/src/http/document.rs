@@ -9,9 +9,30 @@ use crate::config::Limits;
 pub struct Operation {
     pub name: Option<String>,
     pub mutation: bool,
+    tally: Tally,
+}
+
+/// What the limits bound, counted over the selected operation with every fragment spread in
+/// place.
+#[derive(Default)]
+struct Tally {
+    fields: usize,
     aliases: usize,
     root_fields: usize,
+    /// The deepest field outside introspection, the root fields being 1 deep.
+    depth: usize,
+    /// The deepest nesting of `fields`, `interfaces`, `possibleTypes` and `inputFields` inside
+    /// introspection, which may cycle through the schema without growing much deeper.
+    introspection_lists: usize,
 }
+
+/// Introspection lists nested this deep are refused, as graphql-js's
+/// `MaxIntrospectionDepthRule` does: no client's introspection query needs it.
+const INTROSPECTION_MAX_LISTS: usize = 3;
+
+/// Counting stops past this many fields, which is over every limit (fragments spreading
+/// fragments could otherwise make the count itself expensive).
+const COUNT_CAP: usize = 100_000;
 
 impl Operation {
     /// The operation `name` selects (or the only one), when the document has it.
@@ -20,100 +41,122 @@ impl Operation {
             .operations
             .iter()
             .find(|(found, _)| name.is_none() || found.map(|found| found.as_str()) == name)?;
-        let selections = &operation.node.selection_set.node;
+        let mut walk = Walk {
+            document,
+            spreading: Vec::new(),
+            tally: Tally::default(),
+        };
+        walk.selections(&operation.node.selection_set.node, Place::default());
         Some(Operation {
             name: found.map(|found| found.to_string()),
             mutation: operation.node.ty == OperationType::Mutation,
-            aliases: count(document, selections, &|_, aliased| aliased),
-            root_fields: count(document, selections, &|depth, _| depth == 0),
+            tally: walk.tally,
         })
     }
 
-    /// The first limit the operation exceeds, in words.
+    /// The first limit the operation exceeds, in words. Depth does not count inside
+    /// introspection (GraphiQL's introspection query is 15 deep), which is bounded by the
+    /// nesting of its lists instead.
     pub fn exceeds(&self, limits: &Limits) -> Option<String> {
-        if self.aliases > limits.query_max_aliases {
+        let tally = &self.tally;
+        if tally.depth > limits.query_max_depth {
             return Some(format!(
-                "the operation has {} aliases; at most {} are allowed",
-                self.aliases, limits.query_max_aliases
+                "the operation is nested {} fields deep; at most {} are allowed",
+                tally.depth, limits.query_max_depth
             ));
         }
-        if self.root_fields > limits.query_max_root_fields {
+        if tally.introspection_lists >= INTROSPECTION_MAX_LISTS {
+            return Some(format!(
+                "the introspection nests `fields`, `interfaces`, `possibleTypes` or \
+                 `inputFields` {} deep; at most {} are allowed",
+                tally.introspection_lists,
+                INTROSPECTION_MAX_LISTS - 1
+            ));
+        }
+        if tally.aliases > limits.query_max_aliases {
+            return Some(format!(
+                "the operation has {} aliases; at most {} are allowed",
+                tally.aliases, limits.query_max_aliases
+            ));
+        }
+        if tally.root_fields > limits.query_max_root_fields {
             return Some(format!(
                 "the operation has {} root fields; at most {} are allowed",
-                self.root_fields, limits.query_max_root_fields
+                tally.root_fields, limits.query_max_root_fields
             ));
         }
         None
     }
 }
 
-/// Counts the fields of `selections` that `counts` accepts, given their depth below
-/// `selections` and whether they carry an alias; a fragment counts at every place it is spread.
-/// Stops past `COUNT_CAP`, which is over every limit (fragments spreading fragments could
-/// otherwise make the count itself expensive).
-fn count(
-    document: &ExecutableDocument,
-    selections: &SelectionSet,
-    counts: &dyn Fn(usize, bool) -> bool,
-) -> usize {
-    let mut total = 0;
-    walk(document, selections, 0, &mut Vec::new(), counts, &mut total);
-    total
+/// Where a selection set sits.
+#[derive(Clone, Copy, Default)]
+struct Place {
+    /// Fields above it, outside introspection.
+    depth: usize,
+    /// Inside `__schema` or `__type`.
+    introspection: bool,
+    /// Introspection lists above it.
+    introspection_lists: usize,
 }
 
-const COUNT_CAP: usize = 100_000;
+struct Walk<'a> {
+    document: &'a ExecutableDocument,
+    /// The fragments being spread, innermost last.
+    spreading: Vec<&'a str>,
+    tally: Tally,
+}
 
-fn walk(
-    document: &ExecutableDocument,
-    selections: &SelectionSet,
-    depth: usize,
-    spreading: &mut Vec<String>,
-    counts: &dyn Fn(usize, bool) -> bool,
-    total: &mut usize,
-) {
-    for selection in &selections.items {
-        if *total > COUNT_CAP {
-            return;
-        }
-        match &selection.node {
-            Selection::Field(field) => {
-                *total += usize::from(counts(depth, field.node.alias.is_some()));
-                walk(
-                    document,
-                    &field.node.selection_set.node,
-                    depth + 1,
-                    spreading,
-                    counts,
-                    total,
-                );
+impl<'a> Walk<'a> {
+    fn selections(&mut self, selections: &'a SelectionSet, place: Place) {
+        for selection in &selections.items {
+            if self.tally.fields > COUNT_CAP {
+                return;
             }
-            Selection::InlineFragment(fragment) => {
-                walk(
-                    document,
-                    &fragment.node.selection_set.node,
-                    depth,
-                    spreading,
-                    counts,
-                    total,
-                );
-            }
-            Selection::FragmentSpread(spread) => {
-                let name = spread.node.fragment_name.node.to_string();
-                // A fragment inside itself is a cycle, which validation refuses: stop there.
-                if spreading.contains(&name) {
-                    continue;
+            match &selection.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    let name = field.name.node.as_str();
+                    let tally = &mut self.tally;
+                    tally.fields += 1;
+                    tally.aliases += usize::from(field.alias.is_some());
+                    tally.root_fields += usize::from(place.depth == 0 && !place.introspection);
+                    let introspection =
+                        place.introspection || matches!(name, "__schema" | "__type");
+                    let mut inner = Place {
+                        introspection,
+                        ..place
+                    };
+                    if introspection {
+                        let list = matches!(
+                            name,
+                            "fields" | "interfaces" | "possibleTypes" | "inputFields"
+                        );
+                        inner.introspection_lists += usize::from(list);
+                        tally.introspection_lists =
+                            tally.introspection_lists.max(inner.introspection_lists);
+                    } else {
+                        inner.depth += 1;
+                        tally.depth = tally.depth.max(inner.depth);
+                    }
+                    self.selections(&field.selection_set.node, inner);
                 }
-                if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
-                    spreading.push(name);
-                    walk(
-                        document,
-                        &fragment.node.selection_set.node,
-                        depth,
-                        spreading,
-                        counts,
-                        total,
-                    );
-                    spreading.pop();
+                Selection::InlineFragment(fragment) => {
+                    self.selections(&fragment.node.selection_set.node, place);
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    // A fragment inside itself is a cycle, which validation refuses: stop there.
+                    if self.spreading.contains(&name) {
+                        continue;
+                    }
+                    if let Some(fragment) =
+                        self.document.fragments.get(&spread.node.fragment_name.node)
+                    {
+                        self.spreading.push(name);
+                        self.selections(&fragment.node.selection_set.node, place);
+                        self.spreading.pop();
+                    }
                 }
             }
         }

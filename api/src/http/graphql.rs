@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use axum::{
     Extension,
     body::Bytes,
@@ -15,14 +15,14 @@ use axum::{
         ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade, rejection::BytesRejection,
     },
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 
 use super::{
     AppState,
     answer::{Format, is_json, not_acceptable, request_error, wants_html},
     execute::{self, Caller},
-    subscriptions,
+    graphiql, subscriptions,
 };
 
 type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
@@ -130,14 +130,7 @@ pub async fn get(State(state): State<AppState>, peer: Peer, request: Request) ->
             .on_upgrade(move |socket| subscriptions::serve(socket, protocol, state, ip));
     }
     if query.is_empty() && wants_html(&headers) {
-        if !state.config.graphiql {
-            return (
-                StatusCode::NOT_FOUND,
-                "GraphiQL is switched off on this server",
-            )
-                .into_response();
-        }
-        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+        return graphiql::page(&state);
     }
     let Some(format) = Format::negotiate(&headers) else {
         return not_acceptable();

@@ -3,6 +3,7 @@
 mod answer;
 mod document;
 mod execute;
+mod graphiql;
 mod graphql;
 mod health;
 mod subscriptions;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
     let cors = cors(&state.config.cors_allowed_origins);
     let router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphiql/{file}", get(graphiql::asset))
         .route("/health", get(health::health))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))

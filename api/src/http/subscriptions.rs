@@ -14,7 +14,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 
-use super::AppState;
+use super::{AppState, document::Operation};
 use crate::{
     auth::{Auth, Credentials},
     events::Event,
@@ -93,8 +93,12 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                 let id = value["id"].as_str().unwrap_or_default().to_owned();
                 match value["type"].as_str() {
                     Some("subscribe" | "start") if !active.contains(&id) && active.len() >= cap => {
-                        let error = json!({ "id": id, "type": "error", "payload": [{ "message": format!("at most {cap} subscriptions per connection") }] });
-                        if sink.send(Message::Text(error.to_string().into())).await.is_err() { break; }
+                        let message = format!("at most {cap} subscriptions per connection");
+                        if sink.send(limit_exceeded(&id, &message)).await.is_err() { break; }
+                        continue;
+                    }
+                    Some("subscribe" | "start") if let Some(message) = exceeds_limits(&value["payload"], &state) => {
+                        if sink.send(limit_exceeded(&id, &message)).await.is_err() { break; }
                         continue;
                     }
                     Some("subscribe" | "start") => { active.insert(id); }
@@ -179,6 +183,23 @@ pub fn protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
         .ok()?
         .split(',')
         .find_map(|offered| offered.trim().parse().ok())
+}
+
+/// The limit a subscribe message's operation exceeds, in words; `None` for operations within
+/// them, and for documents that do not parse (execution reports those).
+fn exceeds_limits(payload: &Value, state: &AppState) -> Option<String> {
+    let document = async_graphql::parser::parse_query(payload["query"].as_str()?).ok()?;
+    Operation::of(&document, payload["operationName"].as_str())?.exceeds(&state.config.limits)
+}
+
+/// The protocol's `error` message for subscription `id`, refused by a limit.
+fn limit_exceeded(id: &str, message: &str) -> Message {
+    let payload = json!([{ "message": message, "extensions": { "code": "LIMIT_EXCEEDED" } }]);
+    Message::Text(
+        json!({ "id": id, "type": "error", "payload": payload })
+            .to_string()
+            .into(),
+    )
 }
 
 /// The value of an `Authorization` key, in any case, of a JSON object.

@@ -1,0 +1,136 @@
+//! Roster through the clients people use, run with Node.js from `tests-js/` (set up with
+//! `npm ci` there): graphql-ws, the reference client of graphql-transport-ws, and GraphiQL as
+//! served by Roster, in Debian's headless Chromium driven by Playwright.
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader, Lines},
+    process::{ChildStdout, Command},
+};
+
+use crate::{db_tests, helpers::TestApp};
+
+db_tests!(
+    graphql_ws_client_receives_an_event,
+    graphiql_runs_a_query_and_a_subscription_in_chromium,
+);
+
+const MY_PROFILES: &str =
+    "subscription { myProfilesChanged { kind role user { email } profile { name } } }";
+const ADD: &str = "mutation($p: ID!, $u: ID!) { addProfileManager(profileId: $p, userId: $u, role: MANAGER) { changed } }";
+
+/// `node <script> <args>` in `tests-js/`, or a panic that says how to set it up.
+fn node(script: &str, args: &[&str]) -> Command {
+    let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests-js");
+    assert!(
+        folder.join("node_modules").is_dir(),
+        "the JavaScript clients are not installed: run `(cd tests-js && npm ci)`"
+    );
+    let mut command = Command::new("node");
+    command
+        .current_dir(&folder)
+        .arg(script)
+        .args(args)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// The next JSON line the script prints, within 20 s.
+async fn line(lines: &mut Lines<BufReader<ChildStdout>>) -> Value {
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("the client answers within 20 s")
+        .expect("its output reads")
+        .expect("a line");
+    serde_json::from_str(&line).expect("a JSON line")
+}
+
+async fn graphql_ws_client_receives_an_event(app: &TestApp) {
+    let ann = app.register("ann@example.com").await;
+    let bob = app.register("bob@example.com").await;
+    let team = app.create_profile(&ann, "Team").await;
+
+    let mut client = node("subscribe.mjs", &[&app.url, &ann.token, MY_PROFILES])
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(client.stdout.take().expect("stdout")).lines();
+    assert_eq!(line(&mut lines).await, json!({ "connected": true }));
+    // The subscription starts right after the acknowledgement.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.add_manager(&ann, &team, &bob.id, "MANAGER").await;
+    let event = line(&mut lines).await;
+    assert_eq!(
+        event["next"]["data"]["myProfilesChanged"],
+        json!({ "kind": "ADDED", "role": "MANAGER", "user": { "email": "bob@example.com" }, "profile": { "name": "Team" } }),
+        "{event}"
+    );
+    assert_eq!(line(&mut lines).await, json!({ "complete": true }));
+    assert!(client.wait().await.expect("node exits").success());
+
+    // A token that is not one: the client sees the protocol's Forbidden close.
+    let mut refused = node("subscribe.mjs", &[&app.url, "not-a-token", MY_PROFILES])
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(refused.stdout.take().expect("stdout")).lines();
+    let error = line(&mut lines).await;
+    assert_eq!(error["error"]["code"], 4403, "{error}");
+    assert!(!refused.wait().await.expect("node exits").success());
+}
+
+async fn graphiql_runs_a_query_and_a_subscription_in_chromium(app: &TestApp) {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "no Chromium at {chromium}: install Debian's `chromium` package, or set CHROMIUM"
+    );
+    let ann = app.register("ann@example.com").await;
+    let bob = app.register("bob@example.com").await;
+    let team = app.create_profile(&ann, "Team").await;
+    let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/artifacts");
+    std::fs::create_dir_all(&artifacts).expect("the artifacts folder");
+    let backend = format!("{:?}", app.backend).to_lowercase();
+    let screenshot = artifacts.join(format!("graphiql-{backend}.png"));
+    let _ = std::fs::remove_file(&screenshot);
+
+    let config = json!({
+        "url": app.url,
+        "token": ann.token,
+        "query": "{ me { email } }",
+        "subscription": MY_PROFILES,
+        "trigger": { "token": ann.token, "query": ADD, "variables": { "p": team, "u": bob.id } },
+        "screenshot": screenshot,
+    });
+    let run = node("graphiql.mjs", &[&config.to_string()]).output();
+    let output = tokio::time::timeout(Duration::from_secs(90), run)
+        .await
+        .expect("the browser run ends within 90 s")
+        .expect("node runs");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    assert!(output.status.success(), "{report}");
+
+    assert_eq!(report["pageErrors"], json!([]), "the page logs no errors");
+    assert_eq!(
+        report["query"],
+        json!({ "data": { "me": { "email": "ann@example.com" } } })
+    );
+    assert_eq!(
+        report["socketUrl"],
+        format!("{}/graphql", app.url.replace("http://", "ws://"))
+    );
+    assert_eq!(
+        report["trigger"],
+        json!({ "data": { "addProfileManager": { "changed": true } } })
+    );
+    assert_eq!(
+        report["event"]["data"]["myProfilesChanged"],
+        json!({ "kind": "ADDED", "role": "MANAGER", "user": { "email": "bob@example.com" }, "profile": { "name": "Team" } })
+    );
+    assert!(
+        screenshot.is_file(),
+        "a screenshot at {}",
+        screenshot.display()
+    );
+}
