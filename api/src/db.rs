@@ -13,8 +13,8 @@ use std::{
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
-    TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -27,6 +27,9 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(10);
 /// How long a request waits for a pooled connection before the database counts as unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The PostgreSQL advisory lock key replicas take while they migrate ("roster" in ASCII).
+const MIGRATION_LOCK: i64 = 0x726f_7374_6572;
 
 tokio::task_local! {
     static SQL_STATEMENTS: Arc<AtomicU32>;
@@ -87,8 +90,18 @@ impl Db {
         })
     }
 
+    /// Applies pending migrations. On PostgreSQL they run in one transaction holding an
+    /// advisory lock, so replicas starting together take turns: the first applies what is
+    /// pending, the others wait and find nothing left to do.
     pub async fn migrate(&self) -> Result<(), DbErr> {
-        Migrator::up(&self.conn, None).await
+        if self.backend() != DatabaseBackend::Postgres {
+            return Migrator::up(&self.conn, None).await;
+        }
+        let tx = self.conn.begin().await?;
+        tx.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+            .await?;
+        Migrator::up(&tx, None).await?;
+        tx.commit().await
     }
 
     pub fn conn(&self) -> &DatabaseConnection {

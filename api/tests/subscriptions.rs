@@ -175,12 +175,20 @@ async fn replicas(
     env: &[(&str, &str)],
 ) -> (TestDatabase, ServerProcess, Option<ServerProcess>) {
     let database = TestDatabase::create(backend).await;
-    let a = ServerProcess::start(&database.url, env).await;
-    let b = match backend {
-        Backend::Postgres => Some(ServerProcess::start(&database.url, env).await),
-        Backend::Sqlite => None,
-    };
-    (database, a, b)
+    match backend {
+        // Started together on an empty database: both migrate it at once.
+        Backend::Postgres => {
+            let (a, b) = tokio::join!(
+                ServerProcess::start(&database.url, env),
+                ServerProcess::start(&database.url, env)
+            );
+            (database, a, Some(b))
+        }
+        Backend::Sqlite => {
+            let a = ServerProcess::start(&database.url, env).await;
+            (database, a, None)
+        }
+    }
 }
 
 const ON_PROFILE: &str = "subscription($p: ID!) { profileMembershipChanged(profileId: $p) { kind role at userId user { email } profile { name } } }";
