@@ -33,6 +33,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     Ok(AppState {
         executions: Arc::new(tokio::sync::Semaphore::new(executions)),
         connections: Arc::default(),
+        stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
         schema: graphql::schema(
             Some((db.clone(), accounts.clone(), metrics.clone())),
             &config,
@@ -49,8 +50,9 @@ pub fn app(state: AppState) -> Router {
     http::router(state)
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then stops accepting connections
-/// and finishes the requests in flight, for at most `SHUTDOWN_TIMEOUT`.
+/// Serves the API on `listener` until `shutdown` completes, then stops accepting connections,
+/// finishes the requests in flight and closes WebSocket connections as "going away" (so clients
+/// reconnect to another replica), for at most `SHUTDOWN_TIMEOUT`.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -58,12 +60,24 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let grace = state.config.shutdown_timeout;
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let sockets = state.stopping.clone();
+    let connections = state.connections.clone();
     let signal = async move {
         shutdown.await;
+        sockets.send_replace(true);
         let _ = stopping.send(());
     };
     let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, service).with_graceful_shutdown(signal);
+    let server = async move {
+        axum::serve(listener, service)
+            .with_graceful_shutdown(signal)
+            .await?;
+        // Upgraded connections outlive the server: wait for their close frames to go out.
+        while connections.lock().is_ok_and(|open| !open.is_empty()) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Ok(())
+    };
     let deadline = async move {
         match stopped.await {
             Ok(()) => tokio::time::sleep(grace).await,

@@ -21,6 +21,7 @@ db_tests!(
     events_reach_subscribers_on_every_replica[own_server],
     expired_and_revoked_tokens_close_the_connection[own_server],
     connections_and_subscriptions_are_bounded[own_server],
+    stopping_replicas_send_subscribers_away[own_server],
 );
 
 /// A `graphql-transport-ws` client.
@@ -423,4 +424,29 @@ async fn connections_and_subscriptions_are_bounded(backend: Backend) {
         refused["payload"][0]["extensions"]["code"],
         "LIMIT_EXCEEDED"
     );
+}
+
+async fn stopping_replicas_send_subscribers_away(backend: Backend) {
+    let (_database, mut a, b) = replicas(backend, &[]).await;
+    let (_, ann) = register(&a.url, "ann@example.com").await;
+    let mut client = Client::with_token(&a.url, &ann).await;
+    client.subscribe("1", MINE, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    a.terminate();
+    // "Going away": graphql-ws clients reconnect, to a replica still running.
+    let closed = client.next().await.expect("an answer");
+    assert_eq!(closed.map_err(|(code, _)| code), Err(1001));
+    let status = a.exit_status(Duration::from_secs(15)).await;
+    assert!(status.success(), "exits 0 after SIGTERM: {status:?}");
+    if let Some(b) = b {
+        let mut again = Client::with_token(&b.url, &ann).await;
+        again.subscribe("1", MINE, json!({})).await;
+        assert!(
+            again
+                .next_within(Duration::from_millis(300))
+                .await
+                .is_none()
+        );
+    }
 }

@@ -36,6 +36,8 @@ pub struct AppState {
     pub executions: Arc<Semaphore>,
     /// Open WebSocket connections by user, on this replica.
     pub connections: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
+    /// Becomes true when the server is shutting down: WebSocket connections close then.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
     pub accounts: Accounts,
     pub metrics: Metrics,
     pub schema: RosterSchema,

@@ -28,6 +28,8 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 const UNAUTHORIZED: u16 = 4401;
 const FORBIDDEN: u16 = 4403;
 const INIT_TIMED_OUT: u16 = 4408;
+/// WebSocket's "going away": the server stops; clients reconnect, to another replica.
+const GOING_AWAY: u16 = 1001;
 
 /// Serves one upgraded connection until it closes.
 pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState, ip: String) {
@@ -84,9 +86,14 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
     tokio::pin!(expiry);
     let mut active: HashSet<String> = HashSet::new();
     let cap = state.config.max_subscriptions_per_connection;
+    let mut stopping = state.stopping.subscribe();
 
     loop {
         tokio::select! {
+            () = async { drop(stopping.wait_for(|stopping| *stopping).await) } => {
+                close(&mut sink, GOING_AWAY, "the server is shutting down").await;
+                break;
+            }
             message = next_text(&mut source) => {
                 let Some(text) = message else { break };
                 let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
