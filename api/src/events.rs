@@ -63,6 +63,9 @@ pub enum Event {
     Account {
         user_id: i64,
     },
+    /// This replica lost its listening connection for a while: events of that time are lost
+    /// to it, so its subscriptions end and their clients subscribe again and catch up.
+    Missed,
 }
 
 /// The events of this replica. Cheap to clone.
@@ -129,6 +132,7 @@ async fn listen(url: String, sender: broadcast::Sender<Event>) {
         }
         if lost {
             tracing::info!("listening for events again");
+            let _ = sender.send(Event::Missed);
         }
         loop {
             match listener.try_recv().await {

@@ -450,3 +450,55 @@ async fn stopping_replicas_send_subscribers_away(backend: Backend) {
         );
     }
 }
+
+/// PostgreSQL only: SQLite's events never leave the process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_replicas_listen_again_after_losing_the_connection() {
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let server = ServerProcess::start(&database.url, &[]).await;
+    let (_, ann) = register(&server.url, "ann@example.com").await;
+    let mut client = Client::with_token(&server.url, &ann).await;
+    client.subscribe("1", MINE, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let sql = sea_orm::Database::connect(&database.url)
+        .await
+        .expect("PostgreSQL answers");
+    let killed = sea_orm::ConnectionTrait::execute_unprepared(
+        &sql,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'listen%'",
+    )
+    .await
+    .expect("terminated");
+    assert_eq!(killed.rows_affected(), 1, "one listening connection");
+    let _ = sql.close().await;
+
+    // Events of the gap are lost to this replica: its subscriptions end, to be made again.
+    let ended = client.next().await.expect("an answer").expect("not closed");
+    assert_eq!(ended["id"], "1", "{ended}");
+    assert_eq!(
+        ended["payload"]["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE",
+        "{ended}"
+    );
+    let complete = client.next().await.expect("an answer").expect("not closed");
+    assert_eq!(complete, json!({ "id": "1", "type": "complete" }));
+    client.subscribe("2", MINE, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    gql(
+        &server.url,
+        Some(&ann),
+        "mutation { createProfile(name: \"Team\") { id } }",
+        json!({}),
+    )
+    .await;
+    let (kind, _, role) = client.event("2").await;
+    assert_eq!((kind.as_str(), role), ("ADDED", json!("OWNER")));
+
+    let log = server.stop().await;
+    assert!(
+        log.contains("lost the connection listening for events"),
+        "{log}"
+    );
+    assert!(log.contains("listening for events again"), "{log}");
+}

@@ -110,6 +110,10 @@ fn follow(follow: Follow) -> Events {
                     }
                 }
                 Ok(Event::Account { .. }) => {}
+                Ok(Event::Missed) => {
+                    follow.done = true;
+                    return Some((Err(AppError::Unavailable.into()), follow));
+                }
                 Err(RecvError::Lagged(_)) => {
                     // A subscriber that cannot keep up is dropped, not buffered without bound.
                     follow.done = true;

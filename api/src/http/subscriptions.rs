@@ -139,9 +139,9 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
             event = accounts.recv() => {
                 let changed = match event {
                     Ok(Event::Account { user_id }) => user_id == me,
-                    Ok(_) => false,
                     // Missed events may have been about this account: check it again.
-                    Err(RecvError::Lagged(_)) => true,
+                    Ok(Event::Missed) | Err(RecvError::Lagged(_)) => true,
+                    Ok(Event::Membership(_)) => false,
                     Err(RecvError::Closed) => break,
                 };
                 if changed && !matches!(state.accounts.authenticate(authorization.as_deref()).await, Auth::User(_)) {
