@@ -203,6 +203,11 @@ pub struct Config {
     #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration, global = true)]
     pub access_token_ttl: Duration,
 
+    /// How long a caller looked up for one request may serve the next requests with the same
+    /// token, while no account change is seen (0 looks every caller up every time).
+    #[arg(long, env = "CALLER_CACHE_TTL", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
+    pub caller_cache_ttl: Duration,
+
     /// How long a refresh token is valid.
     #[arg(long, env = "REFRESH_TOKEN_TTL", default_value = "30d", value_parser = humantime::parse_duration, global = true)]
     pub refresh_token_ttl: Duration,

@@ -82,7 +82,7 @@ impl Db {
         });
         let sqlite_writer = (conn.get_database_backend() == DatabaseBackend::Sqlite)
             .then(|| Arc::new(Mutex::new(())));
-        let events = Bus::start(conn.get_database_backend(), url);
+        let events = Bus::start(conn.get_database_backend(), url).await;
         Ok(Db {
             conn,
             events,
@@ -148,6 +148,7 @@ impl Db {
             tx,
             events: self.events.clone(),
             pending: Vec::new(),
+            account_changed: false,
             _guard: guard,
         })
     }
@@ -159,12 +160,15 @@ pub struct WriteTx {
     events: Bus,
     /// Events to deliver after the commit (SQLite).
     pending: Vec<Event>,
+    /// Whether an account changed, to be counted at the commit.
+    account_changed: bool,
     _guard: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
     /// Publishes `event` to every replica if, and once, the transaction commits.
     pub async fn publish(&mut self, event: Event) -> Result<(), DbErr> {
+        self.account_changed |= matches!(event, Event::Account { .. });
         if self.events.travels_with_commit() {
             self.events.notify(&self.tx, &event).await
         } else {
@@ -175,6 +179,9 @@ impl WriteTx {
 
     pub async fn commit(self) -> Result<(), DbErr> {
         self.tx.commit().await?;
+        if self.account_changed {
+            self.events.account_changed();
+        }
         for event in self.pending {
             self.events.send(event);
         }

@@ -6,12 +6,18 @@
 //! and fans the events out to its own subscribers. On SQLite (one process) an in-process
 //! channel does the same after the commit.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, sqlx::postgres::PgListener};
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, oneshot};
 
 /// The `LISTEN`/`NOTIFY` channel.
 const CHANNEL: &str = "roster_events";
@@ -73,17 +79,63 @@ pub enum Event {
 pub struct Bus {
     sender: broadcast::Sender<Event>,
     backend: DatabaseBackend,
+    accounts: Arc<AccountChanges>,
+}
+
+/// What this replica knows of account changes: how many it has seen, and whether it can see
+/// them at all (on PostgreSQL, only while it listens). Caches of accounts check against it.
+#[derive(Debug, Default)]
+struct AccountChanges {
+    seen: AtomicU64,
+    listening: AtomicBool,
+}
+
+impl AccountChanges {
+    fn count(&self) {
+        self.seen.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 impl Bus {
     /// The bus of a server on `backend`; on PostgreSQL, listens at `url` for every replica's
-    /// events, reconnecting by itself.
-    pub fn start(backend: DatabaseBackend, url: &str) -> Bus {
+    /// events, reconnecting by itself, and returns once it listens (or after 5 s, the listener
+    /// still trying).
+    pub async fn start(backend: DatabaseBackend, url: &str) -> Bus {
         let (sender, _) = broadcast::channel(BUFFER);
+        let accounts = Arc::new(AccountChanges::default());
         if backend == DatabaseBackend::Postgres {
-            tokio::spawn(listen(url.to_owned(), sender.clone()));
+            let (ready, listening) = oneshot::channel();
+            tokio::spawn(listen(
+                url.to_owned(),
+                sender.clone(),
+                accounts.clone(),
+                ready,
+            ));
+            let _ = tokio::time::timeout(Duration::from_secs(5), listening).await;
+        } else {
+            accounts.listening.store(true, Ordering::Release);
         }
-        Bus { sender, backend }
+        Bus {
+            sender,
+            backend,
+            accounts,
+        }
+    }
+
+    /// How many account changes this replica has seen, or `None` while it may miss some (on
+    /// PostgreSQL, while it does not listen). What is known of an account under one count is
+    /// current for as long as the count stays the same.
+    pub fn account_changes(&self) -> Option<u64> {
+        self.accounts
+            .listening
+            .load(Ordering::Acquire)
+            .then(|| self.accounts.seen.load(Ordering::Acquire))
+    }
+
+    /// Counts an account change this replica committed, at once (its own `NOTIFY` comes back
+    /// later).
+    pub fn account_changed(&self) {
+        self.accounts.count();
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
@@ -114,7 +166,13 @@ impl Bus {
 }
 
 /// Receives the events of every replica, forever: a lost connection is made again.
-async fn listen(url: String, sender: broadcast::Sender<Event>) {
+async fn listen(
+    url: String,
+    sender: broadcast::Sender<Event>,
+    accounts: Arc<AccountChanges>,
+    ready: oneshot::Sender<()>,
+) {
+    let mut ready = Some(ready);
     let mut lost = false;
     loop {
         let mut listener = match PgListener::connect(&url).await {
@@ -130,6 +188,12 @@ async fn listen(url: String, sender: broadcast::Sender<Event>) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
+        // Changes made while not listening are unknown: count them as one.
+        accounts.count();
+        accounts.listening.store(true, Ordering::Release);
+        if let Some(ready) = ready.take() {
+            let _ = ready.send(());
+        }
         if lost {
             tracing::info!("listening for events again");
             let _ = sender.send(Event::Missed);
@@ -139,6 +203,9 @@ async fn listen(url: String, sender: broadcast::Sender<Event>) {
                 Ok(Some(notification)) => {
                     match serde_json::from_str::<Event>(notification.payload()) {
                         Ok(event) => {
+                            if matches!(event, Event::Account { .. }) {
+                                accounts.count();
+                            }
                             let _ = sender.send(event);
                         }
                         Err(err) => {
@@ -148,6 +215,7 @@ async fn listen(url: String, sender: broadcast::Sender<Event>) {
                 }
                 Ok(None) | Err(_) => {
                     tracing::warn!("lost the connection listening for events; reconnecting");
+                    accounts.listening.store(false, Ordering::Release);
                     lost = true;
                     break;
                 }

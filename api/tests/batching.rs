@@ -1,17 +1,31 @@
 //! One SQL statement per nesting level, however many parents the level has, with the caller's
 //! access rules inside the same statements.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::{
     db_tests,
-    helpers::{Account, TestApp},
+    helpers::{Account, Backend, TestApp},
 };
 
 db_tests!(
-    statements_do_not_grow_with_parents,
-    access_rules_ride_in_the_same_statements
+    statements_do_not_grow_with_parents[own_server],
+    access_rules_ride_in_the_same_statements[own_server],
+    the_caller_is_looked_up_again_after_account_changes,
 );
+
+/// A server that looks its caller up in every request, so each count below includes that
+/// statement (`CALLER_CACHE_TTL=0`).
+async fn uncached(backend: Backend, test: impl AsyncFnOnce(&TestApp)) {
+    let app = TestApp::spawn_with(backend, |config| {
+        config.caller_cache_ttl = Duration::ZERO;
+    })
+    .await;
+    test(&app).await;
+    app.stop().await;
+}
 
 const PROFILES: i64 = 50;
 const LINKS_PER_USER: i64 = 5;
@@ -135,7 +149,11 @@ async fn seed_profiles(app: &TestApp) {
     .await;
 }
 
-async fn statements_do_not_grow_with_parents(app: &TestApp) {
+async fn statements_do_not_grow_with_parents(backend: Backend) {
+    uncached(backend, statements_do_not_grow_with_parents_on).await;
+}
+
+async fn statements_do_not_grow_with_parents_on(app: &TestApp) {
     let admin = app.admin().await;
     seed_profiles(app).await;
     let after = after_accounts(app, &admin).await;
@@ -171,7 +189,11 @@ const AS_MANAGER: &str = "{ me { profiles(first: 100) { totalCount nodes { name
     users(first: 100) { totalCount nodes { email profiles(first: 5) { totalCount nodes { name } } } }
 } } } }";
 
-async fn access_rules_ride_in_the_same_statements(app: &TestApp) {
+async fn access_rules_ride_in_the_same_statements(backend: Backend) {
+    uncached(backend, access_rules_ride_in_the_same_statements_on).await;
+}
+
+async fn access_rules_ride_in_the_same_statements_on(app: &TestApp) {
     let viewer = app.register("viewer@example.com").await;
     seed_profiles(app).await;
     seed(app, 100).await;
@@ -219,4 +241,35 @@ async fn access_rules_ride_in_the_same_statements(app: &TestApp) {
     }
     // The caller's lookup; then a page and a total per level, for three levels.
     assert_eq!(counts, [7, 7]);
+}
+
+/// With the cache of callers on (the default), a token's caller is looked up once, and again
+/// after any change of the account: here a login, which changes its tracking fields, and a
+/// logout everywhere, which revokes the token.
+async fn the_caller_is_looked_up_again_after_account_changes(app: &TestApp) {
+    let ann = app.register("ann@example.com").await;
+    let me = "{ me { email loginCount } }";
+    let first = app.gql_as(&ann.token, me, json!({})).await;
+    let again = app.gql_as(&ann.token, me, json!({})).await;
+    assert_eq!((first.sql(), again.sql()), (1, 0), "{}", again.body);
+    assert_eq!(first.body, again.body);
+
+    let login = app.login("ann@example.com", crate::helpers::PASSWORD).await;
+    assert!(login.errors().is_empty(), "{}", login.body);
+    let after_login = app.gql_as(&ann.token, me, json!({})).await;
+    assert_eq!(after_login.sql(), 1, "looked up again after the login");
+    assert_eq!(
+        after_login.body["data"]["me"]["loginCount"],
+        first.body["data"]["me"]["loginCount"]
+            .as_i64()
+            .expect("a count")
+            + 1
+    );
+
+    let out = app
+        .gql_as(&ann.token, "mutation { logoutEverywhere }", json!({}))
+        .await;
+    assert!(out.errors().is_empty(), "{}", out.body);
+    let revoked = app.gql_as(&ann.token, me, json!({})).await;
+    assert_eq!(revoked.code(), "UNAUTHENTICATED", "{}", revoked.body);
 }

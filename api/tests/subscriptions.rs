@@ -2,7 +2,7 @@
 //! replica reach subscribers of another, in order; removed users stop receiving; tokens that
 //! expire or are revoked close their connection; limits hold.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -22,6 +22,7 @@ db_tests!(
     expired_and_revoked_tokens_close_the_connection[own_server],
     connections_and_subscriptions_are_bounded[own_server],
     stopping_replicas_send_subscribers_away[own_server],
+    revocations_reach_every_replica[own_server],
 );
 
 /// A `graphql-transport-ws` client.
@@ -501,4 +502,45 @@ async fn postgres_replicas_listen_again_after_losing_the_connection() {
         "{log}"
     );
     assert!(log.contains("listening for events again"), "{log}");
+}
+
+/// A token revoked through replica A is refused by replica B, which had its caller cached.
+async fn revocations_reach_every_replica(backend: Backend) {
+    let (_database, a, b) = replicas(backend, &[]).await;
+    let b_url = b.as_ref().map_or(a.url.clone(), |b| b.url.clone());
+    let (_, ann) = register(&a.url, "ann@example.com").await;
+    let me = "{ me { email } }";
+    for _ in 0..2 {
+        let data = gql(&b_url, Some(&ann), me, json!({})).await;
+        assert_eq!(data["me"]["email"], "ann@example.com");
+    }
+
+    gql(
+        &a.url,
+        Some(&ann),
+        "mutation { logoutEverywhere }",
+        json!({}),
+    )
+    .await;
+    let revoked = Instant::now();
+    loop {
+        let answer: Value = reqwest::Client::new()
+            .post(format!("{b_url}/graphql"))
+            .bearer_auth(&ann)
+            .json(&json!({ "query": me }))
+            .send()
+            .await
+            .expect("an answer")
+            .json()
+            .await
+            .expect("json");
+        if answer["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED" {
+            break;
+        }
+        assert!(
+            revoked.elapsed() < Duration::from_secs(1),
+            "replica B still accepts the revoked token: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

@@ -13,6 +13,7 @@ use super::{
     Auth, Viewer, email,
     password::{self, Passwords},
     tokens::{self, AccessToken, TokenKeys},
+    viewers::Viewers,
 };
 use crate::{
     config::{Config, Registration},
@@ -42,6 +43,8 @@ pub struct Accounts {
     db: Db,
     keys: TokenKeys,
     passwords: Passwords,
+    /// Callers recently looked up.
+    viewers: Arc<Viewers>,
     config: Arc<Config>,
 }
 
@@ -75,6 +78,7 @@ impl Accounts {
             keys: TokenKeys::new(&config, &secret)?,
             db,
             passwords: Passwords::default(),
+            viewers: Arc::new(Viewers::new(config.caller_cache_ttl)),
             config,
         })
     }
@@ -97,9 +101,17 @@ impl Accounts {
             Ok(uniquifier) => uniquifier,
             Err(err) => return Auth::Refused(err),
         };
+        let changes = self.db.events().account_changes();
+        if let Some(viewer) = changes.and_then(|changes| self.viewers.get(&uniquifier, changes)) {
+            return Auth::User(viewer);
+        }
         match users::by_uniquifier_with_roles(self.db.conn(), &uniquifier).await {
             Ok(Some((user, roles))) if user.active => {
-                Auth::User(Arc::new(Viewer::new(user, roles)))
+                let viewer = Arc::new(Viewer::new(user, roles));
+                if let Some(changes) = changes {
+                    self.viewers.put(&uniquifier, viewer.clone(), changes);
+                }
+                Auth::User(viewer)
             }
             Ok(_) => Auth::Refused(AppError::Unauthenticated),
             Err(err) => Auth::Refused(err.into()),
@@ -170,8 +182,10 @@ impl Accounts {
         if !user.active {
             return Err(AppError::forbidden("this account is disabled"));
         }
-        let tx = self.db.begin_write().await?;
+        let mut tx = self.db.begin_write().await?;
         sessions::clear_login_failures(&*tx, user.id, since).await?;
+        // The tracking fields change: callers read before are not current any more.
+        tx.publish(Event::Account { user_id: user.id }).await?;
         let user = users::record_login(&*tx, user, ip).await?;
         let session = self.start_session(&*tx, user).await?;
         tx.commit().await?;

@@ -6,6 +6,7 @@ pub mod guards;
 pub mod password;
 pub mod rules;
 pub mod tokens;
+pub mod viewers;
 
 use std::sync::Arc;
 
