@@ -86,7 +86,16 @@ statements() {
 }
 
 echo "scale $SCALE ($USERS users, $PROFILES profiles, $((USERS * LINKS)) links), concurrency $CONC, ${SECS}s, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+# As the peer's bench.sh does: start each run on a quiet machine (< 8 % busy over 3 s, waiting
+# at most 60 s), so work left by the seed (autovacuum) or by others is not measured.
+busy_pct() {
+  local b0 i0 b1 i1
+  read -r b0 i0 < <(awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat); sleep 3
+  read -r b1 i1 < <(awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
+  echo $(( 100 * (b1 - b0) / ((b1 - b0) + (i1 - i0) + 1) ))
+}
 for query in "${QUERIES[@]}"; do
+  for _ in $(seq 1 20); do [ "$(busy_pct)" -lt 8 ] && break; done
   read -r sum0 count0 < <(statements)
   line="$(THREADS=2 "$HERE/load.sh" "$URL" "$HERE/queries/$query.graphql" "$CONC" "$SECS" "Authorization: Bearer $TOKEN" 2>/dev/null)" \
     || { echo "$query: $line" >&2; exit 2; }
