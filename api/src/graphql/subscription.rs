@@ -36,6 +36,7 @@ pub enum MembershipChange {
 }
 
 /// A change of who manages a profile.
+#[derive(Debug)]
 pub struct MembershipEvent(events::Membership);
 
 #[Object]
@@ -206,5 +207,64 @@ impl Subscription {
             single: None,
             done: false,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+    use tokio::sync::broadcast;
+
+    use super::*;
+    use crate::events::{Change, Membership};
+
+    fn following(events: Receiver<Event>) -> Events {
+        follow(Follow {
+            events,
+            me: 1,
+            managed: HashSet::from([7]),
+            single: None,
+            done: false,
+        })
+    }
+
+    fn added(user_id: i64) -> Event {
+        Membership::now(
+            Change::Added,
+            7,
+            user_id,
+            Some(entity::ProfileRole::Manager),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_keeps_up_gets_every_event() {
+        let (sender, events) = broadcast::channel(2);
+        let mut stream = following(events);
+        for user_id in 2..6 {
+            sender.send(added(user_id)).expect("a receiver");
+            let event = stream.next().await.expect("an event").expect("no error");
+            assert_eq!(event.0.user_id, user_id);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_falls_behind_is_dropped() {
+        let (sender, events) = broadcast::channel(2);
+        let mut stream = following(events);
+        for user_id in 2..6 {
+            sender.send(added(user_id)).expect("a receiver");
+        }
+        let error = stream
+            .next()
+            .await
+            .expect("an answer")
+            .expect_err("dropped");
+        assert!(
+            error.message.contains("subscribe again"),
+            "{}",
+            error.message
+        );
+        assert!(stream.next().await.is_none(), "the subscription ends");
     }
 }

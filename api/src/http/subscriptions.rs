@@ -30,6 +30,11 @@ const FORBIDDEN: u16 = 4403;
 const INIT_TIMED_OUT: u16 = 4408;
 /// WebSocket's "going away": the server stops; clients reconnect, to another replica.
 const GOING_AWAY: u16 = 1001;
+/// How long a message may wait for the client to read; a client that stops reading is
+/// disconnected, not buffered for.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
 /// Serves one upgraded connection until it closes.
 pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState, ip: String) {
@@ -101,11 +106,11 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                 match value["type"].as_str() {
                     Some("subscribe" | "start") if !active.contains(&id) && active.len() >= cap => {
                         let message = format!("at most {cap} subscriptions per connection");
-                        if sink.send(limit_exceeded(&id, &message)).await.is_err() { break; }
+                        if !send(&mut sink, limit_exceeded(&id, &message)).await { break; }
                         continue;
                     }
                     Some("subscribe" | "start") if let Some(message) = exceeds_limits(&value["payload"], &state) => {
-                        if sink.send(limit_exceeded(&id, &message)).await.is_err() { break; }
+                        if !send(&mut sink, limit_exceeded(&id, &message)).await { break; }
                         continue;
                     }
                     Some("subscribe" | "start") => { active.insert(id); }
@@ -123,7 +128,7 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                         {
                             active.remove(id);
                         }
-                        if sink.send(Message::Text(text.into())).await.is_err() { break; }
+                        if !send(&mut sink, Message::Text(text.into())).await { break; }
                     }
                     Some(async_graphql::http::WsMessage::Close(code, reason)) => {
                         close(&mut sink, code, &reason).await;
@@ -150,7 +155,7 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                 }
             }
             _ = ping.tick() => {
-                if sink.send(Message::Ping(Vec::new().into())).await.is_err() { break; }
+                if !send(&mut sink, Message::Ping(Vec::new().into())).await { break; }
             }
         }
     }
@@ -169,17 +174,22 @@ async fn next_text(source: &mut futures_util::stream::SplitStream<WebSocket>) ->
     None
 }
 
-async fn close(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    code: u16,
-    reason: &str,
-) {
+/// Sends `message`; false when the client is gone or has not read it within `SEND_TIMEOUT`.
+async fn send(sink: &mut Sink, message: Message) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn close(sink: &mut Sink, code: u16, reason: &str) {
     let frame = CloseFrame {
         code,
         reason: Utf8Bytes::from(reason),
     };
-    let _ = sink.send(Message::Close(Some(frame))).await;
-    let _ = sink.close().await;
+    if send(sink, Message::Close(Some(frame))).await {
+        let _ = tokio::time::timeout(SEND_TIMEOUT, sink.close()).await;
+    }
 }
 
 /// The first subprotocol of `Sec-WebSocket-Protocol` the server speaks.
