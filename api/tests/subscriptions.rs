@@ -137,20 +137,26 @@ impl Client {
     }
 }
 
-async fn gql(server: &str, token: Option<&str>, query: &str, variables: Value) -> Value {
+/// The whole answer to a GraphQL request, errors included.
+async fn answer(server: &str, token: Option<&str>, query: &str, variables: Value) -> Value {
     let mut request = reqwest::Client::new()
         .post(format!("{server}/graphql"))
         .json(&json!({ "query": query, "variables": variables }));
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    let body: Value = request
+    request
         .send()
         .await
         .expect("answers")
         .json()
         .await
-        .expect("json");
+        .expect("json")
+}
+
+/// The data of a GraphQL request that must succeed.
+async fn gql(server: &str, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let body = answer(server, token, query, variables).await;
     assert!(body["errors"].is_null(), "{body}");
     body["data"].clone()
 }
@@ -524,22 +530,13 @@ async fn revocations_reach_every_replica(backend: Backend) {
     .await;
     let revoked = Instant::now();
     loop {
-        let answer: Value = reqwest::Client::new()
-            .post(format!("{b_url}/graphql"))
-            .bearer_auth(&ann)
-            .json(&json!({ "query": me }))
-            .send()
-            .await
-            .expect("an answer")
-            .json()
-            .await
-            .expect("json");
-        if answer["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED" {
+        let reply = answer(&b_url, Some(&ann), me, json!({})).await;
+        if reply["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED" {
             break;
         }
         assert!(
             revoked.elapsed() < Duration::from_secs(1),
-            "replica B still accepts the revoked token: {answer}"
+            "replica B still accepts the revoked token: {reply}"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
