@@ -29,9 +29,9 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
         .map_err(|err| anyhow::anyhow!("could not load the token signing key: {err}"))?;
     let metrics = metrics::Metrics::default();
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    let executions = config.max_concurrent_requests.unwrap_or(4 * cores).max(1);
+    let executions = config.max_concurrent_requests.unwrap_or(16 * cores);
     Ok(AppState {
-        executions: Arc::new(tokio::sync::Semaphore::new(executions)),
+        executions: http::Executions::new(executions),
         connections: Arc::default(),
         stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
         schema: graphql::schema(

@@ -1,7 +1,10 @@
 //! What a request's document asks for, read from the parsed document that execution reuses:
 //! the operation to run, its name, and the counts the limits bound.
 
-use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::{
+    Value, Variables,
+    parser::types::{ExecutableDocument, Field, OperationType, Selection, SelectionSet},
+};
 
 use crate::config::Limits;
 
@@ -9,6 +12,9 @@ use crate::config::Limits;
 pub struct Operation {
     pub name: Option<String>,
     pub mutation: bool,
+    /// How many list items the operation may return at most, its pages filled: what its
+    /// execution may hold in memory.
+    pub items: u64,
     tally: Tally,
 }
 
@@ -30,26 +36,35 @@ struct Tally {
 /// `MaxIntrospectionDepthRule` does: no client's introspection query needs it.
 const INTROSPECTION_MAX_LISTS: usize = 3;
 
+/// The size of a list that gives neither `first` nor `last` (the default `PAGE_MAX_SIZE`).
+const UNSIZED_LIST_ITEMS: u64 = 100;
+
 /// Counting stops past this many fields, which is over every limit (fragments spreading
 /// fragments could otherwise make the count itself expensive).
 const COUNT_CAP: usize = 100_000;
 
 impl Operation {
     /// The operation `name` selects (or the only one), when the document has it.
-    pub fn of(document: &ExecutableDocument, name: Option<&str>) -> Option<Self> {
+    pub fn of(
+        document: &ExecutableDocument,
+        name: Option<&str>,
+        variables: &Variables,
+    ) -> Option<Self> {
         let (found, operation) = document
             .operations
             .iter()
             .find(|(found, _)| name.is_none() || found.map(|found| found.as_str()) == name)?;
         let mut walk = Walk {
             document,
+            variables,
             spreading: Vec::new(),
             tally: Tally::default(),
         };
-        walk.selections(&operation.node.selection_set.node, Place::default());
+        let items = walk.selections(&operation.node.selection_set.node, Place::default());
         Some(Operation {
             name: found.map(|found| found.to_string()),
             mutation: operation.node.ty == OperationType::Mutation,
+            items,
             tally: walk.tally,
         })
     }
@@ -102,16 +117,19 @@ struct Place {
 
 struct Walk<'a> {
     document: &'a ExecutableDocument,
+    variables: &'a Variables,
     /// The fragments being spread, innermost last.
     spreading: Vec<&'a str>,
     tally: Tally,
 }
 
 impl<'a> Walk<'a> {
-    fn selections(&mut self, selections: &'a SelectionSet, place: Place) {
+    /// Tallies `selections` and returns how many list items they may return.
+    fn selections(&mut self, selections: &'a SelectionSet, place: Place) -> u64 {
+        let mut items: u64 = 0;
         for selection in &selections.items {
             if self.tally.fields > COUNT_CAP {
-                return;
+                return items;
             }
             match &selection.node {
                 Selection::Field(field) => {
@@ -139,10 +157,16 @@ impl<'a> Walk<'a> {
                         inner.depth += 1;
                         tally.depth = tally.depth.max(inner.depth);
                     }
-                    self.selections(&field.selection_set.node, inner);
+                    let below = self.selections(&field.selection_set.node, inner);
+                    let here = match self.list_size(field) {
+                        Some(size) => size.saturating_mul(below.saturating_add(1)),
+                        None => below,
+                    };
+                    items = items.saturating_add(here);
                 }
                 Selection::InlineFragment(fragment) => {
-                    self.selections(&fragment.node.selection_set.node, place);
+                    let below = self.selections(&fragment.node.selection_set.node, place);
+                    items = items.saturating_add(below);
                 }
                 Selection::FragmentSpread(spread) => {
                     let name = spread.node.fragment_name.node.as_str();
@@ -154,11 +178,36 @@ impl<'a> Walk<'a> {
                         self.document.fragments.get(&spread.node.fragment_name.node)
                     {
                         self.spreading.push(name);
-                        self.selections(&fragment.node.selection_set.node, place);
+                        let below = self.selections(&fragment.node.selection_set.node, place);
+                        items = items.saturating_add(below);
                         self.spreading.pop();
                     }
                 }
             }
         }
+        items
+    }
+
+    /// The page size of `field` when it is a connection (it selects `nodes` or `edges`):
+    /// its `first` or `last`, literal or variable, else the default page size.
+    fn list_size(&self, field: &Field) -> Option<u64> {
+        let connection = field.selection_set.node.items.iter().any(|selection| {
+            matches!(&selection.node, Selection::Field(inner)
+                if matches!(inner.node.name.node.as_str(), "nodes" | "edges"))
+        });
+        if !connection {
+            return None;
+        }
+        let size = ["first", "last"].into_iter().find_map(|name| {
+            let value = field.get_argument(name)?.node.clone();
+            let value = value
+                .into_const_with(|variable| self.variables.get(&variable).cloned().ok_or(()))
+                .ok()?;
+            match value {
+                Value::Number(number) => number.as_u64(),
+                _ => None,
+            }
+        });
+        Some(size.unwrap_or(UNSIZED_LIST_ITEMS))
     }
 }

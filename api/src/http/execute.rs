@@ -9,8 +9,46 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
 };
 
+use tokio::sync::{Semaphore, SemaphorePermit};
+
 use super::{AppState, answer::error_body, document::Operation};
 use crate::{auth::Credentials, db::StatementCounter, graphql, metrics::Outcome};
+
+/// A request that may return more list items than this counts as one more execution for each
+/// further this many.
+const ITEMS_PER_EXECUTION: u64 = 1_500;
+
+/// How many GraphQL executions run at once, large ones counting as several: small requests
+/// spend most of their time waiting for the database, so many run together, while the pages
+/// of a large one are held in memory until its answer is written.
+#[derive(Clone)]
+pub struct Executions {
+    permits: Arc<Semaphore>,
+    /// The most one request counts as: a quarter of the limit, so a few large requests still
+    /// run together.
+    most: u64,
+}
+
+impl Executions {
+    pub fn new(limit: usize) -> Self {
+        let limit = limit.clamp(1, Semaphore::MAX_PERMITS);
+        Executions {
+            permits: Arc::new(Semaphore::new(limit)),
+            most: u64::try_from(limit / 4).unwrap_or(u64::MAX).max(1),
+        }
+    }
+
+    /// How many executions a request that may return `items` list items counts as.
+    fn weight(&self, items: u64) -> u32 {
+        let weight = items.div_ceil(ITEMS_PER_EXECUTION).clamp(1, self.most);
+        u32::try_from(weight).unwrap_or(u32::MAX)
+    }
+
+    /// Waits for the turn of a request that may return `items` list items.
+    async fn admit(&self, items: u64) -> Option<SemaphorePermit<'_>> {
+        self.permits.acquire_many(self.weight(items)).await.ok()
+    }
+}
 
 /// Who sends a request: the `Authorization` header and the client's address.
 pub struct Caller {
@@ -88,8 +126,9 @@ pub async fn run(
     let started = Instant::now();
     // The document is parsed once, here; execution reuses it.
     let wanted = request.operation_name.clone();
+    let variables = std::mem::take(&mut request.variables);
     let operation = match request.parsed_query() {
-        Ok(document) => Operation::of(document, wanted.as_deref()),
+        Ok(document) => Operation::of(document, wanted.as_deref(), &variables),
         Err(err) => {
             let message = format!("the document does not parse: {}", err.message);
             state
@@ -98,9 +137,11 @@ pub async fn run(
             return Ok(Executed::refused("GRAPHQL_PARSE_FAILED", &message));
         }
     };
+    request.variables = variables;
     let name = operation
         .as_ref()
         .and_then(|operation| operation.name.clone());
+    let items = operation.as_ref().map_or(0, |operation| operation.items);
     if let Some(operation) = &operation {
         if only_queries && operation.mutation {
             return Err(StatusCode::METHOD_NOT_ALLOWED);
@@ -119,7 +160,7 @@ pub async fn run(
     let execution = tokio::spawn(counter.scope({
         let state = state.clone();
         async move {
-            let _permit = state.executions.acquire().await;
+            let _permit = state.executions.admit(items).await;
             let credentials = Arc::new(Credentials::new(
                 state.accounts.clone(),
                 caller.authorization,
@@ -210,4 +251,21 @@ fn is_request_error(response: &async_graphql::Response) -> bool {
     response.data == Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|error| error.path.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Executions;
+
+    #[test]
+    fn large_requests_count_as_several_up_to_a_quarter_of_the_limit() {
+        let executions = Executions::new(32);
+        assert_eq!(executions.weight(0), 1);
+        assert_eq!(executions.weight(1_500), 1);
+        assert_eq!(executions.weight(1_501), 2);
+        // 50 users × 10 profiles × 10 users, with the users and profiles themselves.
+        assert_eq!(executions.weight(5_550), 4);
+        assert_eq!(executions.weight(u64::MAX), 8);
+        assert_eq!(Executions::new(2).weight(5_550), 1);
+    }
 }

@@ -8,9 +8,9 @@ mod graphql;
 mod health;
 mod subscriptions;
 
-use std::sync::Arc;
+pub use execute::Executions;
 
-use tokio::sync::Semaphore;
+use std::sync::Arc;
 
 use axum::{
     Router,
@@ -32,8 +32,8 @@ use crate::{auth::Accounts, config::Config, db::Db, graphql::RosterSchema, metri
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
-    /// Permits to execute GraphQL requests (`MAX_CONCURRENT_REQUESTS`).
-    pub executions: Arc<Semaphore>,
+    /// Admission of GraphQL executions (`MAX_CONCURRENT_REQUESTS`).
+    pub executions: Executions,
     /// Open WebSocket connections by user, on this replica.
     pub connections: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
     /// Becomes true when the server is shutting down: WebSocket connections close then.

@@ -206,7 +206,9 @@ pub fn protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
 /// them, and for documents that do not parse (execution reports those).
 fn exceeds_limits(payload: &Value, state: &AppState) -> Option<String> {
     let document = async_graphql::parser::parse_query(payload["query"].as_str()?).ok()?;
-    Operation::of(&document, payload["operationName"].as_str())?.exceeds(&state.config.limits)
+    let variables = async_graphql::Variables::from_json(payload["variables"].clone());
+    Operation::of(&document, payload["operationName"].as_str(), &variables)?
+        .exceeds(&state.config.limits)
 }
 
 /// The protocol's `error` message for subscription `id`, refused by a limit.
