@@ -70,6 +70,13 @@ impl Db {
             // sat idle long enough to have been dropped are still checked.
             .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
             .sqlx_logging(false)
+            // Every statement is prepared once per connection and its parameters are keys,
+            // pages sizes and filters: one plan serves them all. PostgreSQL would otherwise
+            // plan again on every execution whose parameters include an array of keys (its
+            // custom plan looks cheaper), which cost more than running the statement.
+            .map_sqlx_postgres_opts(|opts| {
+                opts.options([("plan_cache_mode", "force_generic_plan")])
+            })
             .map_sqlx_sqlite_opts(|opts| {
                 opts.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)

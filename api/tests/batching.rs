@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
 
 use crate::{
@@ -14,6 +15,7 @@ db_tests!(
     statements_do_not_grow_with_parents[own_server],
     access_rules_ride_in_the_same_statements[own_server],
     the_caller_is_looked_up_again_after_account_changes,
+    one_object_and_its_list_read_together_answer_as_read_apart[own_server],
 );
 
 /// A server that looks its caller up in every request, so each count below includes that
@@ -272,4 +274,158 @@ async fn the_caller_is_looked_up_again_after_account_changes(app: &TestApp) {
     assert!(out.errors().is_empty(), "{}", out.body);
     let revoked = app.gql_as(&ann.token, me, json!({})).await;
     assert_eq!(revoked.code(), "UNAUTHENTICATED", "{}", revoked.body);
+}
+
+/// The global ID of a node.
+fn global_id(kind: &str, key: i64) -> String {
+    STANDARD.encode(format!("{kind}:{key}"))
+}
+
+/// Arguments of a nested list, each read ahead with its parent by `profile(id)` and
+/// `user(id)`, and the usual way under `node(id)`.
+const LIST_ARGUMENTS: [&str; 7] = [
+    "",
+    "(first: 3)",
+    "(last: 2)",
+    "(first: 4, orderBy: {field: ROLE})",
+    "(orderBy: {field: LINKED_AT, direction: DESC}, first: 2)",
+    "(first: 100, filter: {linkedBefore: \"2027-01-01T00:00:00Z\"})",
+    "(first: 0)",
+];
+
+/// What `profile(id)` and `user(id)` read in one statement on PostgreSQL (the object and the
+/// first page of its list) answers exactly what the object and its list read one after the
+/// other answer, for every kind of page, with the caller's visibility applied to both.
+async fn one_object_and_its_list_read_together_answer_as_read_apart(backend: Backend) {
+    uncached(backend, read_together_on).await;
+}
+
+async fn read_together_on(app: &TestApp) {
+    let admin = app.admin().await;
+    seed_profiles(app).await;
+    seed(app, 100).await;
+    let users = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+        edges { cursor role linkedAt node { email } }";
+    let profiles = "pageInfo { hasNextPage hasPreviousPage endCursor }
+        edges { cursor role node { name } }";
+    let profile = global_id("Profile", 7);
+    let user = global_id("User", FIRST_SEEDED + 3);
+    for arguments in LIST_ARGUMENTS {
+        let ahead = format!(
+            "{{ profile(id: \"{profile}\") {{ name users{arguments} {{ {users} }} }}
+               user(id: \"{user}\") {{ email profiles{arguments} {{ {profiles} }} }} }}"
+        );
+        let apart = format!(
+            "{{ profile: node(id: \"{profile}\") {{ ... on Profile {{ name users{arguments} {{ {users} }} }} }}
+               user: node(id: \"{user}\") {{ ... on User {{ email profiles{arguments} {{ {profiles} }} }} }} }}"
+        );
+        let ahead = app.gql_as(&admin.token, &ahead, json!({})).await;
+        let apart = app.gql_as(&admin.token, &apart, json!({})).await;
+        assert!(ahead.errors().is_empty(), "{}", ahead.body);
+        assert_eq!(ahead.body, apart.body, "users{arguments}");
+        // The caller's lookup, then one statement per root field on PostgreSQL; two on SQLite.
+        let per_root = if app.backend == Backend::Postgres {
+            1
+        } else {
+            2
+        };
+        assert_eq!(ahead.sql(), 1 + 2 * per_root, "users{arguments}");
+    }
+
+    // A page after a cursor, read ahead: the rest of the list.
+    let first = app
+        .data_as(
+            &admin.token,
+            &format!("{{ profile(id: \"{profile}\") {{ users(first: 1) {{ {users} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    let cursor = &first["profile"]["users"]["pageInfo"]["endCursor"];
+    let rest = app
+        .data_as(
+            &admin.token,
+            &format!(
+                "query($after: String) {{ profile(id: \"{profile}\") {{ users(after: $after) {{ {users} }} }} }}"
+            ),
+            json!({ "after": cursor }),
+        )
+        .await;
+    let all = users_of(7, 100);
+    let emails: Vec<Option<i64>> = rest["profile"]["users"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|edge| number_in(&edge["node"]["email"], "user"))
+        .collect();
+    let expected: Vec<Option<i64>> = all.iter().skip(1).map(|i| Some(*i)).collect();
+    assert_eq!(emails, expected);
+
+    // A profile without managers, read with its list: the profile, and an empty list.
+    app.execute_sql(
+        "INSERT INTO profile (id, name, created_at, updated_at) VALUES \
+         (999, 'Nobody''s', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
+    )
+    .await;
+    let empty = app
+        .data_as(
+            &admin.token,
+            &format!(
+                "{{ profile(id: \"{}\") {{ name users {{ nodes {{ email }} }} }} }}",
+                global_id("Profile", 999)
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        empty,
+        json!({ "profile": { "name": "Nobody's", "users": { "nodes": [] } } })
+    );
+
+    // A caller who manages neither sees neither, read ahead or not; and a filter they may not
+    // use is refused by the list, as it is without reading ahead.
+    let stranger = app.register("stranger@example.com").await;
+    let hidden = app
+        .data_as(
+            &stranger.token,
+            &format!(
+                "{{ profile(id: \"{profile}\") {{ users {{ nodes {{ email }} }} }}
+                   user(id: \"{user}\") {{ profiles {{ nodes {{ name }} }} }} }}"
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(hidden, json!({ "profile": null, "user": null }));
+    let manager = app.register("manager@example.com").await;
+    app.execute_sql(
+        "INSERT INTO user_profile (user_id, profile_id, role, created_at) \
+         SELECT id, 7, 'MANAGER', '2026-01-01T00:00:00+00:00' FROM \"user\" \
+         WHERE email = 'manager@example.com'",
+    )
+    .await;
+    let private = app
+        .gql_as(
+            &manager.token,
+            &format!(
+                "{{ profile(id: \"{profile}\") {{ users(filter: {{active: true}}) {{ nodes {{ email }} }} }} }}"
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(private.code(), "FORBIDDEN", "{}", private.body);
+    let visible = app
+        .data_as(
+            &manager.token,
+            &format!(
+                "{{ profile(id: \"{profile}\") {{ users(first: 100) {{ nodes {{ email }} }} }} }}"
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        visible["profile"]["users"]["nodes"]
+            .as_array()
+            .expect("users")
+            .len(),
+        users_of(7, 100).len() + 1
+    );
 }

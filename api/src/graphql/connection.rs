@@ -1,7 +1,9 @@
 //! Relay connections: cursors, page arguments, and the connection types of every list.
 
+use std::sync::Arc;
+
 use async_graphql::{
-    Context, Object, OutputType, SimpleObject,
+    Context, InputType, Name, Object, OutputType, SimpleObject, Value as ConstValue,
     connection::{Connection, ConnectionNameType, CursorType, Edge, EdgeNameType, EmptyFields},
     dataloader::Loader,
 };
@@ -301,13 +303,87 @@ where
     Ok(connect(list.kind, list.total, &args, rows.collect()))
 }
 
-/// Resolves a nested list: one page of `parent`'s children along `R`, loaded in one batch
-/// with the pages of the other parents of its level that ask for the same arguments.
+/// The page a list's arguments ask for.
+pub fn page_args(
+    ctx: &Context<'_>,
+    list: &List,
+    paging: Paging,
+) -> async_graphql::Result<PageArgs> {
+    Ok(paging.args(list.kind, list.sort, list.filter.clone(), page_max(ctx)?)?)
+}
+
+/// A page read in the statement that read its parent, with the arguments it was read for.
+pub struct ReadAhead<R: Relation>(Option<Arc<(PageArgs, Children<R>)>>);
+
+impl<R: Relation> ReadAhead<R> {
+    pub fn new(args: PageArgs, rows: Children<R>) -> Self {
+        ReadAhead(Some(Arc::new((args, rows))))
+    }
+
+    /// The rows read ahead, when they were read for `args`.
+    fn rows_for(&self, args: &PageArgs) -> Option<Children<R>> {
+        let (read_for, rows) = self.0.as_deref()?;
+        (read_for == args).then(|| rows.clone())
+    }
+}
+
+impl<R: Relation> Default for ReadAhead<R> {
+    fn default() -> Self {
+        ReadAhead(None)
+    }
+}
+
+impl<R: Relation> Clone for ReadAhead<R> {
+    fn clone(&self) -> Self {
+        ReadAhead(self.0.clone())
+    }
+}
+
+impl<R: Relation> std::fmt::Debug for ReadAhead<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ReadAhead").field(&self.0.is_some()).finish()
+    }
+}
+
+/// The arguments of field `name` under the field being resolved, when it is selected exactly
+/// once (a field selected twice under aliases is read the usual way).
+pub fn selected_once(ctx: &Context<'_>, name: &str) -> Option<Vec<(Name, ConstValue)>> {
+    let fields = ctx.look_ahead().field(name).selection_fields();
+    match fields.as_slice() {
+        [field] => field.arguments().ok(),
+        _ => None,
+    }
+}
+
+/// Argument `name` of `arguments` as a `T`; `None` when it is not one (the field's resolver
+/// then reports it).
+pub fn argument<T: InputType>(arguments: &[(Name, ConstValue)], name: &str) -> Option<T> {
+    let value = arguments
+        .iter()
+        .find(|(found, _)| found.as_str() == name)
+        .map(|(_, value)| value.clone());
+    T::parse(value).ok()
+}
+
+/// The paging arguments among `arguments`.
+pub fn paging_of(arguments: &[(Name, ConstValue)]) -> Option<Paging> {
+    Some(Paging {
+        first: argument(arguments, "first")?,
+        after: argument(arguments, "after")?,
+        last: argument(arguments, "last")?,
+        before: argument(arguments, "before")?,
+    })
+}
+
+/// Resolves a nested list: one page of `parent`'s children along `R`, read ahead with the
+/// parent or loaded in one batch with the pages of the other parents of its level that ask
+/// for the same arguments.
 pub async fn nested<R, N, C, EN>(
     ctx: &Context<'_>,
     parent: i64,
     list: List,
     paging: Paging,
+    ahead: &ReadAhead<R>,
 ) -> async_graphql::Result<Connection<Cursor, N, TotalCount, LinkFields, C, EN>>
 where
     R: Relation<Child = N::Entity>,
@@ -316,12 +392,15 @@ where
     EN: EdgeNameType,
     Batch: Loader<Page<R>, Value = Children<R>, Error = AppError>,
 {
-    let args = paging.args(list.kind, list.sort, list.filter, page_max(ctx)?)?;
-    let rows = Batch::of(ctx)?
-        .load_one(Page::<R>::new(parent, args.clone()))
-        .await?;
+    let args = page_args(ctx, &list, paging)?;
+    let rows = match ahead.rows_for(&args) {
+        Some(rows) => rows,
+        None => Batch::of(ctx)?
+            .load_one(Page::<R>::new(parent, args.clone()))
+            .await?
+            .unwrap_or_default(),
+    };
     let rows = rows
-        .unwrap_or_default()
         .into_iter()
         .map(|row| {
             let link = row.link.ok_or(AppError::Internal)?;

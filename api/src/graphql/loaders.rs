@@ -11,6 +11,7 @@ use async_graphql::{
     dataloader::{DataLoader, Loader},
 };
 use entity::{profile, role, user};
+use sea_orm::{DatabaseBackend, EntityTrait};
 
 use super::{connection::Total, scheduler::Loads};
 use std::sync::Arc;
@@ -49,6 +50,8 @@ pub struct RolesOfUser(pub i64);
 
 /// One direction of the user–profile relationship.
 pub trait Relation: Clone + Eq + Hash + Send + Sync + 'static {
+    /// Where the relation starts.
+    type Parent: Scoped;
     /// What the relation leads to.
     type Child: Scoped;
     const DIRECTION: Direction;
@@ -62,6 +65,7 @@ pub trait Relation: Clone + Eq + Hash + Send + Sync + 'static {
 pub struct ProfilesOfUser;
 
 impl Relation for ProfilesOfUser {
+    type Parent = user::Entity;
     type Child = profile::Entity;
     const DIRECTION: Direction = Direction::ProfilesOfUser;
     const PAGE: &'static str = "profiles_of_user";
@@ -73,6 +77,7 @@ impl Relation for ProfilesOfUser {
 pub struct UsersOfProfile;
 
 impl Relation for UsersOfProfile {
+    type Parent = profile::Entity;
     type Child = user::Entity;
     const DIRECTION: Direction = Direction::UsersOfProfile;
     const PAGE: &'static str = "users_of_profile";
@@ -114,6 +119,9 @@ impl<R> Count<R> {
         }
     }
 }
+
+/// The row of a relation's parent.
+pub type ModelOf<R> = <<R as Relation>::Parent as EntityTrait>::Model;
 
 /// The children of a page, at most `limit + 1` of them, in read order.
 pub type Children<R> = Vec<Listed<<<R as Relation>::Child as Scoped>::Card>>;
@@ -187,6 +195,30 @@ impl Batch {
                 loader.load_one(count).await?.unwrap_or(0)
             }
         })
+    }
+
+    /// Whether a parent and its first page can be read in one statement (PostgreSQL).
+    pub fn reads_ahead(&self) -> bool {
+        self.db.backend() == DatabaseBackend::Postgres
+    }
+
+    /// The parent with key `parent`, when the caller may see it, and its page `args` along
+    /// `R`, in one statement (only when `reads_ahead`).
+    pub async fn with_page<R: Relation>(
+        &self,
+        parent: i64,
+        args: &PageArgs,
+    ) -> AppResult<Option<(ModelOf<R>, Children<R>)>> {
+        self.metrics.batch(R::PAGE, 1);
+        let scope = self.scope().await;
+        Ok(listing::with_page::<R::Parent, R::Child>(
+            self.db.conn(),
+            &scope,
+            R::DIRECTION,
+            parent,
+            args,
+        )
+        .await?)
     }
 
     /// Loads the rows of `E` with the keys of `keys` that the caller may see.

@@ -158,7 +158,7 @@ async fn change(
     }
     tx.commit().await?;
     Ok(MembershipPayload {
-        profile: Profile(profile),
+        profile: Profile::new(profile),
         user_id: user_key,
         role: link.as_ref().map(|link| link.role.into()),
         linked_at: link.map(|link| link.created_at),

@@ -36,7 +36,7 @@ impl NodeQuery {
             NodeType::Profile => loader
                 .load_one(ProfileKey(node.key))
                 .await?
-                .map(|profile| Node::Profile(Profile(profile))),
+                .map(|profile| Node::Profile(Profile::new(profile))),
         })
     }
 }

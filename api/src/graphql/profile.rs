@@ -7,7 +7,8 @@ use entity::{ProfileRole, profile, user_profile};
 use super::{
     arguments::{ListOrder, ProfileFilter, ProfileOrder, ProfileUserFilter, ProfileUserOrder},
     connection::{
-        self, List, ListItem, ListKind, Paging, ProfileConnection, ProfileUserConnection, Total,
+        self, List, ListItem, ListKind, Paging, ProfileConnection, ProfileUserConnection,
+        ReadAhead, Total,
     },
     id::{NodeId, NodeType},
     loaders::{Batch, ProfileKey, UsersOfProfile},
@@ -30,7 +31,61 @@ const MAX_NAME_LENGTH: usize = 255;
 
 /// A profile, managed by one or more users.
 #[derive(Clone, Debug)]
-pub struct Profile(pub profile::Model);
+pub struct Profile(pub profile::Model, ReadAhead<UsersOfProfile>);
+
+impl Profile {
+    pub fn new(model: profile::Model) -> Self {
+        Profile(model, ReadAhead::default())
+    }
+
+    /// The list of the profile's users that `order_by` and `filter` ask for; ordering or
+    /// filtering by account details needs `users:read`.
+    async fn users_list(
+        ctx: &Context<'_>,
+        profile: i64,
+        order_by: Option<ProfileUserOrder>,
+        filter: Option<ProfileUserFilter>,
+    ) -> async_graphql::Result<List> {
+        let filter: Filter = filter.unwrap_or_default().into();
+        let sort = order_by.map(|order| order.sort()).unwrap_or_default();
+        let private = filter.active.is_some()
+            || filter.account_role.is_some()
+            || sort.key == SortKey::LastLoginAt;
+        if private && !super::viewer(ctx).await?.can(Permission::UsersRead) {
+            return Err(AppError::forbidden(
+                "filtering or ordering by account details needs the `users:read` permission",
+            )
+            .into());
+        }
+        Ok(List {
+            kind: ListKind::ProfileUsers,
+            sort,
+            total: Total::UsersOfProfile(profile, filter.clone()),
+            filter,
+        })
+    }
+
+    /// The profile with key `key` and, when the field resolving it selects `users` once, the
+    /// page of users it asks for, read in one statement; `None` when the caller cannot see it.
+    pub async fn read(ctx: &Context<'_>, key: i64) -> async_graphql::Result<Option<Profile>> {
+        let loader = Batch::of(ctx)?;
+        if loader.loader().reads_ahead()
+            && let Some(arguments) = connection::selected_once(ctx, "users")
+            && let Some(paging) = connection::paging_of(&arguments)
+            && let Some(order_by) = connection::argument(&arguments, "orderBy")
+            && let Some(filter) = connection::argument(&arguments, "filter")
+            && let Ok(list) = Self::users_list(ctx, key, order_by, filter).await
+            && let Ok(args) = connection::page_args(ctx, &list, paging)
+        {
+            let read = loader
+                .loader()
+                .with_page::<UsersOfProfile>(key, &args)
+                .await?;
+            return Ok(read.map(|(model, rows)| Profile(model, ReadAhead::new(args, rows))));
+        }
+        Ok(loader.load_one(ProfileKey(key)).await?.map(Profile::new))
+    }
+}
 
 #[Object]
 impl Profile {
@@ -71,30 +126,14 @@ impl Profile {
         #[graphql(desc = "The order; by ID when not given.")] order_by: Option<ProfileUserOrder>,
         #[graphql(desc = "Which users to list.")] filter: Option<ProfileUserFilter>,
     ) -> async_graphql::Result<ProfileUserConnection> {
-        let filter: Filter = filter.unwrap_or_default().into();
-        let sort = order_by.map(|order| order.sort()).unwrap_or_default();
-        let private = filter.active.is_some()
-            || filter.account_role.is_some()
-            || sort.key == SortKey::LastLoginAt;
-        if private && !super::viewer(ctx).await?.can(Permission::UsersRead) {
-            return Err(AppError::forbidden(
-                "filtering or ordering by account details needs the `users:read` permission",
-            )
-            .into());
-        }
-        let list = List {
-            kind: ListKind::ProfileUsers,
-            sort,
-            total: Total::UsersOfProfile(self.0.id, filter.clone()),
-            filter,
-        };
+        let list = Self::users_list(ctx, self.0.id, order_by, filter).await?;
         let paging = Paging {
             first,
             after,
             last,
             before,
         };
-        connection::nested::<UsersOfProfile, _, _, _>(ctx, self.0.id, list, paging).await
+        connection::nested::<UsersOfProfile, _, _, _>(ctx, self.0.id, list, paging, &self.1).await
     }
 }
 
@@ -102,7 +141,7 @@ impl ListItem for Profile {
     type Entity = profile::Entity;
 
     fn wrap(model: profile::Model) -> Self {
-        Profile(model)
+        Profile::new(model)
     }
 }
 
@@ -115,11 +154,7 @@ impl ProfileQuery {
     /// managers, and `profiles:read` holders, may).
     #[graphql(guard = "Authenticated")]
     async fn profile(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Profile>> {
-        let key = NodeId::decode_as(&id, NodeType::Profile)?;
-        Ok(Batch::of(ctx)?
-            .load_one(ProfileKey(key))
-            .await?
-            .map(Profile))
+        Profile::read(ctx, NodeId::decode_as(&id, NodeType::Profile)?).await
     }
 
     /// The profiles the caller may see.
@@ -175,7 +210,7 @@ impl ProfileMutation {
         name: String,
     ) -> async_graphql::Result<Profile> {
         let name = validate_name(&name)?;
-        Ok(Profile(
+        Ok(Profile::new(
             create(state(ctx)?, super::viewer(ctx).await?, &name).await?,
         ))
     }
@@ -190,7 +225,7 @@ impl ProfileMutation {
     ) -> async_graphql::Result<Profile> {
         let key = NodeId::decode_as(&id, NodeType::Profile)?;
         let name = validate_name(&name)?;
-        Ok(Profile(
+        Ok(Profile::new(
             rename(state(ctx)?, super::viewer(ctx).await?, key, &name).await?,
         ))
     }

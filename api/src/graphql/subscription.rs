@@ -61,7 +61,7 @@ impl MembershipEvent {
         Ok(Batch::of(ctx)?
             .load_one(ProfileKey(self.0.profile_id))
             .await?
-            .map(Profile))
+            .map(Profile::new))
     }
 
     /// The user, when the subscriber may see them (a user removed from the subscriber's only

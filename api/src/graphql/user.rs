@@ -10,7 +10,8 @@ use super::{
     account::Role,
     arguments::{ListOrder, UserFilter, UserOrder, UserProfileFilter, UserProfileOrder},
     connection::{
-        self, List, ListItem, ListKind, Paging, Total, UserConnection, UserProfileConnection,
+        self, List, ListItem, ListKind, Paging, ReadAhead, Total, UserConnection,
+        UserProfileConnection,
     },
     id::{NodeId, NodeType},
     loaders::{Batch, ProfilesOfUser, RolesOfUser, UserKey},
@@ -31,6 +32,8 @@ pub struct User {
     account: Option<Arc<user::Model>>,
     /// Just signed in by this request: its account details are the caller's own.
     signed_in: bool,
+    /// The page of the user's profiles read with the user, if any.
+    profiles: ReadAhead<ProfilesOfUser>,
 }
 
 impl User {
@@ -39,6 +42,47 @@ impl User {
             card: UserCard::from(&model),
             account: Some(Arc::new(model)),
             signed_in: false,
+            profiles: ReadAhead::default(),
+        }
+    }
+
+    /// The user with key `key` and, when the field resolving it selects `profiles` once, the
+    /// page of profiles it asks for, read in one statement; `None` when the caller cannot see
+    /// the user.
+    async fn read(ctx: &Context<'_>, key: i64) -> async_graphql::Result<Option<User>> {
+        let loader = Batch::of(ctx)?;
+        if loader.loader().reads_ahead()
+            && let Some(arguments) = connection::selected_once(ctx, "profiles")
+            && let Some(paging) = connection::paging_of(&arguments)
+            && let Some(order_by) = connection::argument(&arguments, "orderBy")
+            && let Some(filter) = connection::argument(&arguments, "filter")
+            && let Ok(args) =
+                connection::page_args(ctx, &Self::profiles_list(key, order_by, filter), paging)
+        {
+            let read = loader
+                .loader()
+                .with_page::<ProfilesOfUser>(key, &args)
+                .await?;
+            return Ok(read.map(|(model, rows)| User {
+                profiles: ReadAhead::new(args, rows),
+                ..User::new(model)
+            }));
+        }
+        Ok(loader.load_one(UserKey(key)).await?.map(User::new))
+    }
+
+    /// The list of the user's profiles that `order_by` and `filter` ask for.
+    fn profiles_list(
+        user: i64,
+        order_by: Option<UserProfileOrder>,
+        filter: Option<UserProfileFilter>,
+    ) -> List {
+        let filter: Filter = filter.unwrap_or_default().into();
+        List {
+            kind: ListKind::UserProfiles,
+            sort: order_by.map(|order| order.sort()).unwrap_or_default(),
+            total: Total::ProfilesOfUser(user, filter.clone()),
+            filter,
         }
     }
 
@@ -55,6 +99,7 @@ impl User {
             card,
             account: None,
             signed_in: false,
+            profiles: ReadAhead::default(),
         }
     }
 
@@ -112,20 +157,21 @@ impl User {
         #[graphql(desc = "The order; by ID when not given.")] order_by: Option<UserProfileOrder>,
         #[graphql(desc = "Which profiles to list.")] filter: Option<UserProfileFilter>,
     ) -> async_graphql::Result<UserProfileConnection> {
-        let filter: Filter = filter.unwrap_or_default().into();
-        let list = List {
-            kind: ListKind::UserProfiles,
-            sort: order_by.map(|order| order.sort()).unwrap_or_default(),
-            total: Total::ProfilesOfUser(self.card.id, filter.clone()),
-            filter,
-        };
+        let list = Self::profiles_list(self.card.id, order_by, filter);
         let paging = Paging {
             first,
             after,
             last,
             before,
         };
-        connection::nested::<ProfilesOfUser, _, _, _>(ctx, self.card.id, list, paging).await
+        connection::nested::<ProfilesOfUser, _, _, _>(
+            ctx,
+            self.card.id,
+            list,
+            paging,
+            &self.profiles,
+        )
+        .await
     }
 
     /// The user's roles. Only for the user themself and `users:read` holders; null otherwise.
@@ -210,8 +256,7 @@ impl UserQuery {
     /// caller, users sharing a profile with the caller, and, for `users:read` holders, everyone.
     #[graphql(guard = "Authenticated")]
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
-        let key = NodeId::decode_as(&id, NodeType::User)?;
-        Ok(Batch::of(ctx)?.load_one(UserKey(key)).await?.map(User::new))
+        User::read(ctx, NodeId::decode_as(&id, NodeType::User)?).await
     }
 
     /// All users. Needs `users:read`.

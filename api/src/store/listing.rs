@@ -10,7 +10,8 @@ use std::collections::HashMap;
 
 use entity::{ProfileRole, role, user_profile, user_role};
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, QueryResult, Value,
+    ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, IdenStatic, Iterable, QueryResult,
+    Value,
     prelude::DateTimeUtc,
     sea_query::{
         Alias, Asterisk, Expr, ExprTrait, Func, JoinType, LikeExpr, Order, Query, SelectStatement,
@@ -365,19 +366,14 @@ where
         .collect()
 }
 
-/// The pages of the children of every parent in `parents` along `direction`, in one
-/// statement, each in read order and at most `limit + 1` rows.
-pub async fn pages<E>(
-    conn: &impl ConnectionTrait,
+/// The rows of a page of `E` across the link, ranked by the page's order (per parent on
+/// SQLite, where the statement holds every parent; a PostgreSQL page is one parent's).
+fn ranked<E: Scoped>(
+    backend: DatabaseBackend,
     scope: &Scope,
     direction: Direction,
-    parents: &[i64],
     args: &PageArgs,
-) -> Result<HashMap<i64, Vec<Listed<E::Card>>>, DbErr>
-where
-    E: Scoped,
-{
-    let backend = conn.get_database_backend();
+) -> SelectStatement {
     let (parent, child) = direction.columns();
     let mut ranked = select_page::<E>(scope, args, link_column(child));
     let mut window = match backend {
@@ -403,17 +399,55 @@ where
             user_profile::Entity,
             column::<E>("id").equals((user_profile::Entity, child)),
         );
+    ranked
+}
+
+/// One parent's page of `E` along `direction` (PostgreSQL), for a LATERAL join: `parent_key`
+/// is the parent's key in the enclosing statement. One index-ordered scan that stops after
+/// `limit + 1` rows: it costs the rows it returns, however many links the parent has.
+fn lateral_page<E: Scoped>(
+    scope: &Scope,
+    direction: Direction,
+    args: &PageArgs,
+    parent_key: Expr,
+) -> SelectStatement {
+    let (parent, _) = direction.columns();
+    let mut page = ranked::<E>(DatabaseBackend::Postgres, scope, direction, args);
+    page.and_where(link_column(parent).eq(parent_key));
+    for (expr, order) in order_terms::<E>(args.sort.key, read_descending(args)) {
+        page.order_by_expr(expr, order);
+    }
+    page.limit(args.limit + 1);
+    page
+}
+
+/// A row of a nested page, with the link it was reached through.
+fn nested_row<E: Scoped>(row: &QueryResult, key: SortKey) -> Result<Listed<E::Card>, DbErr> {
+    let link = Link {
+        role: row.try_get("", "link_role")?,
+        linked_at: row.try_get("", "linked_at")?,
+    };
+    listed::<E>(row, key, Some(link))
+}
+
+/// The pages of the children of every parent in `parents` along `direction`, in one
+/// statement, each in read order and at most `limit + 1` rows.
+pub async fn pages<E>(
+    conn: &impl ConnectionTrait,
+    scope: &Scope,
+    direction: Direction,
+    parents: &[i64],
+    args: &PageArgs,
+) -> Result<HashMap<i64, Vec<Listed<E::Card>>>, DbErr>
+where
+    E: Scoped,
+{
+    let backend = conn.get_database_backend();
     let query = match backend {
-        // One index-ordered scan per parent that stops after `limit + 1` rows: the statement
-        // costs the rows it returns, however many links a parent has, and its plan does not
-        // depend on an estimate of how many parents the array holds.
+        // Each parent's page through a LATERAL join: the plan does not depend on an estimate
+        // of how many parents the array holds.
         DatabaseBackend::Postgres => {
             let parent_key = Expr::col((Alias::new("parent"), Alias::new("parent")));
-            ranked.and_where(link_column(parent).eq(parent_key));
-            for (expr, order) in order_terms::<E>(args.sort.key, read_descending(args)) {
-                ranked.order_by_expr(expr, order);
-            }
-            ranked.limit(args.limit + 1);
             Query::select()
                 .column((Alias::new("ranked"), Asterisk))
                 .from_function(
@@ -422,7 +456,7 @@ where
                 )
                 .join_lateral(
                     JoinType::InnerJoin,
-                    ranked,
+                    lateral_page::<E>(scope, direction, args, parent_key),
                     Alias::new("ranked"),
                     Expr::val(true),
                 )
@@ -431,6 +465,8 @@ where
                 .to_owned()
         }
         _ => {
+            let (parent, _) = direction.columns();
+            let mut ranked = ranked::<E>(backend, scope, direction, args);
             ranked.and_where(one_of(backend, link_column(parent), parents));
             Query::select()
                 .column(Asterisk)
@@ -444,18 +480,69 @@ where
 
     let mut pages: HashMap<i64, Vec<Listed<E::Card>>> = HashMap::new();
     for row in conn.query_all(&query).await? {
-        let link = Link {
-            role: row.try_get("", "link_role")?,
-            linked_at: row.try_get("", "linked_at")?,
-        };
         let parent_id: i64 = row.try_get("", "parent_id")?;
         pages
             .entry(parent_id)
             .or_default()
-            .push(listed::<E>(&row, args.sort.key, Some(link))?);
+            .push(nested_row::<E>(&row, args.sort.key)?);
     }
     Ok(pages)
 }
+
+/// The row of `P` with key `key`, when the caller may see it, and its first page of `E`
+/// along `direction`, in one statement (PostgreSQL): what a query for one object and a list
+/// under it would otherwise read in two.
+pub async fn with_page<P, E>(
+    conn: &impl ConnectionTrait,
+    scope: &Scope,
+    direction: Direction,
+    key: i64,
+    args: &PageArgs,
+) -> Result<Option<(P::Model, Vec<Listed<E::Card>>)>, DbErr>
+where
+    P: Scoped,
+    E: Scoped,
+{
+    let parent = Alias::new("parent_row");
+    let parent_key = Expr::col((parent.clone(), Alias::new("id")));
+    let mut select = Query::select();
+    for column in P::Column::iter() {
+        select.expr_as(
+            Expr::col((parent.clone(), column)),
+            Alias::new(format!("{PARENT_PREFIX}{}", column.as_str())),
+        );
+    }
+    select
+        .column((Alias::new("ranked"), Asterisk))
+        .from_as(P::default(), parent)
+        .join_lateral(
+            JoinType::LeftJoin,
+            lateral_page::<E>(scope, direction, args, parent_key.clone()),
+            Alias::new("ranked"),
+            Expr::val(true),
+        )
+        .and_where(parent_key.clone().eq(key))
+        .order_by((Alias::new("ranked"), Alias::new("rn")), Order::Asc);
+    if let Some(visible) = scope.filter(P::KIND, parent_key) {
+        select.and_where(visible);
+    }
+    let rows = conn.query_all(&select).await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let model = P::Model::from_query_result(first, PARENT_PREFIX)?;
+    let mut page = Vec::with_capacity(rows.len());
+    for row in &rows {
+        // A parent without children is one row with no child.
+        if row.try_get::<Option<i64>>("", "rn")?.is_some() {
+            page.push(nested_row::<E>(row, args.sort.key)?);
+        }
+    }
+    Ok(Some((model, page)))
+}
+
+/// The prefix of the parent's columns in `with_page`.
+const PARENT_PREFIX: &str = "parent_row_";
 
 /// How many rows of `E` the top-level list holds under `filter`.
 pub async fn count<E: Scoped>(
