@@ -32,6 +32,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     let executions = config.max_concurrent_requests.unwrap_or(16 * cores);
     Ok(AppState {
         executions: http::Executions::new(executions),
+        documents: http::Documents::default(),
         connections: Arc::default(),
         stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
         schema: graphql::schema(

@@ -1,12 +1,61 @@
 //! What a request's document asks for, read from the parsed document that execution reuses:
 //! the operation to run, its name, and the counts the limits bound.
 
-use async_graphql::{
-    Value, Variables,
-    parser::types::{ExecutableDocument, Field, OperationType, Selection, SelectionSet},
+use std::{
+    num::NonZeroUsize,
+    sync::{Arc, Mutex},
 };
 
+use async_graphql::{
+    Request, ServerError, Value, Variables,
+    parser::types::{ExecutableDocument, Field, OperationType, Selection, SelectionSet},
+};
+use lru::LruCache;
+
 use crate::config::Limits;
+
+/// Documents parsed lately, by their text: clients send the same few documents again and again,
+/// and parsing one costs more than executing a small query.
+#[derive(Clone)]
+pub struct Documents(Arc<Mutex<LruCache<String, Arc<ExecutableDocument>>>>);
+
+/// How many parsed documents are kept.
+const DOCUMENTS_KEPT: usize = 128;
+/// Longer documents are parsed every time, so the cache stays a few megabytes at most.
+const DOCUMENT_KEPT_MAX_BYTES: usize = 4 * 1024;
+
+impl Default for Documents {
+    fn default() -> Self {
+        let kept = NonZeroUsize::new(DOCUMENTS_KEPT).unwrap_or(NonZeroUsize::MIN);
+        Documents(Arc::new(Mutex::new(LruCache::new(kept))))
+    }
+}
+
+impl Documents {
+    /// The parsed document of `request`, from the cache when its text was parsed lately.
+    pub fn parse<'r>(
+        &self,
+        request: &'r mut Request,
+    ) -> Result<&'r ExecutableDocument, ServerError> {
+        if request.query.len() <= DOCUMENT_KEPT_MAX_BYTES {
+            let kept = self
+                .0
+                .lock()
+                .ok()
+                .and_then(|mut kept| kept.get(&request.query).cloned());
+            match kept {
+                Some(document) => request.set_parsed_query(ExecutableDocument::clone(&document)),
+                None => {
+                    let document = Arc::new(request.parsed_query()?.clone());
+                    if let Ok(mut kept) = self.0.lock() {
+                        kept.put(request.query.clone(), document);
+                    }
+                }
+            }
+        }
+        request.parsed_query()
+    }
+}
 
 /// The facts of the operation a request runs.
 pub struct Operation {

@@ -127,7 +127,7 @@ pub async fn run(
     // The document is parsed once, here; execution reuses it.
     let wanted = request.operation_name.clone();
     let variables = std::mem::take(&mut request.variables);
-    let operation = match request.parsed_query() {
+    let operation = match state.documents.parse(&mut request) {
         Ok(document) => Operation::of(document, wanted.as_deref(), &variables),
         Err(err) => {
             let message = format!("the document does not parse: {}", err.message);

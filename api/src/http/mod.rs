@@ -8,6 +8,7 @@ mod graphql;
 mod health;
 mod subscriptions;
 
+pub use document::Documents;
 pub use execute::Executions;
 
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub db: Db,
     /// Admission of GraphQL executions (`MAX_CONCURRENT_REQUESTS`).
     pub executions: Executions,
+    /// Documents parsed lately.
+    pub documents: Documents,
     /// Open WebSocket connections by user, on this replica.
     pub connections: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
     /// Becomes true when the server is shutting down: WebSocket connections close then.
