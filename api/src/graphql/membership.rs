@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     auth::{Viewer, guards::Authenticated, rules::ProfileAccess},
-    db::Db,
+    db::{Db, WriteTx},
     error::{AppError, AppResult, DbResultExt},
     events::{self, Membership},
     store::{
@@ -116,34 +116,46 @@ async fn change(
     let leaving = role.is_none() && user_key == viewer.id() && access.role.is_some();
     access.require(access.can_manage() || leaving, "change its managers")?;
 
-    let current = memberships::find(&*tx, user_key, profile.id).await?;
-    let is_owner = current
-        .as_ref()
-        .is_some_and(|link| link.role == entity::ProfileRole::Owner);
-    if is_owner
-        && role != Some(ProfileRole::Owner)
-        && memberships::other_owners(&*tx, profile.id, user_key).await? == 0
-    {
-        return Err(AppError::conflict(
-            "a profile always has an owner: make another user an owner first",
-        ));
-    }
+    // The link is written first and read only when it was there already: a new link is
+    // one statement, and the profile's lock keeps other changes of its managers out meanwhile.
     let (link, change) = match role {
-        // An unknown user fails the link's foreign key.
         Some(role) => {
-            let (link, change) = memberships::set(&*tx, current, user_key, profile.id, role.into())
+            // An unknown user fails the link's foreign key.
+            let added = memberships::add(&*tx, user_key, profile.id, role.into())
                 .await
                 .on_foreign_key_violation("no such user")?;
-            (Some(link), change)
+            match added {
+                Some(link) => (Some(link), Change::Added),
+                None => {
+                    // Gone only if the user was deleted meanwhile (deleting a user does not
+                    // take the profile's lock).
+                    let current = memberships::find(&*tx, user_key, profile.id)
+                        .await?
+                        .ok_or_else(|| AppError::not_found("no such user"))?;
+                    if current.role == entity::ProfileRole::Owner && role != ProfileRole::Owner {
+                        keep_an_owner(&tx, profile.id, user_key).await?;
+                    }
+                    let (link, change) = memberships::set_role(&*tx, current, role.into()).await?;
+                    (Some(link), change)
+                }
+            }
         }
-        None if current.is_none() => {
-            user::Entity::find_by_id(user_key)
-                .one(&*tx)
-                .await?
-                .ok_or_else(|| AppError::not_found("no such user"))?;
-            (None, Change::Unchanged)
-        }
-        None => (None, memberships::remove(&*tx, user_key, profile.id).await?),
+        None => match memberships::remove(&*tx, user_key, profile.id).await? {
+            // Removing the last owner is refused, and the transaction rolled back.
+            Some(removed) => {
+                if removed.role == entity::ProfileRole::Owner {
+                    keep_an_owner(&tx, profile.id, user_key).await?;
+                }
+                (None, Change::Removed)
+            }
+            None => {
+                user::Entity::find_by_id(user_key)
+                    .one(&*tx)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("no such user"))?;
+                (None, Change::Unchanged)
+            }
+        },
     };
     let event = match change {
         Change::Added => Some(events::Change::Added),
@@ -164,6 +176,16 @@ async fn change(
         linked_at: link.map(|link| link.created_at),
         changed: change != Change::Unchanged,
     })
+}
+
+/// Refuses a change that leaves the profile without an owner besides `user_key`.
+async fn keep_an_owner(tx: &WriteTx, profile: i64, user_key: i64) -> AppResult<()> {
+    if memberships::other_owners(&**tx, profile, user_key).await? == 0 {
+        return Err(AppError::conflict(
+            "a profile always has an owner: make another user an owner first",
+        ));
+    }
+    Ok(())
 }
 
 fn keys(profile_id: &ID, user_id: &ID) -> AppResult<(i64, i64)> {

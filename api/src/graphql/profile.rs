@@ -243,7 +243,7 @@ impl ProfileMutation {
 async fn create(db: &Db, viewer: &Viewer, name: &str) -> AppResult<profile::Model> {
     let mut tx = db.begin_write().await?;
     let profile = store::profiles::create(&*tx, name).await?;
-    memberships::set(&*tx, None, viewer.id(), profile.id, ProfileRole::Owner).await?;
+    memberships::add(&*tx, viewer.id(), profile.id, ProfileRole::Owner).await?;
     tx.publish(Membership::now(
         Change::Added,
         profile.id,

@@ -3,7 +3,7 @@
 use entity::{ProfileRole, user_profile};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QuerySelect, Set,
+    PaginatorTrait, QueryFilter, QuerySelect, Set, TryInsertResult,
     sea_query::{Alias, Expr, ExprTrait, Query},
 };
 
@@ -28,50 +28,56 @@ pub async fn find(
         .await
 }
 
-/// Makes the user a manager of the profile with `role`, given the link as it is now: adds
-/// the link, changes its role, or leaves it as it is when it already has that role.
-pub async fn set(
+/// Makes the user a manager of the profile with `role` unless they already manage it: the new
+/// link, or `None` when there was one (left as it is).
+pub async fn add(
     conn: &impl ConnectionTrait,
-    current: Option<user_profile::Model>,
     user_id: i64,
     profile_id: i64,
     role: ProfileRole,
-) -> Result<(user_profile::Model, Change), DbErr> {
-    match current {
-        Some(link) if link.role == role => Ok((link, Change::Unchanged)),
-        Some(link) => {
-            let mut active = link.into_active_model();
-            active.role = Set(role);
-            Ok((active.update(conn).await?, Change::RoleChanged))
-        }
-        None => {
-            let link = user_profile::ActiveModel {
-                user_id: Set(user_id),
-                profile_id: Set(profile_id),
-                role: Set(role),
-                created_at: Set(now()),
-            }
-            .insert(conn)
-            .await?;
-            Ok((link, Change::Added))
-        }
-    }
+) -> Result<Option<user_profile::Model>, DbErr> {
+    let link = user_profile::Model {
+        user_id,
+        profile_id,
+        role,
+        created_at: now(),
+    };
+    let added = user_profile::Entity::insert(link.clone().into_active_model())
+        .on_conflict_do_nothing_on([
+            user_profile::Column::UserId,
+            user_profile::Column::ProfileId,
+        ])
+        .exec_without_returning(conn)
+        .await?;
+    Ok(match added {
+        TryInsertResult::Inserted(rows) if rows > 0 => Some(link),
+        _ => None,
+    })
 }
 
-/// Removes the link; `Unchanged` when there was none.
+/// Gives an existing link `role`; `Unchanged` when it has it already.
+pub async fn set_role(
+    conn: &impl ConnectionTrait,
+    link: user_profile::Model,
+    role: ProfileRole,
+) -> Result<(user_profile::Model, Change), DbErr> {
+    if link.role == role {
+        return Ok((link, Change::Unchanged));
+    }
+    let mut active = link.into_active_model();
+    active.role = Set(role);
+    Ok((active.update(conn).await?, Change::RoleChanged))
+}
+
+/// Removes the link: the link removed, or `None` when there was none.
 pub async fn remove(
     conn: &impl ConnectionTrait,
     user_id: i64,
     profile_id: i64,
-) -> Result<Change, DbErr> {
-    let result = user_profile::Entity::delete_by_id((user_id, profile_id))
-        .exec(conn)
-        .await?;
-    Ok(if result.rows_affected > 0 {
-        Change::Removed
-    } else {
-        Change::Unchanged
-    })
+) -> Result<Option<user_profile::Model>, DbErr> {
+    user_profile::Entity::delete_by_id((user_id, profile_id))
+        .exec_with_returning(conn)
+        .await
 }
 
 /// How many owners the profile has besides `user_id`.
