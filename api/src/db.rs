@@ -152,24 +152,27 @@ impl Db {
         };
         let tx = self.conn.begin().await?;
         Ok(WriteTx {
-            tx,
+            tx: Some(tx),
             events: self.events.clone(),
             pending: Vec::new(),
             account_changed: false,
-            _guard: guard,
+            guard,
         })
     }
 }
 
-/// A write transaction; rolled back when dropped without `commit`.
+/// A write transaction; rolled back when dropped without `commit`, before the next writer of
+/// SQLite may start.
 pub struct WriteTx {
-    tx: DatabaseTransaction,
+    /// Taken by `commit`, or by the rollback when dropped.
+    tx: Option<DatabaseTransaction>,
     events: Bus,
     /// Events to deliver after the commit (SQLite).
     pending: Vec<Event>,
     /// Whether an account changed, to be counted at the commit.
     account_changed: bool,
-    _guard: Option<OwnedMutexGuard<()>>,
+    /// SQLite's writer lock, held until the transaction ends.
+    guard: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
@@ -177,22 +180,43 @@ impl WriteTx {
     pub async fn publish(&mut self, event: Event) -> Result<(), DbErr> {
         self.account_changed |= matches!(event, Event::Account { .. });
         if self.events.travels_with_commit() {
-            self.events.notify(&self.tx, &event).await
+            self.events.notify(&**self, &event).await
         } else {
             self.pending.push(event);
             Ok(())
         }
     }
 
-    pub async fn commit(self) -> Result<(), DbErr> {
-        self.tx.commit().await?;
+    pub async fn commit(mut self) -> Result<(), DbErr> {
+        if let Some(tx) = self.tx.take() {
+            tx.commit().await?;
+        }
         if self.account_changed {
             self.events.account_changed();
         }
-        for event in self.pending {
+        for event in std::mem::take(&mut self.pending) {
             self.events.send(event);
         }
         Ok(())
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        let Some(tx) = self.tx.take() else {
+            return;
+        };
+        // A dropped transaction would only be rolled back when its connection is next used:
+        // roll it back now, and let the next SQLite writer in only then.
+        let guard = self.guard.take();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(err) = tx.rollback().await {
+                    tracing::warn!(error = %err, "could not roll back a transaction");
+                }
+                drop(guard);
+            });
+        }
     }
 }
 
@@ -200,6 +224,7 @@ impl Deref for WriteTx {
     type Target = DatabaseTransaction;
 
     fn deref(&self) -> &DatabaseTransaction {
-        &self.tx
+        // Only `commit` and `drop` take the transaction, and both consume the `WriteTx`.
+        self.tx.as_ref().expect("a write transaction in progress")
     }
 }

@@ -13,6 +13,7 @@ use crate::{
 db_tests!(
     racing_clients_keep_links_whole,
     racing_owners_never_leave_a_profile_without_one,
+    racing_administrators_never_leave_a_profile_without_an_owner,
     sigterm_finishes_requests_in_flight_then_exits[own_server],
 );
 
@@ -90,6 +91,43 @@ async fn racing_clients_keep_links_whole(app: &TestApp) {
     assert_eq!(
         seen, expected,
         "one link per user, as the last changes left them"
+    );
+}
+
+/// 64 changes at once by an administrator (`profiles:write`, whose new links and removals of
+/// managers take no profile lock), on four users and the owner: each user keeps one link at
+/// most, a removal of the last owner is the only error, and an owner is always left.
+async fn racing_administrators_never_leave_a_profile_without_an_owner(app: &TestApp) {
+    let admin = app.admin().await;
+    let owner = app.register("owner@example.com").await;
+    let profile = app.create_profile(&owner, "Team").await;
+    let mut targets = vec![owner.id.clone()];
+    for n in 0..4 {
+        targets.push(app.register(&format!("user{n}@example.com")).await.id);
+    }
+    let ops = (0..64).map(|n| {
+        let target = &targets[n % 5];
+        let (query, vars) = match (n / 5) % 3 {
+            0 => (SET, json!({ "p": profile, "u": target, "r": "MANAGER" })),
+            1 => (SET, json!({ "p": profile, "u": target, "r": "OWNER" })),
+            _ => (REMOVE, json!({ "p": profile, "u": target })),
+        };
+        app.gql_as(&admin.token, query, vars)
+    });
+    for response in join_all(ops).await {
+        assert_eq!(response.status, 200);
+        if !response.errors().is_empty() {
+            assert_eq!(response.code(), "CONFLICT", "{}", response.body);
+        }
+    }
+    let seen = managers(app, &admin, &profile).await;
+    let mut users: Vec<&String> = seen.iter().map(|(user, _)| user).collect();
+    users.sort();
+    users.dedup();
+    assert_eq!(users.len(), seen.len(), "one link per user: {seen:?}");
+    assert!(
+        seen.iter().any(|(_, role)| role == "OWNER"),
+        "an owner is left: {seen:?}"
     );
 }
 

@@ -10,6 +10,7 @@ db_tests!(
     removing_a_manager_is_idempotent,
     deleting_a_profile_removes_its_links,
     deleting_a_user_removes_their_links,
+    profiles_write_holders_change_managers_of_any_profile,
 );
 
 const PROFILE_USERS: &str = "query($id: ID!) {
@@ -141,4 +142,84 @@ async fn deleting_a_user_removes_their_links(app: &TestApp) {
     // A deleted user's token no longer works.
     let response = app.gql_as(&bob.token, "{ me { email } }", json!({})).await;
     assert_eq!(response.code(), "UNAUTHENTICATED");
+}
+
+const CHANGE: &str = "mutation($p: ID!, $u: ID!, $r: ProfileRole!) {
+    addProfileManager(profileId: $p, userId: $u, role: $r) {
+        changed role profile { name } user { email }
+    }
+}";
+const REMOVE: &str = "mutation($p: ID!, $u: ID!) {
+    removeProfileManager(profileId: $p, userId: $u) { changed role profile { name } }
+}";
+
+/// An administrator (`profiles:write`) adds and removes managers of a profile they do not
+/// manage; a new link and the removal of a manager take a path of their own, without the
+/// profile's lock, and answer as the owner's changes do.
+async fn profiles_write_holders_change_managers_of_any_profile(app: &TestApp) {
+    let admin = app.admin().await;
+    let owner = app.register("owner@example.com").await;
+    let ann = app.register("ann@example.com").await;
+    let team = app.create_profile(&owner, "Team").await;
+    let change = |user: &str, role: &str| json!({ "p": team, "u": user, "r": role });
+
+    let added = app
+        .data_as(&admin.token, CHANGE, change(&ann.id, "MANAGER"))
+        .await;
+    assert_eq!(
+        added["addProfileManager"],
+        json!({ "changed": true, "role": "MANAGER", "profile": { "name": "Team" },
+                "user": { "email": "ann@example.com" } })
+    );
+    let again = app
+        .data_as(&admin.token, CHANGE, change(&ann.id, "MANAGER"))
+        .await;
+    assert_eq!(again["addProfileManager"]["changed"], false);
+    let promoted = app
+        .data_as(&admin.token, CHANGE, change(&ann.id, "OWNER"))
+        .await;
+    assert_eq!(promoted["addProfileManager"]["role"], "OWNER");
+    let demoted = app
+        .data_as(&admin.token, CHANGE, change(&owner.id, "MANAGER"))
+        .await;
+    assert_eq!(demoted["addProfileManager"]["role"], "MANAGER");
+
+    // Ann is the only owner now: removing her is refused and changes nothing.
+    let last_owner = app
+        .gql_as(&admin.token, REMOVE, json!({ "p": team, "u": ann.id }))
+        .await;
+    assert_eq!(last_owner.code(), "CONFLICT", "{}", last_owner.body);
+    let removed = app
+        .data_as(&admin.token, REMOVE, json!({ "p": team, "u": owner.id }))
+        .await;
+    assert_eq!(
+        removed["removeProfileManager"],
+        json!({ "changed": true, "role": null, "profile": { "name": "Team" } })
+    );
+    let gone = app
+        .data_as(&admin.token, REMOVE, json!({ "p": team, "u": owner.id }))
+        .await;
+    assert_eq!(gone["removeProfileManager"]["changed"], false);
+    let data = app
+        .data_as(&ann.token, PROFILE_USERS, json!({ "id": team }))
+        .await;
+    assert_eq!(
+        data["profile"]["users"],
+        json!({ "totalCount": 1, "edges": [{ "role": "OWNER", "node": { "email": "ann@example.com" } }] })
+    );
+
+    // A profile or a user that does not exist is named as such, and nothing is written.
+    let no_profile = json!({ "p": "UHJvZmlsZTo5OTk5", "u": owner.id, "r": "MANAGER" });
+    let missing = app.gql_as(&admin.token, CHANGE, no_profile).await;
+    assert_eq!(missing.code(), "NOT_FOUND", "{}", missing.body);
+    assert_eq!(missing.errors()[0]["message"], "no such profile");
+    let missing = app
+        .gql_as(&admin.token, CHANGE, change("VXNlcjo5OTk5", "MANAGER"))
+        .await;
+    assert_eq!(missing.code(), "NOT_FOUND", "{}", missing.body);
+    assert_eq!(missing.errors()[0]["message"], "no such user");
+    let after = app
+        .data_as(&ann.token, PROFILE_USERS, json!({ "id": team }))
+        .await;
+    assert_eq!(after, data);
 }

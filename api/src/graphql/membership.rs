@@ -3,7 +3,7 @@
 use async_graphql::{ComplexObject, Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::user;
-use sea_orm::EntityTrait;
+use sea_orm::{EntityTrait, SqlErr};
 
 use super::{
     id::{NodeId, NodeType},
@@ -13,7 +13,7 @@ use super::{
     user::User,
 };
 use crate::{
-    auth::{Viewer, guards::Authenticated, rules::ProfileAccess},
+    auth::{Permission, Viewer, guards::Authenticated, rules::ProfileAccess},
     db::{Db, WriteTx},
     error::{AppError, AppResult, DbResultExt},
     events::{self, Membership},
@@ -37,8 +37,11 @@ pub enum ProfileRole {
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct MembershipPayload {
-    /// The profile.
-    profile: Profile,
+    #[graphql(skip)]
+    profile_id: i64,
+    /// The profile's row, when the change read it.
+    #[graphql(skip)]
+    profile: Option<Profile>,
     #[graphql(skip)]
     user_id: i64,
     /// The user's role on the profile now; null when the user no longer manages it.
@@ -51,6 +54,20 @@ pub struct MembershipPayload {
 
 #[ComplexObject]
 impl MembershipPayload {
+    /// The profile.
+    async fn profile(&self, ctx: &Context<'_>) -> async_graphql::Result<Profile> {
+        if let Some(profile) = &self.profile {
+            return Ok(profile.clone());
+        }
+        // The caller just changed its managers: they may see it.
+        let profile = entity::profile::Entity::find_by_id(self.profile_id)
+            .one(state(ctx)?.conn())
+            .await
+            .map_err(AppError::from)?
+            .ok_or_else(no_profile)?;
+        Ok(Profile::new(profile))
+    }
+
     /// The user, when the caller may see them (someone removed from the caller's only shared
     /// profile is no longer visible).
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
@@ -98,10 +115,89 @@ impl MembershipMutation {
     }
 }
 
+/// Sets the user's role on the profile, or removes the user from it when `role` is `None`.
+async fn change(
+    db: &Db,
+    viewer: &Viewer,
+    profile_key: i64,
+    user_key: i64,
+    role: Option<ProfileRole>,
+) -> AppResult<MembershipPayload> {
+    if viewer.can(Permission::ProfilesWrite)
+        && let Some(payload) = change_unlocked(db, profile_key, user_key, role).await?
+    {
+        return Ok(payload);
+    }
+    change_locked(db, viewer, profile_key, user_key, role).await
+}
+
+/// The changes of a `profiles:write` holder that need no access check and cannot touch an
+/// owner: a new link, or the removal of a manager's link. They take no lock on the profile,
+/// only the link's row. `None` for every other case (the link exists, the user removed was an
+/// owner, or nothing was removed): those go through `change_locked`, and this transaction is
+/// rolled back.
+async fn change_unlocked(
+    db: &Db,
+    profile_key: i64,
+    user_key: i64,
+    role: Option<ProfileRole>,
+) -> AppResult<Option<MembershipPayload>> {
+    let mut tx = db.begin_write().await?;
+    let (link, event) = match role {
+        Some(role) => {
+            let added = memberships::add(&*tx, user_key, profile_key, role.into()).await;
+            match added {
+                Ok(Some(link)) => (Some(link), events::Change::Added),
+                Ok(None) => return Ok(None),
+                Err(err)
+                    if matches!(
+                        err.sql_err(),
+                        Some(SqlErr::ForeignKeyConstraintViolation(_))
+                    ) =>
+                {
+                    drop(tx);
+                    return Err(missing(db, profile_key).await);
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        None => match memberships::remove(&*tx, user_key, profile_key).await? {
+            Some(removed) if removed.role != entity::ProfileRole::Owner => {
+                (None, events::Change::Removed)
+            }
+            _ => return Ok(None),
+        },
+    };
+    let role = link.as_ref().map(|link| link.role);
+    tx.publish(Membership::now(event, profile_key, user_key, role))
+        .await?;
+    tx.commit().await?;
+    Ok(Some(MembershipPayload {
+        profile_id: profile_key,
+        profile: None,
+        user_id: user_key,
+        role: role.map(ProfileRole::from),
+        linked_at: link.map(|link| link.created_at),
+        changed: true,
+    }))
+}
+
+/// What a link's foreign key missed: the profile, or else the user.
+async fn missing(db: &Db, profile_key: i64) -> AppError {
+    match entity::profile::Entity::find_by_id(profile_key)
+        .one(db.conn())
+        .await
+    {
+        Ok(None) => no_profile(),
+        Ok(Some(_)) => AppError::not_found("no such user"),
+        Err(err) => err.into(),
+    }
+}
+
 /// Sets the user's role on the profile, or removes the user from it when `role` is `None`, in
 /// one transaction that holds the profile's lock, so concurrent changes cannot leave the
 /// profile without an owner.
-async fn change(
+async fn change_locked(
     db: &Db,
     viewer: &Viewer,
     profile_key: i64,
@@ -126,18 +222,31 @@ async fn change(
                 .on_foreign_key_violation("no such user")?;
             match added {
                 Some(link) => (Some(link), Change::Added),
-                None => {
-                    // Gone only if the user was deleted meanwhile (deleting a user does not
-                    // take the profile's lock).
-                    let current = memberships::find(&*tx, user_key, profile.id)
-                        .await?
-                        .ok_or_else(|| AppError::not_found("no such user"))?;
-                    if current.role == entity::ProfileRole::Owner && role != ProfileRole::Owner {
-                        keep_an_owner(&tx, profile.id, user_key).await?;
+                // The link was there: lock it, so it stays until the role is set.
+                None => match memberships::find_locked(&*tx, user_key, profile.id).await? {
+                    Some(current) => {
+                        if current.role == entity::ProfileRole::Owner && role != ProfileRole::Owner
+                        {
+                            keep_an_owner(&tx, profile.id, user_key).await?;
+                        }
+                        let (link, change) =
+                            memberships::set_role(&*tx, current, role.into()).await?;
+                        (Some(link), change)
                     }
-                    let (link, change) = memberships::set_role(&*tx, current, role.into()).await?;
-                    (Some(link), change)
-                }
+                    // Removed meanwhile by a change that does not take the profile's lock (an
+                    // administrator's, or the user's deletion): add it again.
+                    None => {
+                        let link = memberships::add(&*tx, user_key, profile.id, role.into())
+                            .await
+                            .on_foreign_key_violation("no such user")?
+                            .ok_or_else(|| {
+                                AppError::conflict(
+                                    "the managers of the profile changed meanwhile: try again",
+                                )
+                            })?;
+                        (Some(link), Change::Added)
+                    }
+                },
             }
         }
         None => match memberships::remove(&*tx, user_key, profile.id).await? {
@@ -170,7 +279,8 @@ async fn change(
     }
     tx.commit().await?;
     Ok(MembershipPayload {
-        profile: Profile::new(profile),
+        profile_id: profile.id,
+        profile: Some(Profile::new(profile)),
         user_id: user_key,
         role: link.as_ref().map(|link| link.role.into()),
         linked_at: link.map(|link| link.created_at),

@@ -28,6 +28,18 @@ pub async fn find(
         .await
 }
 
+/// The link, locked until the transaction ends (PostgreSQL), so it stays as read until then.
+pub async fn find_locked(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+    profile_id: i64,
+) -> Result<Option<user_profile::Model>, DbErr> {
+    user_profile::Entity::find_by_id((user_id, profile_id))
+        .lock_exclusive()
+        .one(conn)
+        .await
+}
+
 /// Makes the user a manager of the profile with `role` unless they already manage it: the new
 /// link, or `None` when there was one (left as it is).
 pub async fn add(

@@ -3,7 +3,8 @@
 use entity::{ProfileRole, profile, user_profile};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect, Set, sea_query::Query,
+    QueryFilter, QuerySelect, Set,
+    sea_query::{LockType, Query},
 };
 
 use super::now;
@@ -31,11 +32,13 @@ pub async fn rename(
     active.update(conn).await
 }
 
-/// Reads a profile and locks it until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite
-/// writers are already serialized), so concurrent changes to one profile's managers queue.
+/// Reads a profile and locks it until the transaction ends (PostgreSQL `FOR NO KEY UPDATE`;
+/// SQLite writers are already serialized), so concurrent changes to one profile's managers
+/// queue. The lock leaves the foreign key checks of new links alone (they take `KEY SHARE`):
+/// new links written without it do not deadlock with a change that holds it.
 pub async fn lock(conn: &impl ConnectionTrait, id: i64) -> Result<Option<profile::Model>, DbErr> {
     profile::Entity::find_by_id(id)
-        .lock_exclusive()
+        .lock(LockType::NoKeyUpdate)
         .one(conn)
         .await
 }
@@ -50,7 +53,7 @@ pub async fn lock_owned_by(conn: &impl ConnectionTrait, user_id: i64) -> Result<
         .to_owned();
     profile::Entity::find()
         .filter(profile::Column::Id.in_subquery(owned))
-        .lock_exclusive()
+        .lock(LockType::NoKeyUpdate)
         .all(conn)
         .await?;
     Ok(())
