@@ -260,3 +260,42 @@ impl<'a> Walk<'a> {
         Some(size.unwrap_or(UNSIZED_LIST_ITEMS))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::Request;
+
+    use super::{DOCUMENT_KEPT_MAX_BYTES, Documents};
+
+    fn kept(documents: &Documents) -> usize {
+        documents.0.lock().map_or(0, |kept| kept.len())
+    }
+
+    #[test]
+    fn documents_are_parsed_once_by_text_and_refusals_are_not_kept() {
+        let documents = Documents::default();
+        let text = "query Two { me { email } profiles { totalCount } }";
+        let first = documents
+            .parse(&mut Request::new(text))
+            .map(|document| format!("{document:?}"));
+        let again = documents
+            .parse(&mut Request::new(text))
+            .map(|document| format!("{document:?}"));
+        assert!(first.is_ok());
+        assert_eq!(first, again);
+        assert_eq!(kept(&documents), 1);
+
+        assert!(documents.parse(&mut Request::new("{ me { ")).is_err());
+        assert!(documents.parse(&mut Request::new("{ me { ")).is_err());
+        let long = format!(
+            "{{ me {{ email }} }} # {}",
+            "x".repeat(DOCUMENT_KEPT_MAX_BYTES)
+        );
+        assert!(documents.parse(&mut Request::new(long)).is_ok());
+        assert_eq!(
+            kept(&documents),
+            1,
+            "only the short, valid document is kept"
+        );
+    }
+}
