@@ -14,7 +14,7 @@ use std::{
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, DbErr, TransactionTrait,
+    DatabaseTransaction, DbErr, QueryResult, StatementBuilder, TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -185,6 +185,26 @@ impl WriteTx {
             self.pending.push(event);
             Ok(())
         }
+    }
+
+    /// Runs `statement`, a write that returns at most one row, and publishes `event` if it
+    /// returned one: on PostgreSQL in the same statement, one round trip fewer while the rows
+    /// written stay locked.
+    pub async fn write_and_publish(
+        &mut self,
+        statement: &impl StatementBuilder,
+        event: Event,
+    ) -> Result<Option<QueryResult>, DbErr> {
+        let statement = self.get_database_backend().build(statement);
+        if self.events.travels_with_commit() {
+            let statement = self.events.notify_with(statement, &event)?;
+            return self.query_one_raw(statement).await;
+        }
+        let row = self.query_one_raw(statement).await?;
+        if row.is_some() {
+            self.pending.push(event);
+        }
+        Ok(row)
     }
 
     pub async fn commit(mut self) -> Result<(), DbErr> {

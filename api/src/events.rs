@@ -159,6 +159,25 @@ impl Bus {
         Ok(())
     }
 
+    /// `statement`, a write that returns rows, made to also send `event` with the commit for
+    /// each row it returns (PostgreSQL): `WITH written AS (…) SELECT written.*, pg_notify(…)`.
+    pub fn notify_with(&self, statement: Statement, event: &Event) -> Result<Statement, DbErr> {
+        let payload = serde_json::to_string(event).map_err(|err| DbErr::Custom(err.to_string()))?;
+        let mut values = statement.values.map(|values| values.0).unwrap_or_default();
+        let (channel, payload_at) = (values.len() + 1, values.len() + 2);
+        values.push(CHANNEL.into());
+        values.push(payload.into());
+        Ok(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            format!(
+                "WITH written AS ({}) SELECT written.*, pg_notify(${channel}, ${payload_at}) \
+                 FROM written",
+                statement.sql
+            ),
+            values,
+        ))
+    }
+
     /// Delivers `event` to this replica's subscribers now (SQLite, after the commit).
     pub fn send(&self, event: Event) {
         let _ = self.sender.send(event);

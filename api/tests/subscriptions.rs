@@ -209,7 +209,7 @@ const REMOVE: &str =
 async fn events_reach_subscribers_on_every_replica(backend: Backend) {
     let (_database, a, b) = replicas(backend, &[]).await;
     let b_url = b.as_ref().map_or(a.url.clone(), |b| b.url.clone());
-    let (_, ann) = register(&a.url, "ann@example.com").await;
+    let (ann_id, ann) = register(&a.url, "ann@example.com").await;
     let (bob_id, bob) = register(&a.url, "bob@example.com").await;
     let bob_id_ = bob_id.clone();
     let (carol_id, carol) = register(&a.url, "carol@example.com").await;
@@ -267,6 +267,25 @@ async fn events_reach_subscribers_on_every_replica(backend: Backend) {
         json!({ "p": team, "u": carol_id }),
     )
     .await;
+    gql(
+        &a.url,
+        Some(&ann),
+        REMOVE,
+        json!({ "p": team, "u": bob_id }),
+    )
+    .await;
+    // Refused (Ann is the last owner) and unchanged changes send nothing.
+    let last_owner = answer(
+        &a.url,
+        Some(&ann),
+        REMOVE,
+        json!({ "p": team, "u": ann_id }),
+    )
+    .await;
+    assert_eq!(
+        last_owner["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{last_owner}"
+    );
     gql(
         &a.url,
         Some(&ann),

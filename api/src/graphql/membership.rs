@@ -19,7 +19,7 @@ use crate::{
     events::{self, Membership},
     store::{
         self,
-        memberships::{self, Change},
+        memberships::{self, Outcome},
     },
 };
 
@@ -143,11 +143,12 @@ async fn change_unlocked(
     role: Option<ProfileRole>,
 ) -> AppResult<Option<MembershipPayload>> {
     let mut tx = db.begin_write().await?;
-    let (link, event) = match role {
+    // `add` and `remove` publish what they changed with the transaction.
+    let link = match role {
         Some(role) => {
-            let added = memberships::add(&*tx, user_key, profile_key, role.into()).await;
+            let added = memberships::add(&mut tx, user_key, profile_key, role.into()).await;
             match added {
-                Ok(Some(link)) => (Some(link), events::Change::Added),
+                Ok(Some(link)) => Some(link),
                 Ok(None) => return Ok(None),
                 Err(err)
                     if matches!(
@@ -161,16 +162,12 @@ async fn change_unlocked(
                 Err(err) => return Err(err.into()),
             }
         }
-        None => match memberships::remove(&*tx, user_key, profile_key).await? {
-            Some(removed) if removed.role != entity::ProfileRole::Owner => {
-                (None, events::Change::Removed)
-            }
+        None => match memberships::remove(&mut tx, user_key, profile_key).await? {
+            Some(removed) if removed.role != entity::ProfileRole::Owner => None,
             _ => return Ok(None),
         },
     };
     let role = link.as_ref().map(|link| link.role);
-    tx.publish(Membership::now(event, profile_key, user_key, role))
-        .await?;
     tx.commit().await?;
     Ok(Some(MembershipPayload {
         profile_id: profile_key,
@@ -214,14 +211,14 @@ async fn change_locked(
 
     // The link is written first and read only when it was there already: a new link is
     // one statement, and the profile's lock keeps other changes of its managers out meanwhile.
-    let (link, change) = match role {
+    let (link, outcome) = match role {
         Some(role) => {
             // An unknown user fails the link's foreign key.
-            let added = memberships::add(&*tx, user_key, profile.id, role.into())
+            let added = memberships::add(&mut tx, user_key, profile.id, role.into())
                 .await
                 .on_foreign_key_violation("no such user")?;
             match added {
-                Some(link) => (Some(link), Change::Added),
+                Some(link) => (Some(link), Outcome::Added),
                 // The link was there: lock it, so it stays until the role is set.
                 None => match memberships::find_locked(&*tx, user_key, profile.id).await? {
                     Some(current) => {
@@ -229,14 +226,20 @@ async fn change_locked(
                         {
                             keep_an_owner(&tx, profile.id, user_key).await?;
                         }
-                        let (link, change) =
+                        let (link, outcome) =
                             memberships::set_role(&*tx, current, role.into()).await?;
-                        (Some(link), change)
+                        if outcome == Outcome::RoleChanged {
+                            let event = events::Change::RoleChanged;
+                            let role = Some(link.role);
+                            tx.publish(Membership::now(event, profile.id, user_key, role))
+                                .await?;
+                        }
+                        (Some(link), outcome)
                     }
                     // Removed meanwhile by a change that does not take the profile's lock (an
                     // administrator's, or the user's deletion): add it again.
                     None => {
-                        let link = memberships::add(&*tx, user_key, profile.id, role.into())
+                        let link = memberships::add(&mut tx, user_key, profile.id, role.into())
                             .await
                             .on_foreign_key_violation("no such user")?
                             .ok_or_else(|| {
@@ -244,39 +247,29 @@ async fn change_locked(
                                     "the managers of the profile changed meanwhile: try again",
                                 )
                             })?;
-                        (Some(link), Change::Added)
+                        (Some(link), Outcome::Added)
                     }
                 },
             }
         }
-        None => match memberships::remove(&*tx, user_key, profile.id).await? {
-            // Removing the last owner is refused, and the transaction rolled back.
+        None => match memberships::remove(&mut tx, user_key, profile.id).await? {
+            // Removing the last owner is refused, and the transaction (its event with it)
+            // rolled back.
             Some(removed) => {
                 if removed.role == entity::ProfileRole::Owner {
                     keep_an_owner(&tx, profile.id, user_key).await?;
                 }
-                (None, Change::Removed)
+                (None, Outcome::Removed)
             }
             None => {
                 user::Entity::find_by_id(user_key)
                     .one(&*tx)
                     .await?
                     .ok_or_else(|| AppError::not_found("no such user"))?;
-                (None, Change::Unchanged)
+                (None, Outcome::Unchanged)
             }
         },
     };
-    let event = match change {
-        Change::Added => Some(events::Change::Added),
-        Change::RoleChanged => Some(events::Change::RoleChanged),
-        Change::Removed => Some(events::Change::Removed),
-        Change::Unchanged => None,
-    };
-    if let Some(event) = event {
-        let role = link.as_ref().map(|link| link.role);
-        tx.publish(Membership::now(event, profile.id, user_key, role))
-            .await?;
-    }
     tx.commit().await?;
     Ok(MembershipPayload {
         profile_id: profile.id,
@@ -284,7 +277,7 @@ async fn change_locked(
         user_id: user_key,
         role: link.as_ref().map(|link| link.role.into()),
         linked_at: link.map(|link| link.created_at),
-        changed: change != Change::Unchanged,
+        changed: outcome != Outcome::Unchanged,
     })
 }
 

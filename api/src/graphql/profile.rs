@@ -243,14 +243,8 @@ impl ProfileMutation {
 async fn create(db: &Db, viewer: &Viewer, name: &str) -> AppResult<profile::Model> {
     let mut tx = db.begin_write().await?;
     let profile = store::profiles::create(&*tx, name).await?;
-    memberships::add(&*tx, viewer.id(), profile.id, ProfileRole::Owner).await?;
-    tx.publish(Membership::now(
-        Change::Added,
-        profile.id,
-        viewer.id(),
-        Some(ProfileRole::Owner),
-    ))
-    .await?;
+    // Publishes the new link with the transaction.
+    memberships::add(&mut tx, viewer.id(), profile.id, ProfileRole::Owner).await?;
     tx.commit().await?;
     Ok(profile)
 }

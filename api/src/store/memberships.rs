@@ -2,16 +2,20 @@
 
 use entity::{ProfileRole, user_profile};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QuerySelect, Set, TryInsertResult,
-    sea_query::{Alias, Expr, ExprTrait, Query},
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Set,
+    sea_query::{Alias, Expr, ExprTrait, OnConflict, Query},
 };
 
 use super::now;
+use crate::{
+    db::WriteTx,
+    events::{Change, Membership},
+};
 
 /// What a change to a link did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Change {
+pub enum Outcome {
     Added,
     RoleChanged,
     Removed,
@@ -40,10 +44,11 @@ pub async fn find_locked(
         .await
 }
 
-/// Makes the user a manager of the profile with `role` unless they already manage it: the new
-/// link, or `None` when there was one (left as it is).
+/// Makes the user a manager of the profile with `role` unless they already manage it, and
+/// publishes the new link with the transaction: the new link, or `None` when there was one
+/// (left as it is).
 pub async fn add(
-    conn: &impl ConnectionTrait,
+    tx: &mut WriteTx,
     user_id: i64,
     profile_id: i64,
     role: ProfileRole,
@@ -54,17 +59,21 @@ pub async fn add(
         role,
         created_at: now(),
     };
-    let added = user_profile::Entity::insert(link.clone().into_active_model())
-        .on_conflict_do_nothing_on([
-            user_profile::Column::UserId,
-            user_profile::Column::ProfileId,
-        ])
-        .exec_without_returning(conn)
-        .await?;
-    Ok(match added {
-        TryInsertResult::Inserted(rows) if rows > 0 => Some(link),
-        _ => None,
-    })
+    let insert = user_profile::Entity::insert(link.clone().into_active_model())
+        .on_conflict(
+            OnConflict::columns([
+                user_profile::Column::UserId,
+                user_profile::Column::ProfileId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .into_query()
+        .returning_col(user_profile::Column::UserId)
+        .to_owned();
+    let event = Membership::now(Change::Added, profile_id, user_id, Some(role));
+    let added = tx.write_and_publish(&insert, event).await?;
+    Ok(added.map(|_| link))
 }
 
 /// Gives an existing link `role`; `Unchanged` when it has it already.
@@ -72,24 +81,33 @@ pub async fn set_role(
     conn: &impl ConnectionTrait,
     link: user_profile::Model,
     role: ProfileRole,
-) -> Result<(user_profile::Model, Change), DbErr> {
+) -> Result<(user_profile::Model, Outcome), DbErr> {
     if link.role == role {
-        return Ok((link, Change::Unchanged));
+        return Ok((link, Outcome::Unchanged));
     }
     let mut active = link.into_active_model();
     active.role = Set(role);
-    Ok((active.update(conn).await?, Change::RoleChanged))
+    Ok((active.update(conn).await?, Outcome::RoleChanged))
 }
 
-/// Removes the link: the link removed, or `None` when there was none.
+/// Removes the link and publishes its removal with the transaction: the link removed, or
+/// `None` when there was none.
 pub async fn remove(
-    conn: &impl ConnectionTrait,
+    tx: &mut WriteTx,
     user_id: i64,
     profile_id: i64,
 ) -> Result<Option<user_profile::Model>, DbErr> {
-    user_profile::Entity::delete_by_id((user_id, profile_id))
-        .exec_with_returning(conn)
-        .await
+    let delete = user_profile::Entity::delete_many()
+        .filter(user_profile::Column::UserId.eq(user_id))
+        .filter(user_profile::Column::ProfileId.eq(profile_id))
+        .into_query()
+        .returning_all()
+        .to_owned();
+    let event = Membership::now(Change::Removed, profile_id, user_id, None);
+    let removed = tx.write_and_publish(&delete, event).await?;
+    removed
+        .map(|row| user_profile::Model::from_query_result(&row, ""))
+        .transpose()
 }
 
 /// How many owners the profile has besides `user_id`.
