@@ -2,7 +2,7 @@
 
 use async_graphql::{ComplexObject, Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::user;
+use entity::{user, user_profile};
 use sea_orm::{EntityTrait, SqlErr};
 
 use super::{
@@ -212,46 +212,7 @@ async fn change_locked(
     // The link is written first and read only when it was there already: a new link is
     // one statement, and the profile's lock keeps other changes of its managers out meanwhile.
     let (link, outcome) = match role {
-        Some(role) => {
-            // An unknown user fails the link's foreign key.
-            let added = memberships::add(&mut tx, user_key, profile.id, role.into())
-                .await
-                .on_foreign_key_violation("no such user")?;
-            match added {
-                Some(link) => (Some(link), Outcome::Added),
-                // The link was there: lock it, so it stays until the role is set.
-                None => match memberships::find_locked(&*tx, user_key, profile.id).await? {
-                    Some(current) => {
-                        if current.role == entity::ProfileRole::Owner && role != ProfileRole::Owner
-                        {
-                            keep_an_owner(&tx, profile.id, user_key).await?;
-                        }
-                        let (link, outcome) =
-                            memberships::set_role(&*tx, current, role.into()).await?;
-                        if outcome == Outcome::RoleChanged {
-                            let event = events::Change::RoleChanged;
-                            let role = Some(link.role);
-                            tx.publish(Membership::now(event, profile.id, user_key, role))
-                                .await?;
-                        }
-                        (Some(link), outcome)
-                    }
-                    // Removed meanwhile by a change that does not take the profile's lock (an
-                    // administrator's, or the user's deletion): add it again.
-                    None => {
-                        let link = memberships::add(&mut tx, user_key, profile.id, role.into())
-                            .await
-                            .on_foreign_key_violation("no such user")?
-                            .ok_or_else(|| {
-                                AppError::conflict(
-                                    "the managers of the profile changed meanwhile: try again",
-                                )
-                            })?;
-                        (Some(link), Outcome::Added)
-                    }
-                },
-            }
-        }
+        Some(role) => set_locked(&mut tx, profile.id, user_key, role).await?,
         None => match memberships::remove(&mut tx, user_key, profile.id).await? {
             // Removing the last owner is refused, and the transaction (its event with it)
             // rolled back.
@@ -279,6 +240,52 @@ async fn change_locked(
         linked_at: link.map(|link| link.created_at),
         changed: outcome != Outcome::Unchanged,
     })
+}
+
+/// How many times a change holding the profile's lock tries to add or lock a link that
+/// changes without that lock (administrators' changes take none) before giving up.
+const LINK_ATTEMPTS: usize = 16;
+
+/// Gives the user `role` on the profile whose lock `tx` holds: adds the link, or locks the
+/// one there and sets its role. The link is written first and read only when it was there
+/// already, so a new link is one statement.
+async fn set_locked(
+    tx: &mut WriteTx,
+    profile: i64,
+    user_key: i64,
+    role: ProfileRole,
+) -> AppResult<(Option<user_profile::Model>, Outcome)> {
+    for _ in 0..LINK_ATTEMPTS {
+        // An unknown user fails the link's foreign key.
+        let added = memberships::add(tx, user_key, profile, role.into())
+            .await
+            .on_foreign_key_violation("no such user")?;
+        if let Some(link) = added {
+            return Ok((Some(link), Outcome::Added));
+        }
+        // The link was there: lock it, so it stays until the role is set. It is gone if a
+        // change without the profile's lock removed it in between: then add it again.
+        let Some(current) = memberships::find_locked(&**tx, user_key, profile).await? else {
+            continue;
+        };
+        if current.role == entity::ProfileRole::Owner && role != ProfileRole::Owner {
+            keep_an_owner(tx, profile, user_key).await?;
+        }
+        let (link, outcome) = memberships::set_role(&**tx, current, role.into()).await?;
+        if outcome == Outcome::RoleChanged {
+            let event = Membership::now(
+                events::Change::RoleChanged,
+                profile,
+                user_key,
+                Some(link.role),
+            );
+            tx.publish(event).await?;
+        }
+        return Ok((Some(link), outcome));
+    }
+    Err(AppError::conflict(
+        "the managers of the profile kept changing meanwhile: try again",
+    ))
 }
 
 /// Refuses a change that leaves the profile without an owner besides `user_key`.
