@@ -345,34 +345,34 @@ impl<R: Relation> std::fmt::Debug for ReadAhead<R> {
     }
 }
 
-/// The arguments of field `name` under the field being resolved, when it is selected exactly
-/// once (a field selected twice under aliases is read the usual way).
-pub fn selected_once(ctx: &Context<'_>, name: &str) -> Option<Vec<(Name, ConstValue)>> {
+/// The arguments of list `name` under the field being resolved — its order, its filter and its
+/// paging — when the list is selected exactly once (a list selected twice under aliases is read
+/// the usual way) and its arguments parse (otherwise the list's resolver reports them).
+pub fn list_arguments_ahead<O: InputType, F: InputType>(
+    ctx: &Context<'_>,
+    name: &str,
+) -> Option<(Option<O>, Option<F>, Paging)> {
     let fields = ctx.look_ahead().field(name).selection_fields();
-    match fields.as_slice() {
-        [field] => field.arguments().ok(),
-        _ => None,
+    let [field] = fields.as_slice() else {
+        return None;
+    };
+    let arguments = field.arguments().ok()?;
+    /// Argument `name` as a `T`: `None` when it is not one.
+    fn parse<T: InputType>(arguments: &[(Name, ConstValue)], name: &str) -> Option<T> {
+        let value = arguments.iter().find(|(found, _)| found.as_str() == name);
+        T::parse(value.map(|(_, value)| value.clone())).ok()
     }
-}
-
-/// Argument `name` of `arguments` as a `T`; `None` when it is not one (the field's resolver
-/// then reports it).
-pub fn argument<T: InputType>(arguments: &[(Name, ConstValue)], name: &str) -> Option<T> {
-    let value = arguments
-        .iter()
-        .find(|(found, _)| found.as_str() == name)
-        .map(|(_, value)| value.clone());
-    T::parse(value).ok()
-}
-
-/// The paging arguments among `arguments`.
-pub fn paging_of(arguments: &[(Name, ConstValue)]) -> Option<Paging> {
-    Some(Paging {
-        first: argument(arguments, "first")?,
-        after: argument(arguments, "after")?,
-        last: argument(arguments, "last")?,
-        before: argument(arguments, "before")?,
-    })
+    let paging = Paging {
+        first: parse(&arguments, "first")?,
+        after: parse(&arguments, "after")?,
+        last: parse(&arguments, "last")?,
+        before: parse(&arguments, "before")?,
+    };
+    Some((
+        parse(&arguments, "orderBy")?,
+        parse(&arguments, "filter")?,
+        paging,
+    ))
 }
 
 /// Resolves a nested list: one page of `parent`'s children along `R`, read ahead with the

@@ -70,10 +70,7 @@ impl Profile {
     pub async fn read(ctx: &Context<'_>, key: i64) -> async_graphql::Result<Option<Profile>> {
         let loader = Batch::of(ctx)?;
         if loader.loader().reads_ahead()
-            && let Some(arguments) = connection::selected_once(ctx, "users")
-            && let Some(paging) = connection::paging_of(&arguments)
-            && let Some(order_by) = connection::argument(&arguments, "orderBy")
-            && let Some(filter) = connection::argument(&arguments, "filter")
+            && let Some((order_by, filter, paging)) = connection::list_arguments_ahead(ctx, "users")
             && let Ok(list) = Self::users_list(ctx, key, order_by, filter).await
             && let Ok(args) = connection::page_args(ctx, &list, paging)
         {

@@ -52,10 +52,8 @@ impl User {
     async fn read(ctx: &Context<'_>, key: i64) -> async_graphql::Result<Option<User>> {
         let loader = Batch::of(ctx)?;
         if loader.loader().reads_ahead()
-            && let Some(arguments) = connection::selected_once(ctx, "profiles")
-            && let Some(paging) = connection::paging_of(&arguments)
-            && let Some(order_by) = connection::argument(&arguments, "orderBy")
-            && let Some(filter) = connection::argument(&arguments, "filter")
+            && let Some((order_by, filter, paging)) =
+                connection::list_arguments_ahead(ctx, "profiles")
             && let Ok(args) =
                 connection::page_args(ctx, &Self::profiles_list(key, order_by, filter), paging)
         {
