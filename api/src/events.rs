@@ -149,7 +149,7 @@ impl Bus {
 
     /// Sends `event` with the commit of the transaction `conn` (PostgreSQL).
     pub async fn notify(&self, conn: &impl ConnectionTrait, event: &Event) -> Result<(), DbErr> {
-        let payload = serde_json::to_string(event).map_err(|err| DbErr::Custom(err.to_string()))?;
+        let payload = payload(event)?;
         conn.execute_raw(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
             "SELECT pg_notify($1, $2)",
@@ -162,7 +162,7 @@ impl Bus {
     /// `statement`, a write that returns rows, made to also send `event` with the commit for
     /// each row it returns (PostgreSQL): `WITH written AS (…) SELECT written.*, pg_notify(…)`.
     pub fn notify_with(&self, statement: Statement, event: &Event) -> Result<Statement, DbErr> {
-        let payload = serde_json::to_string(event).map_err(|err| DbErr::Custom(err.to_string()))?;
+        let payload = payload(event)?;
         let mut values = statement.values.map(|values| values.0).unwrap_or_default();
         let (channel, payload_at) = (values.len() + 1, values.len() + 2);
         values.push(CHANNEL.into());
@@ -182,6 +182,11 @@ impl Bus {
     pub fn send(&self, event: Event) {
         let _ = self.sender.send(event);
     }
+}
+
+/// The `NOTIFY` payload of `event`.
+fn payload(event: &Event) -> Result<String, DbErr> {
+    serde_json::to_string(event).map_err(|err| DbErr::Custom(err.to_string()))
 }
 
 /// Receives the events of every replica, forever: a lost connection is made again.
