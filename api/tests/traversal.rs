@@ -13,6 +13,8 @@ db_tests!(
     nested_lists_page_with_cursors,
     top_level_lists_page_with_cursors,
     node_resolves_users_and_profiles,
+    list_items_answer_alike_however_they_are_resolved,
+    link_fields_are_read_however_they_are_selected,
 );
 
 fn field_of(connection: &Value, field: &str) -> Vec<String> {
@@ -259,4 +261,133 @@ async fn node_resolves_users_and_profiles(app: &TestApp) {
         .decode(&ann.id)
         .expect("base64");
     assert_eq!(String::from_utf8(decoded).expect("utf-8"), "User:1");
+}
+
+/// Items of a list whose selection holds only their own scalar fields are answered in one pass;
+/// any other selection (a fragment, a directive, a field needing more) goes field by field. Both
+/// must give the same answer, with keys in the order of the selection.
+async fn list_items_answer_alike_however_they_are_resolved(app: &TestApp) {
+    let ann = app.register("ann@example.com").await;
+    let bob = app.register("bob@example.com").await;
+    let team = app.create_profile(&ann, "Team").await;
+    app.add_manager(&ann, &team, &bob.id, "MANAGER").await;
+    let query = |user: &str, profile: &str| {
+        format!(
+            "query($ann: ID!) {{ user(id: $ann) {{ profiles {{
+                nodes {{ {profile} }} edges {{ node {{ {profile} }} }}
+                nodes2: nodes {{ {profile} users {{ nodes {{ {user} }} edges {{ node {{ {user} }} }} }} }}
+            }} }} }}"
+        )
+    };
+    let user = "createdAt email kind: __typename id";
+    let profile = "updatedAt name id createdAt";
+    let one_pass = query(user, profile);
+    let by_field = [
+        query(
+            &format!("... on User {{ {user} }}"),
+            &format!("... on Profile {{ {profile} }}"),
+        ),
+        query(
+            &format!("{user} active"),
+            &format!("{profile} __typename @include(if: true)"),
+        ),
+    ];
+    let variables = json!({ "ann": ann.id });
+    let text = app
+        .client()
+        .post(format!("{}/graphql", app.url))
+        .bearer_auth(&ann.token)
+        .json(&json!({ "query": one_pass, "variables": variables }))
+        .send()
+        .await
+        .expect("the server answers")
+        .text()
+        .await
+        .expect("a body");
+    assert!(text.contains(r#""nodes":[{"updatedAt":""#), "{text}");
+    assert!(text.contains(r#""nodes":[{"createdAt":""#), "{text}");
+    let expected: Value = serde_json::from_str(&text).expect("JSON");
+    let expected = &expected["data"];
+    let team_users = &expected["user"]["profiles"]["nodes2"][0]["users"];
+    assert_eq!(
+        field_of(&expected["user"]["profiles"], "id"),
+        [team.as_str()]
+    );
+    assert_eq!(
+        field_of(team_users, "id"),
+        [ann.id.as_str(), bob.id.as_str()]
+    );
+    assert_eq!(field_of(team_users, "kind"), ["User", "User"]);
+    assert_eq!(
+        field_of(team_users, "email"),
+        ["ann@example.com", "bob@example.com"]
+    );
+
+    /// `value` without the fields only the by-field queries select.
+    fn without_extras(mut value: Value) -> Value {
+        match &mut value {
+            Value::Object(object) => {
+                object.remove("active");
+                object.remove("__typename");
+                for field in object.values_mut() {
+                    *field = without_extras(field.take());
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    *item = without_extras(item.take());
+                }
+            }
+            _ => {}
+        }
+        value
+    }
+    for query in by_field {
+        let data = app.data_as(&ann.token, &query, variables.clone()).await;
+        assert_eq!(without_extras(data), *expected, "{query}");
+    }
+}
+
+/// A list reads the links it crosses only when its edges select `role` or `linkedAt`, directly,
+/// in a fragment or an inline fragment, read ahead with its parent or in a batch of its level.
+async fn link_fields_are_read_however_they_are_selected(app: &TestApp) {
+    let ann = app.register("ann@example.com").await;
+    let bob = app.register("bob@example.com").await;
+    let team = app.create_profile(&ann, "Team").await;
+    app.add_manager(&ann, &team, &bob.id, "MANAGER").await;
+    let data = app
+        .data_as(
+            &ann.token,
+            "query($team: ID!, $ann: ID!) {
+                profile(id: $team) { users { edges { ...Link node { email } } } }
+                user(id: $ann) { profiles { edges { ... on UserProfileEdge { linkedAt role } } } }
+                node(id: $team) { ... on Profile {
+                    plain: users { nodes { email } }
+                    users { edges { role node { email } } }
+                } }
+            }
+            fragment Link on ProfileUserEdge { role linkedAt }",
+            json!({ "team": team, "ann": ann.id }),
+        )
+        .await;
+    let roles = |edges: &Value| -> Vec<String> {
+        edges
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|edge| edge["role"].as_str().expect("a role").to_owned())
+            .collect()
+    };
+    assert_eq!(
+        roles(&data["profile"]["users"]["edges"]),
+        ["OWNER", "MANAGER"]
+    );
+    assert!(data["profile"]["users"]["edges"][1]["linkedAt"].is_string());
+    assert_eq!(roles(&data["user"]["profiles"]["edges"]), ["OWNER"]);
+    assert!(data["user"]["profiles"]["edges"][0]["linkedAt"].is_string());
+    assert_eq!(roles(&data["node"]["users"]["edges"]), ["OWNER", "MANAGER"]);
+    assert_eq!(
+        field_of(&data["node"]["plain"], "email"),
+        ["ann@example.com", "bob@example.com"]
+    );
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    Context, InputType, Name, Object, OutputType, SimpleObject, Value as ConstValue,
+    Context, InputType, Lookahead, Name, Object, OutputType, Value as ConstValue,
     connection::{Connection, ConnectionNameType, CursorType, Edge, EdgeNameType, EmptyFields},
     dataloader::Loader,
 };
@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::{
     loaders::{Batch, Children, Page, Relation},
     membership::ProfileRole,
+    plain::{Plain, PlainFields},
     profile::Profile,
     state,
     user::User,
@@ -23,7 +24,7 @@ use crate::{
     config::Limits,
     error::{AppError, AppResult},
     store::{
-        listing::{self, Filter, PageArgs, Position, Sort, SortKey, SortValue},
+        listing::{self, Filter, Link, PageArgs, Position, Sort, SortKey, SortValue},
         visibility::Scoped,
     },
 };
@@ -131,8 +132,15 @@ pub struct Paging {
 
 impl Paging {
     /// Validates the paging of `list` in order `sort` into the page to read; pages hold at most
-    /// `max` items, and `max` when the size is not given.
-    fn args(self, list: ListKind, sort: Sort, filter: Filter, max: i32) -> AppResult<PageArgs> {
+    /// `max` items, and `max` when the size is not given. `links`: read the links too.
+    fn args(
+        self,
+        list: ListKind,
+        sort: Sort,
+        filter: Filter,
+        max: i32,
+        links: bool,
+    ) -> AppResult<PageArgs> {
         let size = |name: &str, value: Option<i32>| -> AppResult<Option<u64>> {
             match value {
                 Some(value) if !(0..=max).contains(&value) => Err(AppError::bad_input(format!(
@@ -157,6 +165,7 @@ impl Paging {
             before: position("before", self.before)?,
             limit: first.or(last).unwrap_or(max.unsigned_abs().into()),
             backward: last.is_some(),
+            links,
         })
     }
 }
@@ -203,13 +212,33 @@ impl TotalCount {
     }
 }
 
-/// The fields of the link between a user and a profile, carried by the edges that cross it.
-#[derive(SimpleObject)]
-pub struct LinkFields {
+/// The fields of the link between a user and a profile, carried by the edges that cross it;
+/// the link is read only when the query selects one of them (`None` otherwise).
+pub struct LinkFields(Option<Link>);
+
+impl LinkFields {
+    fn link(&self) -> AppResult<&Link> {
+        self.0.as_ref().ok_or(AppError::Internal)
+    }
+}
+
+#[Object]
+impl LinkFields {
     /// The user's role on the profile.
-    role: ProfileRole,
+    async fn role(&self) -> AppResult<ProfileRole> {
+        Ok(self.link()?.role.into())
+    }
+
     /// When the user became a manager of the profile.
-    linked_at: DateTime<Utc>,
+    async fn linked_at(&self) -> AppResult<DateTime<Utc>> {
+        Ok(self.link()?.linked_at)
+    }
+}
+
+/// Whether the edges of the list `list` looks ahead into select a field of the link.
+fn selects_link(list: &Lookahead<'_>) -> bool {
+    let edges = list.field("edges");
+    edges.field("role").exists() || edges.field("linkedAt").exists()
 }
 
 macro_rules! names {
@@ -247,12 +276,18 @@ names!(
 );
 
 pub type UserConnection =
-    Connection<Cursor, User, TotalCount, EmptyFields, UserConnectionName, UserEdgeName>;
-pub type ProfileConnection =
-    Connection<Cursor, Profile, TotalCount, EmptyFields, ProfileConnectionName, ProfileEdgeName>;
+    Connection<Cursor, Plain<User>, TotalCount, EmptyFields, UserConnectionName, UserEdgeName>;
+pub type ProfileConnection = Connection<
+    Cursor,
+    Plain<Profile>,
+    TotalCount,
+    EmptyFields,
+    ProfileConnectionName,
+    ProfileEdgeName,
+>;
 pub type UserProfileConnection = Connection<
     Cursor,
-    Profile,
+    Plain<Profile>,
     TotalCount,
     LinkFields,
     UserProfileConnectionName,
@@ -260,7 +295,7 @@ pub type UserProfileConnection = Connection<
 >;
 pub type ProfileUserConnection = Connection<
     Cursor,
-    User,
+    Plain<User>,
     TotalCount,
     LinkFields,
     ProfileUserConnectionName,
@@ -271,6 +306,14 @@ pub type ProfileUserConnection = Connection<
 pub trait ListItem: OutputType + Sized {
     type Entity: Scoped;
     fn wrap(card: <Self::Entity as Scoped>::Card) -> Self;
+}
+
+impl<T: ListItem + PlainFields> ListItem for Plain<T> {
+    type Entity = T::Entity;
+
+    fn wrap(card: <Self::Entity as Scoped>::Card) -> Self {
+        Plain(T::wrap(card))
+    }
 }
 
 /// What a list is: its kind, its order and filter, and where its total comes from.
@@ -292,7 +335,7 @@ where
     C: ConnectionNameType,
     EN: EdgeNameType,
 {
-    let args = paging.args(list.kind, list.sort, list.filter, page_max(ctx)?)?;
+    let args = paging.args(list.kind, list.sort, list.filter, page_max(ctx)?, false)?;
     let scope = caller(ctx).await?.scope();
     let rows = listing::page::<N::Entity>(state(ctx)?.conn(), &scope, &args)
         .await
@@ -303,13 +346,20 @@ where
     Ok(connect(list.kind, list.total, &args, rows.collect()))
 }
 
-/// The page a list's arguments ask for.
+/// The page a list's arguments ask for, with the links when `links`.
 pub fn page_args(
     ctx: &Context<'_>,
     list: &List,
     paging: Paging,
+    links: bool,
 ) -> async_graphql::Result<PageArgs> {
-    Ok(paging.args(list.kind, list.sort, list.filter.clone(), page_max(ctx)?)?)
+    Ok(paging.args(
+        list.kind,
+        list.sort,
+        list.filter.clone(),
+        page_max(ctx)?,
+        links,
+    )?)
 }
 
 /// A page read in the statement that read its parent, with the arguments it was read for.
@@ -345,17 +395,26 @@ impl<R: Relation> std::fmt::Debug for ReadAhead<R> {
     }
 }
 
+/// A nested list as the field above it sees it: its arguments, and whether its link is read.
+pub struct ListAhead<O, F> {
+    pub order_by: Option<O>,
+    pub filter: Option<F>,
+    pub paging: Paging,
+    pub links: bool,
+}
+
 /// The arguments of list `name` under the field being resolved — its order, its filter and its
 /// paging — when the list is selected exactly once (a list selected twice under aliases is read
 /// the usual way) and its arguments parse (otherwise the list's resolver reports them).
 pub fn list_arguments_ahead<O: InputType, F: InputType>(
     ctx: &Context<'_>,
     name: &str,
-) -> Option<(Option<O>, Option<F>, Paging)> {
+) -> Option<ListAhead<O, F>> {
     let fields = ctx.look_ahead().field(name).selection_fields();
     let [field] = fields.as_slice() else {
         return None;
     };
+    let links = selects_link(&Lookahead::from(*field));
     let arguments = field.arguments().ok()?;
     /// Argument `name` as a `T`: `None` when it is not one.
     fn parse<T: InputType>(arguments: &[(Name, ConstValue)], name: &str) -> Option<T> {
@@ -368,11 +427,12 @@ pub fn list_arguments_ahead<O: InputType, F: InputType>(
         last: parse(&arguments, "last")?,
         before: parse(&arguments, "before")?,
     };
-    Some((
-        parse(&arguments, "orderBy")?,
-        parse(&arguments, "filter")?,
+    Some(ListAhead {
+        order_by: parse(&arguments, "orderBy")?,
+        filter: parse(&arguments, "filter")?,
         paging,
-    ))
+        links,
+    })
 }
 
 /// Resolves a nested list: one page of `parent`'s children along `R`, read ahead with the
@@ -392,7 +452,7 @@ where
     EN: EdgeNameType,
     Batch: Loader<Page<R>, Value = Children<R>, Error = AppError>,
 {
-    let args = page_args(ctx, &list, paging)?;
+    let args = page_args(ctx, &list, paging, selects_link(&ctx.look_ahead()))?;
     let rows = match ahead.rows_for(&args) {
         Some(rows) => rows,
         None => Batch::of(ctx)?
@@ -402,15 +462,8 @@ where
     };
     let rows = rows
         .into_iter()
-        .map(|row| {
-            let link = row.link.ok_or(AppError::Internal)?;
-            let fields = LinkFields {
-                role: link.role.into(),
-                linked_at: link.linked_at,
-            };
-            Ok((row.position, N::wrap(row.node), fields))
-        })
-        .collect::<AppResult<Vec<_>>>()?;
+        .map(|row| (row.position, N::wrap(row.node), LinkFields(row.link)))
+        .collect();
     Ok(connect(list.kind, list.total, &args, rows))
 }
 

@@ -7,6 +7,7 @@ mod id;
 mod loaders;
 mod membership;
 mod node;
+mod plain;
 mod profile;
 mod scheduler;
 mod subscription;

@@ -1,6 +1,6 @@
 //! Profiles: the `Profile` object, its queries and its mutations.
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, Object, ScalarType, Value};
 use chrono::{DateTime, Utc};
 use entity::{ProfileRole, profile, user_profile};
 
@@ -12,6 +12,7 @@ use super::{
     },
     id::{NodeId, NodeType},
     loaders::{Batch, ProfileKey, UsersOfProfile},
+    plain::PlainFields,
     state,
 };
 use crate::{
@@ -70,9 +71,9 @@ impl Profile {
     pub async fn read(ctx: &Context<'_>, key: i64) -> async_graphql::Result<Option<Profile>> {
         let loader = Batch::of(ctx)?;
         if loader.loader().reads_ahead()
-            && let Some((order_by, filter, paging)) = connection::list_arguments_ahead(ctx, "users")
-            && let Ok(list) = Self::users_list(ctx, key, order_by, filter).await
-            && let Ok(args) = connection::page_args(ctx, &list, paging)
+            && let Some(ahead) = connection::list_arguments_ahead(ctx, "users")
+            && let Ok(list) = Self::users_list(ctx, key, ahead.order_by, ahead.filter).await
+            && let Ok(args) = connection::page_args(ctx, &list, ahead.paging, ahead.links)
         {
             let read = loader
                 .loader()
@@ -131,6 +132,18 @@ impl Profile {
             before,
         };
         connection::nested::<UsersOfProfile, _, _, _>(ctx, self.0.id, list, paging, &self.1).await
+    }
+}
+
+impl PlainFields for Profile {
+    fn plain_field(&self, name: &str) -> Option<Value> {
+        Some(match name {
+            "id" => Value::String(NodeId::profile(self.0.id).0),
+            "name" => Value::String(self.0.name.clone()),
+            "createdAt" => self.0.created_at.to_value(),
+            "updatedAt" => self.0.updated_at.to_value(),
+            _ => return None,
+        })
     }
 }
 

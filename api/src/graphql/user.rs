@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, Object, ScalarType, Value};
 use chrono::{DateTime, Utc};
 use entity::user;
 
@@ -15,6 +15,7 @@ use super::{
     },
     id::{NodeId, NodeType},
     loaders::{Batch, ProfilesOfUser, RolesOfUser, UserKey},
+    plain::PlainFields,
 };
 use crate::{
     auth::{
@@ -52,10 +53,13 @@ impl User {
     async fn read(ctx: &Context<'_>, key: i64) -> async_graphql::Result<Option<User>> {
         let loader = Batch::of(ctx)?;
         if loader.loader().reads_ahead()
-            && let Some((order_by, filter, paging)) =
-                connection::list_arguments_ahead(ctx, "profiles")
-            && let Ok(args) =
-                connection::page_args(ctx, &Self::profiles_list(key, order_by, filter), paging)
+            && let Some(ahead) = connection::list_arguments_ahead(ctx, "profiles")
+            && let Ok(args) = connection::page_args(
+                ctx,
+                &Self::profiles_list(key, ahead.order_by, ahead.filter),
+                ahead.paging,
+                ahead.links,
+            )
         {
             let read = loader
                 .loader()
@@ -228,6 +232,17 @@ impl User {
     /// How many times the user logged in. Only for the user themself and `users:read` holders.
     async fn login_count(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
         Ok(self.account(ctx).await?.map(|user| user.login_count))
+    }
+}
+
+impl PlainFields for User {
+    fn plain_field(&self, name: &str) -> Option<Value> {
+        Some(match name {
+            "id" => Value::String(NodeId::user(self.card.id).0),
+            "email" => Value::String(self.card.email.clone()),
+            "createdAt" => self.card.created_at.to_value(),
+            _ => return None,
+        })
     }
 }
 

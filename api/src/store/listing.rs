@@ -96,6 +96,9 @@ pub struct PageArgs {
     pub limit: u64,
     /// Take the last `limit` rows of the window instead of the first (`last`/`before`).
     pub backward: bool,
+    /// Read the link each row was reached through (nested lists whose link fields are
+    /// selected); without it, a page of users of a profile reads the link index alone.
+    pub links: bool,
 }
 
 /// Which way the user–profile relationship is walked.
@@ -308,7 +311,10 @@ fn select_page<E: Scoped>(scope: &Scope, args: &PageArgs, visible_key: Expr) -> 
     for name in E::CARD_COLUMNS {
         select.expr(column::<E>(name));
     }
-    select.expr_as(args.sort.key.expr::<E>(), Alias::new("sort_value"));
+    // Ordered by key alone, a row's position is its key.
+    if args.sort.key != SortKey::Id {
+        select.expr_as(args.sort.key.expr::<E>(), Alias::new("sort_value"));
+    }
     select.from(E::default());
     for condition in filter_conditions::<E>(&args.filter) {
         select.and_where(condition);
@@ -383,16 +389,19 @@ fn ranked<E: Scoped>(
     for (expr, order) in order_terms::<E>(args.sort.key, read_descending(args)) {
         window.order_by_expr(expr, order);
     }
+    ranked.expr_as(link_column(parent), Alias::new("parent_id"));
+    if args.links {
+        ranked
+            .expr_as(
+                link_column(user_profile::Column::Role),
+                Alias::new("link_role"),
+            )
+            .expr_as(
+                link_column(user_profile::Column::CreatedAt),
+                Alias::new("linked_at"),
+            );
+    }
     ranked
-        .expr_as(link_column(parent), Alias::new("parent_id"))
-        .expr_as(
-            link_column(user_profile::Column::Role),
-            Alias::new("link_role"),
-        )
-        .expr_as(
-            link_column(user_profile::Column::CreatedAt),
-            Alias::new("linked_at"),
-        )
         .expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new("rn"))
         .join(
             JoinType::InnerJoin,
@@ -421,13 +430,17 @@ fn lateral_page<E: Scoped>(
     page
 }
 
-/// A row of a nested page, with the link it was reached through.
-fn nested_row<E: Scoped>(row: &QueryResult, key: SortKey) -> Result<Listed<E::Card>, DbErr> {
-    let link = Link {
-        role: row.try_get("", "link_role")?,
-        linked_at: row.try_get("", "linked_at")?,
+/// A row of a nested page, with the link it was reached through when `args` asks for it.
+fn nested_row<E: Scoped>(row: &QueryResult, args: &PageArgs) -> Result<Listed<E::Card>, DbErr> {
+    let link = if args.links {
+        Some(Link {
+            role: row.try_get("", "link_role")?,
+            linked_at: row.try_get("", "linked_at")?,
+        })
+    } else {
+        None
     };
-    listed::<E>(row, key, Some(link))
+    listed::<E>(row, args.sort.key, link)
 }
 
 /// The pages of the children of every parent in `parents` along `direction`, in one
@@ -478,13 +491,14 @@ where
         }
     };
 
-    let mut pages: HashMap<i64, Vec<Listed<E::Card>>> = HashMap::new();
+    let mut pages: HashMap<i64, Vec<Listed<E::Card>>> = HashMap::with_capacity(parents.len());
+    let page_rows = usize::try_from(args.limit + 1).unwrap_or(0);
     for row in conn.query_all(&query).await? {
         let parent_id: i64 = row.try_get("", "parent_id")?;
         pages
             .entry(parent_id)
-            .or_default()
-            .push(nested_row::<E>(&row, args.sort.key)?);
+            .or_insert_with(|| Vec::with_capacity(page_rows))
+            .push(nested_row::<E>(&row, args)?);
     }
     Ok(pages)
 }
@@ -535,7 +549,7 @@ where
     for row in &rows {
         // A parent without children is one row with no child.
         if row.try_get::<Option<i64>>("", "rn")?.is_some() {
-            page.push(nested_row::<E>(row, args.sort.key)?);
+            page.push(nested_row::<E>(row, args)?);
         }
     }
     Ok(Some((model, page)))
