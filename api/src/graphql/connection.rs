@@ -460,7 +460,9 @@ where
             .await?
             .unwrap_or_default(),
     };
-    let rows = rows
+    // Usually the only holder of the page once the loader has handed it out: then taken, not
+    // copied (a page read ahead stays with its parent, and is copied).
+    let rows = Arc::unwrap_or_clone(rows)
         .into_iter()
         .map(|row| (row.position, N::wrap(row.node), LinkFields(row.link)))
         .collect();

@@ -123,8 +123,9 @@ impl<R> Count<R> {
 /// The row of a relation's parent.
 pub type ModelOf<R> = <<R as Relation>::Parent as EntityTrait>::Model;
 
-/// The children of a page, at most `limit + 1` of them, in read order.
-pub type Children<R> = Vec<Listed<<<R as Relation>::Child as Scoped>::Card>>;
+/// The children of a page, at most `limit + 1` of them, in read order. Shared: the loader
+/// hands every page out as a copy, which for an `Arc` is a count.
+pub type Children<R> = Arc<Vec<Listed<<<R as Relation>::Child as Scoped>::Card>>>;
 
 impl Batch {
     /// The loader of one request, showing what `scope` may see, whose loads `loads` runs.
@@ -211,14 +212,15 @@ impl Batch {
     ) -> AppResult<Option<(ModelOf<R>, Children<R>)>> {
         self.metrics.batch(R::PAGE, 1);
         let scope = self.scope().await;
-        Ok(listing::with_page::<R::Parent, R::Child>(
+        let read = listing::with_page::<R::Parent, R::Child>(
             self.db.conn(),
             &scope,
             R::DIRECTION,
             parent,
             args,
         )
-        .await?)
+        .await?;
+        Ok(read.map(|(model, rows)| (model, Arc::new(rows))))
     }
 
     /// Loads the rows of `E` with the keys of `keys` that the caller may see.
@@ -302,7 +304,7 @@ impl<R: Relation> Loader<Page<R>> for Batch {
             loaded.extend(
                 pages
                     .into_iter()
-                    .map(|(parent, page)| (Page::new(parent, args.clone()), page)),
+                    .map(|(parent, page)| (Page::new(parent, args.clone()), Arc::new(page))),
             );
         }
         Ok(loaded)

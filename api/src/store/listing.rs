@@ -174,14 +174,14 @@ impl SortKey {
         self == SortKey::LastLoginAt
     }
 
-    /// The sort value of a row, from the `sort_value` column.
-    fn read(self, row: &QueryResult) -> Result<SortValue, DbErr> {
+    /// The sort value of a row, from its `sort_value` column, at `column`.
+    fn read(self, row: &QueryResult, column: usize) -> Result<SortValue, DbErr> {
         Ok(match self {
             SortKey::Id => SortValue::Null,
-            SortKey::Email | SortKey::Name => SortValue::Text(row.try_get("", "sort_value")?),
-            SortKey::Role => SortValue::Int(row.try_get("", "sort_value")?),
+            SortKey::Email | SortKey::Name => SortValue::Text(row.try_get_by_index(column)?),
+            SortKey::Role => SortValue::Int(row.try_get_by_index(column)?),
             SortKey::CreatedAt | SortKey::UpdatedAt | SortKey::LinkedAt | SortKey::LastLoginAt => {
-                match row.try_get::<Option<DateTimeUtc>>("", "sort_value")? {
+                match row.try_get_by_index::<Option<DateTimeUtc>>(column)? {
                     Some(time) => SortValue::Time(time),
                     None => SortValue::Null,
                 }
@@ -336,17 +336,56 @@ fn read_descending(args: &PageArgs) -> bool {
     args.sort.descending != args.backward
 }
 
+/// Where the columns of a listed row are, by position (rows are decoded by position: a page
+/// of a nested list holds thousands, and a lookup by name hashes the name every time). In the
+/// order `select_page` and `ranked` write them: the card's (`CARD_COLUMNS`, the key first),
+/// the sort value (not for id order); then, in nested rows, the parent's key, the link's role
+/// and time (when read) and the rank.
+struct Columns {
+    card: usize,
+    sort_value: usize,
+    parent_id: usize,
+    link: usize,
+    rank: usize,
+}
+
+impl Columns {
+    /// The columns of a row of `E` read for `args`, the first at `first`.
+    fn of<E: Scoped>(first: usize, args: &PageArgs) -> Self {
+        let sort_value = first + E::CARD_COLUMNS.len();
+        let parent_id = sort_value + usize::from(args.sort.key != SortKey::Id);
+        let link = parent_id + 1;
+        Columns {
+            card: first,
+            sort_value,
+            parent_id,
+            link,
+            rank: link + if args.links { 2 } else { 0 },
+        }
+    }
+}
+
+/// A row of a list; nested rows carry the link they were reached through when `args` asks.
 fn listed<E: Scoped>(
     row: &QueryResult,
-    key: SortKey,
-    link: Option<Link>,
+    columns: &Columns,
+    args: &PageArgs,
+    nested: bool,
 ) -> Result<Listed<E::Card>, DbErr> {
+    let link = if nested && args.links {
+        Some(Link {
+            role: row.try_get_by_index(columns.link)?,
+            linked_at: row.try_get_by_index(columns.link + 1)?,
+        })
+    } else {
+        None
+    };
     Ok(Listed {
-        node: E::Card::from_query_result(row, "")?,
+        node: E::card(row, columns.card)?,
         link,
         position: Position {
-            value: key.read(row)?,
-            id: row.try_get("", "id")?,
+            value: args.sort.key.read(row, columns.sort_value)?,
+            id: row.try_get_by_index(columns.card)?,
         },
     })
 }
@@ -367,8 +406,9 @@ where
     }
     select.limit(args.limit + 1);
     let rows = conn.query_all(&select).await?;
+    let columns = Columns::of::<E>(0, args);
     rows.iter()
-        .map(|row| listed::<E>(row, args.sort.key, None))
+        .map(|row| listed::<E>(row, &columns, args, false))
         .collect()
 }
 
@@ -430,19 +470,6 @@ fn lateral_page<E: Scoped>(
     page
 }
 
-/// A row of a nested page, with the link it was reached through when `args` asks for it.
-fn nested_row<E: Scoped>(row: &QueryResult, args: &PageArgs) -> Result<Listed<E::Card>, DbErr> {
-    let link = if args.links {
-        Some(Link {
-            role: row.try_get("", "link_role")?,
-            linked_at: row.try_get("", "linked_at")?,
-        })
-    } else {
-        None
-    };
-    listed::<E>(row, args.sort.key, link)
-}
-
 /// The pages of the children of every parent in `parents` along `direction`, in one
 /// statement, each in read order and at most `limit + 1` rows.
 pub async fn pages<E>(
@@ -493,12 +520,13 @@ where
 
     let mut pages: HashMap<i64, Vec<Listed<E::Card>>> = HashMap::with_capacity(parents.len());
     let page_rows = usize::try_from(args.limit + 1).unwrap_or(0);
+    let columns = Columns::of::<E>(0, args);
     for row in conn.query_all(&query).await? {
-        let parent_id: i64 = row.try_get("", "parent_id")?;
+        let parent_id: i64 = row.try_get_by_index(columns.parent_id)?;
         pages
             .entry(parent_id)
             .or_insert_with(|| Vec::with_capacity(page_rows))
-            .push(nested_row::<E>(&row, args)?);
+            .push(listed::<E>(&row, &columns, args, true)?);
     }
     Ok(pages)
 }
@@ -545,11 +573,13 @@ where
         return Ok(None);
     };
     let model = P::Model::from_query_result(first, PARENT_PREFIX)?;
+    // The page's columns follow the parent's.
+    let columns = Columns::of::<E>(P::Column::iter().count(), args);
     let mut page = Vec::with_capacity(rows.len());
     for row in &rows {
         // A parent without children is one row with no child.
-        if row.try_get::<Option<i64>>("", "rn")?.is_some() {
-            page.push(nested_row::<E>(row, args)?);
+        if row.try_get_by_index::<Option<i64>>(columns.rank)?.is_some() {
+            page.push(listed::<E>(row, &columns, args, true)?);
         }
     }
     Ok(Some((model, page)))

@@ -5,7 +5,7 @@
 
 use entity::{profile, user, user_profile};
 use sea_orm::{
-    EntityTrait, FromQueryResult,
+    DbErr, EntityTrait, QueryResult,
     prelude::DateTimeUtc,
     sea_query::{Alias, Expr, ExprTrait, JoinType, Query},
 };
@@ -33,12 +33,15 @@ pub trait Scoped: EntityTrait + Default {
     const KIND: Kind;
     /// The columns lists read: what anyone who sees the row may see of it.
     const CARD_COLUMNS: &'static [&'static str];
-    type Card: FromQueryResult + Clone + Send + Sync + 'static;
+    type Card: Clone + Send + Sync + 'static;
+    /// The card of a row whose `CARD_COLUMNS` start at column `first` (by position: a page of
+    /// a nested list holds thousands of rows, and a lookup by name hashes the name each time).
+    fn card(row: &QueryResult, first: usize) -> Result<Self::Card, DbErr>;
 }
 
 /// What a list holds of a user: never the credentials or the account details, which are read
 /// on demand for the callers entitled to them.
-#[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserCard {
     pub id: i64,
     pub email: String,
@@ -59,12 +62,29 @@ impl Scoped for user::Entity {
     const KIND: Kind = Kind::User;
     const CARD_COLUMNS: &'static [&'static str] = &["id", "email", "created_at"];
     type Card = UserCard;
+
+    fn card(row: &QueryResult, first: usize) -> Result<UserCard, DbErr> {
+        Ok(UserCard {
+            id: row.try_get_by_index(first)?,
+            email: row.try_get_by_index(first + 1)?,
+            created_at: row.try_get_by_index(first + 2)?,
+        })
+    }
 }
 
 impl Scoped for profile::Entity {
     const KIND: Kind = Kind::Profile;
     const CARD_COLUMNS: &'static [&'static str] = &["id", "name", "created_at", "updated_at"];
     type Card = profile::Model;
+
+    fn card(row: &QueryResult, first: usize) -> Result<profile::Model, DbErr> {
+        Ok(profile::Model {
+            id: row.try_get_by_index(first)?,
+            name: row.try_get_by_index(first + 1)?,
+            created_at: row.try_get_by_index(first + 2)?,
+            updated_at: row.try_get_by_index(first + 3)?,
+        })
+    }
 }
 
 impl Scope {
