@@ -4,7 +4,12 @@
 //! relation has its own key type, so two relations never share a batch, and a page key carries
 //! its window: the keys of one batch are grouped by window and each group is one statement.
 
-use std::{collections::HashMap, hash::Hash, marker::PhantomData, time::Duration};
+use std::{
+    collections::HashMap,
+    hash::{Hash, Hasher},
+    marker::PhantomData,
+    time::Duration,
+};
 
 use async_graphql::{
     Context,
@@ -85,7 +90,7 @@ impl Relation for UsersOfProfile {
 }
 
 /// One page of the children of `parent` along relation `R`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page<R> {
     pub parent: i64,
     pub args: PageArgs,
@@ -102,12 +107,40 @@ impl<R> Page<R> {
     }
 }
 
+/// Pages and counts hash by parent alone: the loader hashes every key several times, and the
+/// arguments (a dozen fields) are the same for nearly every key of a level; keys of one parent
+/// with other arguments (aliases) are told apart by equality.
+impl<R> Hash for Page<R> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parent.hash(state);
+    }
+}
+
 /// How many children `parent` has along relation `R` under a filter.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Count<R> {
     parent: i64,
     filter: Filter,
     relation: PhantomData<R>,
+}
+
+impl<R> Hash for Count<R> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parent.hash(state);
+    }
+}
+
+/// The parents of `keys` grouped by the arguments `of` reads from each key (few: one per alias).
+fn by_arguments<K, A: PartialEq>(keys: &[K], of: impl Fn(&K) -> (&A, i64)) -> Vec<(&A, Vec<i64>)> {
+    let mut groups: Vec<(&A, Vec<i64>)> = Vec::new();
+    for key in keys {
+        let (arguments, parent) = of(key);
+        match groups.iter_mut().find(|(seen, _)| *seen == arguments) {
+            Some((_, parents)) => parents.push(parent),
+            None => groups.push((arguments, vec![parent])),
+        }
+    }
+    groups
 }
 
 impl<R> Count<R> {
@@ -291,13 +324,9 @@ impl<R: Relation> Loader<Page<R>> for Batch {
 
     async fn load(&self, keys: &[Page<R>]) -> AppResult<HashMap<Page<R>, Children<R>>> {
         self.metrics.batch(R::PAGE, keys.len());
-        let mut by_args: HashMap<&PageArgs, Vec<i64>> = HashMap::new();
-        for key in keys {
-            by_args.entry(&key.args).or_default().push(key.parent);
-        }
         let scope = self.scope().await;
-        let mut loaded = HashMap::new();
-        for (args, parents) in by_args {
+        let mut loaded = HashMap::with_capacity(keys.len());
+        for (args, parents) in by_arguments(keys, |key| (&key.args, key.parent)) {
             let conn = self.db.conn();
             let pages =
                 listing::pages::<R::Child>(conn, &scope, R::DIRECTION, &parents, args).await?;
@@ -317,13 +346,9 @@ impl<R: Relation> Loader<Count<R>> for Batch {
 
     async fn load(&self, keys: &[Count<R>]) -> AppResult<HashMap<Count<R>, u64>> {
         self.metrics.batch(R::COUNT, keys.len());
-        let mut by_filter: HashMap<&Filter, Vec<i64>> = HashMap::new();
-        for key in keys {
-            by_filter.entry(&key.filter).or_default().push(key.parent);
-        }
         let scope = self.scope().await;
-        let mut loaded = HashMap::new();
-        for (filter, parents) in by_filter {
+        let mut loaded = HashMap::with_capacity(keys.len());
+        for (filter, parents) in by_arguments(keys, |key| (&key.filter, key.parent)) {
             let conn = self.db.conn();
             let counts =
                 listing::counts::<R::Child>(conn, &scope, R::DIRECTION, &parents, filter).await?;
