@@ -1,10 +1,13 @@
 //! Relay connections: cursors, page arguments, and the connection types of every list.
 
-use std::sync::Arc;
+use std::{borrow::Cow, sync::Arc};
 
 use async_graphql::{
-    Context, InputType, Lookahead, Name, Object, OutputType, Value as ConstValue,
-    connection::{Connection, ConnectionNameType, CursorType, Edge, EdgeNameType, EmptyFields},
+    Context, InputType, Lookahead, Name, Object, OutputType, TypeName, Value as ConstValue,
+    connection::{
+        Connection, ConnectionNameType, CursorType, DisableNodesField, Edge, EdgeNameType,
+        EmptyFields,
+    },
     dataloader::Loader,
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -14,7 +17,7 @@ use serde_json::{Value, json};
 use super::{
     loaders::{Batch, Children, Page, Relation},
     membership::ProfileRole,
-    plain::{Plain, PlainFields},
+    plain::{Plain, PlainFields, PlainList},
     profile::Profile,
     state,
     user::User,
@@ -201,14 +204,29 @@ pub enum Total {
     UsersOfProfile(i64, Filter),
 }
 
-/// The connection fields beyond Relay's: the size of the whole list.
-pub struct TotalCount(Total);
+/// The connection fields beyond edges and page info: the page's nodes (answered in one pass
+/// when their selection allows) and the size of the whole list.
+pub struct ListFields<T> {
+    nodes: PlainList<T>,
+    total: Total,
+}
 
-#[Object]
-impl TotalCount {
+impl<T: PlainFields> TypeName for ListFields<T> {
+    fn type_name() -> Cow<'static, str> {
+        format!("{}ListFields", T::type_name()).into()
+    }
+}
+
+#[Object(name_type)]
+impl<T: PlainFields> ListFields<T> {
+    /// A list of nodes.
+    async fn nodes(&self) -> &PlainList<T> {
+        &self.nodes
+    }
+
     /// The number of items in the whole list (with its filter), across all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
-        Ok(Batch::total(ctx, self.0.clone()).await?)
+        Ok(Batch::total(ctx, self.total.clone()).await?)
     }
 }
 
@@ -275,45 +293,47 @@ names!(
     ProfileUserEdgeName = "ProfileUserEdge"
 );
 
-pub type UserConnection =
-    Connection<Cursor, Plain<User>, TotalCount, EmptyFields, UserConnectionName, UserEdgeName>;
+pub type UserConnection = Connection<
+    Cursor,
+    Plain<User>,
+    ListFields<User>,
+    EmptyFields,
+    UserConnectionName,
+    UserEdgeName,
+    DisableNodesField,
+>;
 pub type ProfileConnection = Connection<
     Cursor,
     Plain<Profile>,
-    TotalCount,
+    ListFields<Profile>,
     EmptyFields,
     ProfileConnectionName,
     ProfileEdgeName,
+    DisableNodesField,
 >;
 pub type UserProfileConnection = Connection<
     Cursor,
     Plain<Profile>,
-    TotalCount,
+    ListFields<Profile>,
     LinkFields,
     UserProfileConnectionName,
     UserProfileEdgeName,
+    DisableNodesField,
 >;
 pub type ProfileUserConnection = Connection<
     Cursor,
     Plain<User>,
-    TotalCount,
+    ListFields<User>,
     LinkFields,
     ProfileUserConnectionName,
     ProfileUserEdgeName,
+    DisableNodesField,
 >;
 
 /// An object that lists hold: a wrapper of an entity's model.
-pub trait ListItem: OutputType + Sized {
+pub trait ListItem: PlainFields + Sized {
     type Entity: Scoped;
     fn wrap(card: <Self::Entity as Scoped>::Card) -> Self;
-}
-
-impl<T: ListItem + PlainFields> ListItem for Plain<T> {
-    type Entity = T::Entity;
-
-    fn wrap(card: <Self::Entity as Scoped>::Card) -> Self {
-        Plain(T::wrap(card))
-    }
 }
 
 /// What a list is: its kind, its order and filter, and where its total comes from.
@@ -329,7 +349,9 @@ pub async fn top_level<N, C, EN>(
     ctx: &Context<'_>,
     list: List,
     paging: Paging,
-) -> async_graphql::Result<Connection<Cursor, N, TotalCount, EmptyFields, C, EN>>
+) -> async_graphql::Result<
+    Connection<Cursor, Plain<N>, ListFields<N>, EmptyFields, C, EN, DisableNodesField>,
+>
 where
     N: ListItem,
     C: ConnectionNameType,
@@ -444,7 +466,9 @@ pub async fn nested<R, N, C, EN>(
     list: List,
     paging: Paging,
     ahead: &ReadAhead<R>,
-) -> async_graphql::Result<Connection<Cursor, N, TotalCount, LinkFields, C, EN>>
+) -> async_graphql::Result<
+    Connection<Cursor, Plain<N>, ListFields<N>, LinkFields, C, EN, DisableNodesField>,
+>
 where
     R: Relation<Child = N::Entity>,
     N: ListItem,
@@ -476,9 +500,9 @@ fn connect<N, E, C, EN>(
     total: Total,
     args: &PageArgs,
     mut rows: Vec<(Position, N, E)>,
-) -> Connection<Cursor, N, TotalCount, E, C, EN>
+) -> Connection<Cursor, Plain<N>, ListFields<N>, E, C, EN, DisableNodesField>
 where
-    N: OutputType,
+    N: PlainFields,
     E: async_graphql::ObjectType,
     C: ConnectionNameType,
     EN: EdgeNameType,
@@ -492,9 +516,8 @@ where
     } else {
         (args.after.is_some(), more)
     };
-    let mut connection =
-        Connection::with_additional_fields(has_previous_page, has_next_page, TotalCount(total));
-    connection.edges = rows
+    let mut nodes = Vec::with_capacity(rows.len());
+    let edges = rows
         .into_iter()
         .map(|(position, node, fields)| {
             let cursor = Cursor {
@@ -502,8 +525,17 @@ where
                 sort: args.sort,
                 position,
             };
+            let node = Plain(Arc::new(node));
+            nodes.push(node.clone());
             Edge::with_additional_fields(cursor, node, fields)
         })
         .collect();
+    let fields = ListFields {
+        nodes: PlainList(nodes),
+        total,
+    };
+    let mut connection =
+        Connection::with_additional_fields(has_previous_page, has_next_page, fields);
+    connection.edges = edges;
     connection
 }
