@@ -174,7 +174,11 @@ async fn profiles_write_holders_change_managers_of_any_profile(app: &TestApp) {
     let again = app
         .data_as(&admin.token, CHANGE, change(&ann.id, "MANAGER"))
         .await;
-    assert_eq!(again["addProfileManager"]["changed"], false);
+    assert_eq!(
+        again["addProfileManager"],
+        json!({ "changed": false, "role": "MANAGER", "profile": { "name": "Team" },
+                "user": { "email": "ann@example.com" } })
+    );
     let promoted = app
         .data_as(&admin.token, CHANGE, change(&ann.id, "OWNER"))
         .await;
@@ -199,7 +203,10 @@ async fn profiles_write_holders_change_managers_of_any_profile(app: &TestApp) {
     let gone = app
         .data_as(&admin.token, REMOVE, json!({ "p": team, "u": owner.id }))
         .await;
-    assert_eq!(gone["removeProfileManager"]["changed"], false);
+    assert_eq!(
+        gone["removeProfileManager"],
+        json!({ "changed": false, "role": null, "profile": { "name": "Team" } })
+    );
     let data = app
         .data_as(&ann.token, PROFILE_USERS, json!({ "id": team }))
         .await;
@@ -218,6 +225,16 @@ async fn profiles_write_holders_change_managers_of_any_profile(app: &TestApp) {
         .await;
     assert_eq!(missing.code(), "NOT_FOUND", "{}", missing.body);
     assert_eq!(missing.errors()[0]["message"], "no such user");
+    for (profile, user, message) in [
+        ("UHJvZmlsZTo5OTk5", owner.id.as_str(), "no such profile"),
+        (team.as_str(), "VXNlcjo5OTk5", "no such user"),
+    ] {
+        let missing = app
+            .gql_as(&admin.token, REMOVE, json!({ "p": profile, "u": user }))
+            .await;
+        assert_eq!(missing.code(), "NOT_FOUND", "{}", missing.body);
+        assert_eq!(missing.errors()[0]["message"], message);
+    }
     let after = app
         .data_as(&ann.token, PROFILE_USERS, json!({ "id": team }))
         .await;

@@ -132,10 +132,11 @@ async fn change(
 }
 
 /// The changes of a `profiles:write` holder that need no access check and cannot touch an
-/// owner: a new link, or the removal of a manager's link. They take no lock on the profile,
-/// only the link's row. `None` for every other case (the link exists, the user removed was an
-/// owner, or nothing was removed): those go through `change_locked`, and this transaction is
-/// rolled back.
+/// owner: a new link, the removal of a manager's link, and the requests that find things as
+/// they ask already (the link there with that role, or no link to remove). They take no lock on
+/// the profile, only the link's row. `None` for every other case (a role to change, an owner
+/// removed, a profile or user missing): those go through `change_locked`, and this transaction
+/// is rolled back.
 async fn change_unlocked(
     db: &Db,
     profile_key: i64,
@@ -144,12 +145,16 @@ async fn change_unlocked(
 ) -> AppResult<Option<MembershipPayload>> {
     let mut tx = db.begin_write().await?;
     // `add` and `remove` publish what they changed with the transaction.
-    let link = match role {
+    let (link, changed) = match role {
         Some(role) => {
             let added = memberships::add(&mut tx, user_key, profile_key, role.into()).await;
             match added {
-                Ok(Some(link)) => Some(link),
-                Ok(None) => return Ok(None),
+                Ok(Some(link)) => (Some(link), true),
+                // The link was there; unchanged if it has this role already.
+                Ok(None) => match memberships::find(&*tx, user_key, profile_key).await? {
+                    Some(link) if link.role == role.into() => (Some(link), false),
+                    _ => return Ok(None),
+                },
                 Err(err)
                     if matches!(
                         err.sql_err(),
@@ -163,8 +168,12 @@ async fn change_unlocked(
             }
         }
         None => match memberships::remove(&mut tx, user_key, profile_key).await? {
-            Some(removed) if removed.role != entity::ProfileRole::Owner => None,
-            _ => return Ok(None),
+            Some(removed) if removed.role != entity::ProfileRole::Owner => (None, true),
+            Some(_) => return Ok(None),
+            // Nothing to remove: unchanged, when both exist (otherwise the locked path says
+            // which is missing).
+            None if memberships::both_exist(&*tx, user_key, profile_key).await? => (None, false),
+            None => return Ok(None),
         },
     };
     let role = link.as_ref().map(|link| link.role);
@@ -175,7 +184,7 @@ async fn change_unlocked(
         user_id: user_key,
         role: role.map(ProfileRole::from),
         linked_at: link.map(|link| link.created_at),
-        changed: true,
+        changed,
     }))
 }
 

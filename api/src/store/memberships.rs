@@ -1,6 +1,6 @@
 //! Writing the links between users and profiles.
 
-use entity::{ProfileRole, user_profile};
+use entity::{ProfileRole, profile, user, user_profile};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
     IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Set,
@@ -30,6 +30,35 @@ pub async fn find(
     user_profile::Entity::find_by_id((user_id, profile_id))
         .one(conn)
         .await
+}
+
+/// Whether the user and the profile both exist.
+pub async fn both_exist(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+    profile_id: i64,
+) -> Result<bool, DbErr> {
+    let user = Query::select()
+        .expr(Expr::val(1))
+        .from(user::Entity)
+        .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id))
+        .to_owned();
+    let profile = Query::select()
+        .expr(Expr::val(1))
+        .from(profile::Entity)
+        .and_where(Expr::col((profile::Entity, profile::Column::Id)).eq(profile_id))
+        .to_owned();
+    let select = Query::select()
+        .expr_as(
+            Expr::exists(user).and(Expr::exists(profile)),
+            Alias::new("both"),
+        )
+        .to_owned();
+    let row = conn.query_one(&select).await?;
+    Ok(row
+        .map(|row| row.try_get("", "both"))
+        .transpose()?
+        .unwrap_or(false))
 }
 
 /// The link, locked until the transaction ends (PostgreSQL), so it stays as read until then.

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The server's instructions per request, counted by valgrind's callgrind: unlike requests/s, the
+# count is the same from run to run whatever else the machine does, so it shows a change to the
+# server's code that is smaller than the noise of a load test. PostgreSQL's work is not counted.
+#
+#   bench/instructions.sh [--requests N] [--bin PATH] [q1 q2 q3]
+#
+# Needs a database seeded by `bench/run.sh --keep` (it prints "kept database NAME"):
+#   DATABASE_URL=postgres://postgres@127.0.0.1:5432/NAME bench/instructions.sh q1 q2
+# Builds the release binary unless --bin is given. Sends 3 warm-up requests, then N (default
+# 10) one after the other, and prints one line per query: instructions per request.
+# Needs valgrind, curl and jq.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(dirname "$HERE")"
+REQUESTS=10; BIN=""; QUERIES=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --requests) REQUESTS="$2"; shift 2 ;;
+    --bin) BIN="$2"; shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) QUERIES+=("$1"); shift ;;
+  esac
+done
+[ ${#QUERIES[@]} -gt 0 ] || QUERIES=(q1 q2 q3)
+: "${DATABASE_URL:?set DATABASE_URL to a database seeded by bench/run.sh --keep}"
+for tool in valgrind callgrind_control callgrind_annotate curl jq; do
+  command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install -y valgrind curl jq)" >&2; exit 1; }
+done
+if [ -z "$BIN" ]; then
+  (cd "$ROOT" && cargo build --release -q -p api)
+  BIN="$ROOT/target/release/api"
+fi
+PORT="${BENCH_PORT:-5202}"
+URL="http://127.0.0.1:$PORT/graphql"
+WORK="$(mktemp -d)"
+VALGRIND=""
+cleanup() {
+  [ -n "$VALGRIND" ] && kill "$VALGRIND" 2>/dev/null && wait "$VALGRIND" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+JWT_SECRET="$(head -c 32 /dev/urandom | base64)" QUERY_MAX_COMPLEXITY=20000 LISTEN_ADDR="127.0.0.1:$PORT" RUST_LOG=warn \
+  valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" "$BIN" serve >/dev/null 2>"$WORK/valgrind.log" &
+VALGRIND=$!
+for _ in $(seq 1 600); do
+  curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break
+  kill -0 "$VALGRIND" 2>/dev/null || { cat "$WORK/valgrind.log" >&2; exit 1; }
+  sleep 0.2
+done
+token="$(curl -sf -H 'Content-Type: application/json' "$URL" \
+  -d '{"query":"mutation { login(email: \"bench-admin@example.com\", password: \"bench admin password\") { accessToken } }"}' \
+  | jq -r .data.login.accessToken)"
+[ -n "$token" ] && [ "$token" != null ] || { echo "could not log in the bench admin" >&2; exit 2; }
+
+dumps=0
+for query in "${QUERIES[@]}"; do
+  jq -Rs '{query: .}' "$HERE/queries/$query.graphql" >"$WORK/body.json"
+  request() {
+    local answer
+    answer="$(curl -sf -H 'Content-Type: application/json' -H "Authorization: Bearer $token" "$URL" -d @"$WORK/body.json")"
+    if jq -e '.errors' <<<"$answer" >/dev/null; then echo "$query answered with errors: $answer" >&2; exit 2; fi
+  }
+  for _ in 1 2 3; do request; done
+  callgrind_control --zero "$VALGRIND" >/dev/null
+  for _ in $(seq 1 "$REQUESTS"); do request; done
+  callgrind_control --dump "$VALGRIND" >/dev/null
+  dumps=$((dumps + 1))
+  total="$(callgrind_annotate "$WORK/callgrind.out.$dumps" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')"
+  printf '%-3s instructions_per_request=%s requests=%s\n' "$query" "$((total / REQUESTS))" "$REQUESTS"
+done
