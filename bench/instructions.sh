@@ -63,9 +63,9 @@ for query in "${QUERIES[@]}"; do
     if jq -e '.errors' <<<"$answer" >/dev/null; then echo "$query answered with errors: $answer" >&2; exit 2; fi
   }
   for _ in 1 2 3; do request; done
-  callgrind_control --zero "$VALGRIND" >/dev/null
+  callgrind_control --zero "$VALGRIND" >/dev/null 2>&1
   for _ in $(seq 1 "$REQUESTS"); do request; done
-  callgrind_control --dump "$VALGRIND" >/dev/null
+  callgrind_control --dump "$VALGRIND" >/dev/null 2>&1
   dumps=$((dumps + 1))
   total="$(callgrind_annotate "$WORK/callgrind.out.$dumps" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')"
   printf '%-3s instructions_per_request=%s requests=%s\n' "$query" "$((total / REQUESTS))" "$REQUESTS"
