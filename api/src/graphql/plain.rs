@@ -16,7 +16,10 @@ use async_graphql::{
 
 /// An object some of whose fields are read from the object alone, without the context.
 pub trait PlainFields: OutputType {
-    /// The value of field `name` when it is one of those, `None` for any other field.
+    /// The value of field `name` when it is one of those, `None` for any other field. It must
+    /// be what the field's resolver answers: a field with a guard, arguments or a check of the
+    /// caller is not plain (`traversal::list_items_answer_alike_however_they_are_resolved`
+    /// compares both ways).
     fn plain_field(&self, name: &str) -> Option<Value>;
 }
 
