@@ -16,7 +16,7 @@ use crate::{auth::Credentials, db::StatementCounter, graphql, metrics::Outcome};
 
 /// A request that may return more list items than this counts as one more execution for each
 /// further this many.
-const ITEMS_PER_EXECUTION: u64 = 1_500;
+const ITEMS_PER_EXECUTION: u64 = 1_000;
 
 /// How many GraphQL executions run at once, large ones counting as several: small requests
 /// spend most of their time waiting for the database, so many run together, while the pages
@@ -261,10 +261,10 @@ mod tests {
     fn large_requests_count_as_several_up_to_a_quarter_of_the_limit() {
         let executions = Executions::new(32);
         assert_eq!(executions.weight(0), 1);
-        assert_eq!(executions.weight(1_500), 1);
-        assert_eq!(executions.weight(1_501), 2);
+        assert_eq!(executions.weight(1_000), 1);
+        assert_eq!(executions.weight(1_001), 2);
         // 50 users × 10 profiles × 10 users, with the users and profiles themselves.
-        assert_eq!(executions.weight(5_550), 4);
+        assert_eq!(executions.weight(5_550), 6);
         assert_eq!(executions.weight(u64::MAX), 8);
         assert_eq!(Executions::new(2).weight(5_550), 1);
     }
