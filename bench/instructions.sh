@@ -12,6 +12,7 @@
 # Needs valgrind, curl and jq.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
+. "$HERE/server.sh"
 ROOT="$(dirname "$HERE")"
 REQUESTS=10; BIN=""; QUERIES=()
 while [ $# -gt 0 ]; do
@@ -44,17 +45,26 @@ trap cleanup EXIT
 JWT_SECRET="$(head -c 32 /dev/urandom | base64)" QUERY_MAX_COMPLEXITY=20000 LISTEN_ADDR="127.0.0.1:$PORT" RUST_LOG=warn \
   valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" "$BIN" serve >/dev/null 2>"$WORK/valgrind.log" &
 VALGRIND=$!
-for _ in $(seq 1 600); do
-  curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break
-  kill -0 "$VALGRIND" 2>/dev/null || { cat "$WORK/valgrind.log" >&2; exit 1; }
-  sleep 0.2
-done
-token="$(curl -sf -H 'Content-Type: application/json' "$URL" \
-  -d '{"query":"mutation { login(email: \"bench-admin@example.com\", password: \"bench admin password\") { accessToken } }"}' \
-  | jq -r .data.login.accessToken)"
-[ -n "$token" ] && [ "$token" != null ] || { echo "could not log in the bench admin" >&2; exit 2; }
+# Under valgrind, start-up (migrations included) takes a while.
+wait_for_server "$PORT" "$VALGRIND" "$WORK/valgrind.log" 120
+token="$(bench_admin_token "$URL")"
 
+# A dump writes callgrind.out.N and zeroes the counters; it happens when valgrind gets to it, so
+# wait for its file (and ask again if it does not come).
 dumps=0
+dump() {
+  dumps=$((dumps + 1))
+  for _ in 1 2 3; do
+    callgrind_control --dump "$VALGRIND" >/dev/null 2>&1 || true
+    for _ in $(seq 1 100); do
+      [ -s "$WORK/callgrind.out.$dumps" ] && return 0
+      sleep 0.1
+    done
+  done
+  echo "callgrind did not dump" >&2
+  exit 1
+}
+
 for query in "${QUERIES[@]}"; do
   jq -Rs '{query: .}' "$HERE/queries/$query.graphql" >"$WORK/body.json"
   request() {
@@ -63,10 +73,9 @@ for query in "${QUERIES[@]}"; do
     if jq -e '.errors' <<<"$answer" >/dev/null; then echo "$query answered with errors: $answer" >&2; exit 2; fi
   }
   for _ in 1 2 3; do request; done
-  callgrind_control --zero "$VALGRIND" >/dev/null 2>&1
+  dump # everything so far, left out
   for _ in $(seq 1 "$REQUESTS"); do request; done
-  callgrind_control --dump "$VALGRIND" >/dev/null 2>&1
-  dumps=$((dumps + 1))
+  dump
   total="$(callgrind_annotate "$WORK/callgrind.out.$dumps" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')"
   printf '%-3s instructions_per_request=%s requests=%s\n' "$query" "$((total / REQUESTS))" "$REQUESTS"
 done

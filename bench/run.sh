@@ -11,6 +11,7 @@
 # Needs wrk, jq, curl, psql and python3. Any error or wrong answer stops it with status 2.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
+. "$HERE/server.sh"
 ROOT="$(dirname "$HERE")"
 SCALE=S; SECS=15; CONC=32; KEEP=0; QUERIES=()
 while [ $# -gt 0 ]; do
@@ -62,15 +63,8 @@ echo "bench admin password" | "$API" create-user --email bench-admin@example.com
 JWT_SECRET="$(head -c 32 /dev/urandom | base64)" ACCESS_TOKEN_TTL=4h QUERY_MAX_COMPLEXITY=20000 LISTEN_ADDR="127.0.0.1:$PORT" \
   DATABASE_MAX_CONNECTIONS="${BENCH_POOL:-16}" RUST_LOG=warn "$API" serve >/dev/null 2>"/tmp/roster-bench-$$.log" &
 SERVER=$!
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break
-  kill -0 "$SERVER" 2>/dev/null || { cat "/tmp/roster-bench-$$.log" >&2; exit 1; }
-  sleep 0.1
-done
-TOKEN="$(curl -sf -H 'Content-Type: application/json' "$URL" \
-  -d '{"query":"mutation { login(email: \"bench-admin@example.com\", password: \"bench admin password\") { accessToken } }"}' \
-  | jq -r .data.login.accessToken)"
-[ -n "$TOKEN" ] && [ "$TOKEN" != null ] || { echo "could not log in the bench admin" >&2; exit 2; }
+wait_for_server "$PORT" "$SERVER" "/tmp/roster-bench-$$.log" 10
+TOKEN="$(bench_admin_token "$URL")"
 
 python3 "$HERE/verify.py" "$URL" "$TOKEN" "$USERS" "$PROFILES" "$LINKS" >&2 || exit 2
 # Peak memory under load: forget the peak of start-up and of the one login above (an argon2id
