@@ -104,6 +104,18 @@ mod tests {
     fn round_trips_and_rejects_garbage() {
         let id = NodeId::user(42);
         assert_eq!(id.as_str(), STANDARD.encode("User:42"));
+        let largest = NodeId::profile(i64::MAX);
+        assert_eq!(
+            largest.as_str(),
+            STANDARD.encode(format!("Profile:{}", i64::MAX))
+        );
+        assert_eq!(
+            NodeId::decode_as(&largest, NodeType::Profile).ok(),
+            Some(i64::MAX)
+        );
+        // Never a key of ours, but no panic either.
+        let smallest = NodeId::profile(i64::MIN).0;
+        assert_eq!(smallest, STANDARD.encode(format!("Profile:{}", i64::MIN)));
         assert_eq!(NodeId::decode_as(&id, NodeType::User).ok(), Some(42));
         assert!(NodeId::decode_as(&id, NodeType::Profile).is_err());
         for bad in [
