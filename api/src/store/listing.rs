@@ -365,14 +365,14 @@ impl Columns {
     }
 }
 
-/// A row of a list; nested rows carry the link they were reached through when `args` asks.
+/// A row of a list, with the link it was reached through when `args` asks for it (nested
+/// lists whose link fields are selected; top-level lists never do).
 fn listed<E: Scoped>(
     row: &QueryResult,
     columns: &Columns,
     args: &PageArgs,
-    nested: bool,
 ) -> Result<Listed<E::Card>, DbErr> {
-    let link = if nested && args.links {
+    let link = if args.links {
         Some(Link {
             role: row.try_get_by_index(columns.link)?,
             linked_at: row.try_get_by_index(columns.link + 1)?,
@@ -408,7 +408,7 @@ where
     let rows = conn.query_all(&select).await?;
     let columns = Columns::of::<E>(0, args);
     rows.iter()
-        .map(|row| listed::<E>(row, &columns, args, false))
+        .map(|row| listed::<E>(row, &columns, args))
         .collect()
 }
 
@@ -526,7 +526,7 @@ where
         pages
             .entry(parent_id)
             .or_insert_with(|| Vec::with_capacity(page_rows))
-            .push(listed::<E>(&row, &columns, args, true)?);
+            .push(listed::<E>(&row, &columns, args)?);
     }
     Ok(pages)
 }
@@ -579,7 +579,7 @@ where
     for row in &rows {
         // A parent without children is one row with no child.
         if row.try_get_by_index::<Option<i64>>(columns.rank)?.is_some() {
-            page.push(listed::<E>(row, &columns, args, true)?);
+            page.push(listed::<E>(row, &columns, args)?);
         }
     }
     Ok(Some((model, page)))
