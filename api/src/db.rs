@@ -6,7 +6,7 @@ use std::{
     ops::Deref,
     sync::{
         Arc,
-        atomic::{AtomicU32, Ordering},
+        atomic::{AtomicBool, AtomicU32, Ordering},
     },
     time::Duration,
 };
@@ -14,10 +14,11 @@ use std::{
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, DbErr, QueryResult, StatementBuilder, TransactionTrait,
+    DatabaseExecutor, DatabaseTransaction, DbErr, QueryResult, Statement, StatementBuilder,
+    TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, OnceCell, OwnedMutexGuard};
 
 use crate::events::{Bus, Event};
 
@@ -58,6 +59,8 @@ pub struct Db {
     /// SQLite allows one writer at a time; writers queue here instead of racing for the file
     /// lock, so a deferred transaction never fails with "database is locked" on upgrade.
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// The writes of the mutation request this handle serves, if it serves one.
+    request: Option<Arc<RequestWrites>>,
 }
 
 impl Db {
@@ -94,6 +97,7 @@ impl Db {
             conn,
             events,
             sqlite_writer,
+            request: None,
         })
     }
 
@@ -111,7 +115,18 @@ impl Db {
         tx.commit().await
     }
 
-    pub fn conn(&self) -> &DatabaseConnection {
+    /// Where statements go: a mutation request's transaction once it has begun, so the
+    /// request reads what it wrote; otherwise the pool.
+    pub fn conn(&self) -> DatabaseExecutor<'_> {
+        match self.request.as_deref().and_then(|request| request.tx.get()) {
+            Some(writer) => DatabaseExecutor::Transaction(writer),
+            None => DatabaseExecutor::Connection(&self.conn),
+        }
+    }
+
+    /// The pool, outside any request's transaction: for reads after a statement failed
+    /// within it, which PostgreSQL refuses until the transaction ends.
+    pub fn pool(&self) -> &DatabaseConnection {
         &self.conn
     }
 
@@ -144,47 +159,163 @@ impl Db {
         self.conn.ping().await
     }
 
-    /// Begins a transaction that will write.
-    pub async fn begin_write(&self) -> Result<WriteTx, DbErr> {
+    /// Begins a transaction that will write. Within a mutation request (`for_mutation`) this is
+    /// the request's one transaction, begun by its first write; its `commit` then leaves the
+    /// commit to the request's end.
+    pub async fn begin_write(&self) -> Result<WriteTx<'_>, DbErr> {
+        match &self.request {
+            Some(request) => {
+                let writer = request.tx.get_or_try_init(|| self.writer()).await?;
+                Ok(WriteTx::Request(writer))
+            }
+            None => Ok(WriteTx::Own(self.writer().await?)),
+        }
+    }
+
+    async fn writer(&self) -> Result<Writer, DbErr> {
         let guard = match &self.sqlite_writer {
             Some(lock) => Some(lock.clone().lock_owned().await),
             None => None,
         };
         let tx = self.conn.begin().await?;
-        Ok(WriteTx {
+        Ok(Writer {
             tx: Some(tx),
             events: self.events.clone(),
-            pending: Vec::new(),
-            account_changed: false,
+            pending: std::sync::Mutex::default(),
+            account_changed: AtomicBool::new(false),
             guard,
         })
     }
+
+    /// Runs `statement`, a write that must stand whatever the request's outcome (the record of
+    /// a failed login, a revoked token family): now, or once the request's transaction ended
+    /// if it has begun.
+    pub async fn write_regardless(&self, statement: &impl StatementBuilder) -> Result<(), DbErr> {
+        let statement = self.backend().build(statement);
+        match &self.request {
+            Some(request) if request.tx.initialized() => {
+                lock(&request.regardless).push(statement);
+                Ok(())
+            }
+            _ => self.conn.execute_raw(statement).await.map(drop),
+        }
+    }
+
+    /// A handle for one mutation request, whose writes all go into one transaction, and the
+    /// means to end it.
+    pub fn for_mutation(&self) -> (Db, RequestEnd) {
+        let writes = Arc::new(RequestWrites::new(self.conn.clone()));
+        let db = Db {
+            request: Some(writes.clone()),
+            ..self.clone()
+        };
+        (db, RequestEnd(writes))
+    }
 }
 
-/// A write transaction; rolled back when dropped without `commit`, before the next writer of
-/// SQLite may start.
-pub struct WriteTx {
-    /// Taken by `commit`, or by the rollback when dropped.
-    tx: Option<DatabaseTransaction>,
-    events: Bus,
-    /// Events to deliver after the commit (SQLite).
-    pending: Vec<Event>,
-    /// Whether an account changed, to be counted at the commit.
-    account_changed: bool,
-    /// SQLite's writer lock, held until the transaction ends.
-    guard: Option<OwnedMutexGuard<()>>,
+/// The writes of one mutation request.
+struct RequestWrites {
+    /// Begun by the request's first write.
+    tx: OnceCell<Writer>,
+    /// Writes to run once the transaction ended, whatever its outcome.
+    regardless: std::sync::Mutex<Vec<Statement>>,
+    conn: DatabaseConnection,
 }
 
-impl WriteTx {
+impl RequestWrites {
+    fn new(conn: DatabaseConnection) -> Self {
+        RequestWrites {
+            tx: OnceCell::new(),
+            regardless: std::sync::Mutex::default(),
+            conn,
+        }
+    }
+}
+
+impl std::fmt::Debug for RequestWrites {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestWrites")
+            .field("begun", &self.tx.initialized())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for RequestWrites {
+    fn drop(&mut self) {
+        // A request cut short (a timeout) still keeps these.
+        let statements =
+            std::mem::take(self.regardless.get_mut().unwrap_or_else(|e| e.into_inner()));
+        if statements.is_empty() {
+            return;
+        }
+        let conn = self.conn.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(run_regardless(conn, statements));
+        }
+    }
+}
+
+async fn run_regardless(conn: DatabaseConnection, statements: Vec<Statement>) {
+    for statement in statements {
+        if let Err(err) = conn.execute_raw(statement).await {
+            tracing::error!(error = %err, "could not record a failed request's security event");
+        }
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Ends a mutation request's transaction.
+pub struct RequestEnd(Arc<RequestWrites>);
+
+impl RequestEnd {
+    /// Commits what the request wrote if it `succeeded`, rolls it back otherwise, then runs
+    /// the writes that stand regardless.
+    pub async fn end(self, succeeded: bool) -> Result<(), DbErr> {
+        // Every other handle of the request is gone once it has been executed.
+        let Some(mut writes) = Arc::into_inner(self.0) else {
+            tracing::error!("a mutation request's transaction outlived its execution");
+            return Err(DbErr::Custom(
+                "the request's transaction is still in use".into(),
+            ));
+        };
+        let ended = match writes.tx.take() {
+            Some(writer) if succeeded => writer.commit().await,
+            Some(writer) => writer.rollback().await,
+            None => Ok(()),
+        };
+        let statements = std::mem::take(
+            writes
+                .regardless
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        run_regardless(writes.conn.clone(), statements).await;
+        ended
+    }
+}
+
+/// A write transaction: its own, or a mutation request's.
+pub enum WriteTx<'r> {
+    Own(Writer),
+    Request(&'r Writer),
+}
+
+impl WriteTx<'_> {
+    fn writer(&self) -> &Writer {
+        match self {
+            WriteTx::Own(writer) => writer,
+            WriteTx::Request(writer) => writer,
+        }
+    }
+
     /// Publishes `event` to every replica if, and once, the transaction commits.
     pub async fn publish(&mut self, event: Event) -> Result<(), DbErr> {
-        self.account_changed |= matches!(event, Event::Account { .. });
-        if self.events.travels_with_commit() {
-            self.events.notify(&**self, &event).await
-        } else {
-            self.pending.push(event);
-            Ok(())
-        }
+        self.writer().publish(event).await
     }
 
     /// Runs `statement`, a write that returns at most one row, and publishes `event` if it
@@ -195,6 +326,58 @@ impl WriteTx {
         statement: &impl StatementBuilder,
         event: Event,
     ) -> Result<Option<QueryResult>, DbErr> {
+        self.writer().write_and_publish(statement, event).await
+    }
+
+    /// Commits its own transaction; a mutation request's commits when the request ends.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        match self {
+            WriteTx::Own(writer) => writer.commit().await,
+            WriteTx::Request(_) => Ok(()),
+        }
+    }
+}
+
+impl Deref for WriteTx<'_> {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        self.writer()
+    }
+}
+
+/// An open write transaction; rolled back when dropped without `commit`, before the next
+/// writer of SQLite may start.
+pub struct Writer {
+    /// Taken by `commit`, or by the rollback.
+    tx: Option<DatabaseTransaction>,
+    events: Bus,
+    /// Events to deliver after the commit (SQLite).
+    pending: std::sync::Mutex<Vec<Event>>,
+    /// Whether an account changed, to be counted at the commit.
+    account_changed: AtomicBool,
+    /// SQLite's writer lock, held until the transaction ends.
+    guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl Writer {
+    async fn publish(&self, event: Event) -> Result<(), DbErr> {
+        if matches!(event, Event::Account { .. }) {
+            self.account_changed.store(true, Ordering::Relaxed);
+        }
+        if self.events.travels_with_commit() {
+            self.events.notify(&**self, &event).await
+        } else {
+            lock(&self.pending).push(event);
+            Ok(())
+        }
+    }
+
+    async fn write_and_publish(
+        &self,
+        statement: &impl StatementBuilder,
+        event: Event,
+    ) -> Result<Option<QueryResult>, DbErr> {
         let statement = self.get_database_backend().build(statement);
         if self.events.travels_with_commit() {
             let statement = self.events.notify_with(statement, &event)?;
@@ -202,26 +385,33 @@ impl WriteTx {
         }
         let row = self.query_one_raw(statement).await?;
         if row.is_some() {
-            self.pending.push(event);
+            lock(&self.pending).push(event);
         }
         Ok(row)
     }
 
-    pub async fn commit(mut self) -> Result<(), DbErr> {
+    async fn commit(mut self) -> Result<(), DbErr> {
         if let Some(tx) = self.tx.take() {
             tx.commit().await?;
         }
-        if self.account_changed {
+        if *self.account_changed.get_mut() {
             self.events.account_changed();
         }
-        for event in std::mem::take(&mut self.pending) {
+        for event in std::mem::take(&mut *lock(&self.pending)) {
             self.events.send(event);
         }
         Ok(())
     }
+
+    async fn rollback(mut self) -> Result<(), DbErr> {
+        match self.tx.take() {
+            Some(tx) => tx.rollback().await,
+            None => Ok(()),
+        }
+    }
 }
 
-impl Drop for WriteTx {
+impl Drop for Writer {
     fn drop(&mut self) {
         let Some(tx) = self.tx.take() else {
             return;
@@ -240,11 +430,12 @@ impl Drop for WriteTx {
     }
 }
 
-impl Deref for WriteTx {
+impl Deref for Writer {
     type Target = DatabaseTransaction;
 
     fn deref(&self) -> &DatabaseTransaction {
-        // Only `commit` and `drop` take the transaction, and both consume the `WriteTx`.
+        // Only `commit`, `rollback` and `drop` take the transaction, and all consume the
+        // `Writer`.
         self.tx.as_ref().expect("a write transaction in progress")
     }
 }

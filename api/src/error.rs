@@ -28,6 +28,8 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     BadInput(String),
+    #[error("not run: an earlier field of this request failed, and the request writes nothing")]
+    Aborted,
     #[error("service unavailable, try again later")]
     Unavailable,
     #[error("internal error")]
@@ -47,6 +49,7 @@ impl AppError {
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",
             AppError::BadInput(_) => "BAD_USER_INPUT",
+            AppError::Aborted => "ABORTED",
             AppError::Unavailable => "SERVICE_UNAVAILABLE",
             AppError::Internal => "INTERNAL_SERVER_ERROR",
         }
@@ -75,6 +78,11 @@ impl From<DbErr> for AppError {
             // PostgreSQL refuses NUL characters in text; SQLite stores them.
             return AppError::bad_input("text must not contain NUL characters");
         }
+        if sql_state(&err).is_some_and(|state| CONCURRENCY_FAILURES.contains(&state.as_str())) {
+            return AppError::conflict(
+                "the request collided with a concurrent one and wrote nothing: try again",
+            );
+        }
         if is_connection_failure(&err) {
             tracing::error!(error = %err, "database unavailable");
             AppError::Unavailable
@@ -84,6 +92,10 @@ impl From<DbErr> for AppError {
         }
     }
 }
+
+/// The SQLSTATEs of a transaction PostgreSQL aborted for a concurrent one: a deadlock, and a
+/// serialization failure.
+const CONCURRENCY_FAILURES: [&str; 2] = ["40P01", "40001"];
 
 /// The SQLSTATE of text PostgreSQL cannot store (a NUL character).
 const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";

@@ -54,9 +54,15 @@ async fn main() -> anyhow::Result<()> {
         Command::CreateUser { email, admin } => {
             let state = api::prepare(cli.config).await?;
             let password = read_password()?;
-            let user = state.accounts.create_user(&email, &password).await?;
+            let user = state
+                .accounts
+                .create_user(&state.db, &email, &password)
+                .await?;
             if admin {
-                state.accounts.change_role(user.id, "admin", true).await?;
+                state
+                    .accounts
+                    .change_role(&state.db, user.id, "admin", true)
+                    .await?;
             }
             let role = if admin { " with the admin role" } else { "" };
             println!(

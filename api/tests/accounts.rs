@@ -211,7 +211,7 @@ async fn forged_and_malformed_tokens_are_refused(app: &TestApp) {
     };
     // Tokens signed with the right key but wrong in content still need the key: check the
     // rules with the key the server generated, read from its database.
-    let key = app.state.db.conn();
+    let key = app.state.db.pool();
     let secret: String = {
         use sea_orm::EntityTrait;
         entity::server_secret::Entity::find_by_id("jwt".to_owned())

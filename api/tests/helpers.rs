@@ -158,7 +158,7 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
-        let _ = self.state.db.conn().close_by_ref().await;
+        let _ = self.state.db.pool().close_by_ref().await;
     }
 
     /// The URL of the test's database, for processes the test starts.
@@ -244,11 +244,11 @@ impl TestApp {
     pub async fn admin(&self) -> Account {
         let accounts = &self.state.accounts;
         let user = accounts
-            .create_user("admin@example.com", PASSWORD)
+            .create_user(&self.state.db, "admin@example.com", PASSWORD)
             .await
             .expect("an admin");
         accounts
-            .change_role(user.id, "admin", true)
+            .change_role(&self.state.db, user.id, "admin", true)
             .await
             .expect("the admin role");
         let response = self.login("admin@example.com", PASSWORD).await;
@@ -306,7 +306,7 @@ impl TestApp {
     pub async fn execute_sql(&self, sql: &str) {
         self.state
             .db
-            .conn()
+            .pool()
             .execute_unprepared(sql)
             .await
             .expect("seed SQL runs");

@@ -167,7 +167,7 @@ async fn health_follows_the_database(app: &TestApp) {
 
     app.state
         .db
-        .conn()
+        .pool()
         .close_by_ref()
         .await
         .expect("the pool closes");

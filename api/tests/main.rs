@@ -18,4 +18,5 @@ mod outage;
 mod schema;
 mod seed;
 mod subscriptions;
+mod transactions;
 mod traversal;

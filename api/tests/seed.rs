@@ -23,7 +23,7 @@ fn seed(app: &TestApp, args: &[&str]) -> std::process::Output {
 
 /// Every index and constraint of the schema, as PostgreSQL defines them.
 async fn schema(app: &TestApp) -> Vec<String> {
-    let conn = app.state.db.conn();
+    let conn = app.state.db.pool();
     let sql = "SELECT indexdef AS def FROM pg_indexes WHERE schemaname = 'public'
         UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
         WHERE connamespace = 'public'::regnamespace ORDER BY 1";
@@ -37,7 +37,7 @@ async fn schema(app: &TestApp) -> Vec<String> {
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
-    let conn = app.state.db.conn();
+    let conn = app.state.db.pool();
     let row = conn
         .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
         .await

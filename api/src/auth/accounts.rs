@@ -66,7 +66,7 @@ impl Accounts {
                      the database; set JWT_SECRET in production"
                 );
                 let stored = crate::store::secrets::get_or_create(
-                    db.conn(),
+                    db.pool(),
                     "jwt",
                     tokens::random_secret()?,
                 )
@@ -105,7 +105,7 @@ impl Accounts {
         if let Some(viewer) = changes.and_then(|changes| self.viewers.get(&uniquifier, changes)) {
             return Auth::User(viewer);
         }
-        match users::by_uniquifier_with_roles(self.db.conn(), &uniquifier).await {
+        match users::by_uniquifier_with_roles(self.db.pool(), &uniquifier).await {
             Ok(Some((user, roles))) if user.active => {
                 let viewer = Arc::new(Viewer::new(user, roles));
                 if let Some(changes) = changes {
@@ -128,19 +128,24 @@ impl Accounts {
             .map(|(_, expires)| expires)
     }
 
-    pub async fn register(&self, email: &str, password: &str) -> AppResult<Session> {
+    pub async fn register(&self, db: &Db, email: &str, password: &str) -> AppResult<Session> {
         if self.config.registration == Registration::Closed {
             return Err(AppError::forbidden("registration is closed"));
         }
-        let user = self.create_user(email, password).await?;
-        let tx = self.db.begin_write().await?;
+        let user = self.create_user(db, email, password).await?;
+        let tx = db.begin_write().await?;
         let session = self.start_session(&*tx, user).await?;
         tx.commit().await?;
         Ok(session)
     }
 
     /// Creates a user with a password; the operator's way to bootstrap accounts too.
-    pub async fn create_user(&self, email: &str, password: &str) -> AppResult<user::Model> {
+    pub async fn create_user(
+        &self,
+        db: &Db,
+        email: &str,
+        password: &str,
+    ) -> AppResult<user::Model> {
         let email = email::normalize(email)?;
         let password = password::normalize(password)?;
         let password_hash = self.passwords.hash(password).await?;
@@ -149,13 +154,22 @@ impl Accounts {
             password_hash,
             uniquifier: tokens::random_secret()?,
         };
-        users::create(self.db.conn(), new).await
+        let tx = db.begin_write().await?;
+        let user = users::create(&*tx, new).await?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     /// Logs in. An unknown email and a wrong password get the same answer after the same work;
     /// that an account is locked or disabled is only told to someone who knows its password.
-    pub async fn login(&self, email: &str, password: &str, ip: &str) -> AppResult<Session> {
-        let conn = self.db.conn();
+    pub async fn login(
+        &self,
+        db: &Db,
+        email: &str,
+        password: &str,
+        ip: &str,
+    ) -> AppResult<Session> {
+        let conn = &db.conn();
         let since = Utc::now() - self.window()?;
         if sessions::failures_from_ip(conn, ip, since).await? >= self.config.login_ip_max_failures {
             return Err(AppError::RateLimited);
@@ -163,7 +177,8 @@ impl Accounts {
         let password: String = password.nfkd().collect();
         let Some(user) = users::by_email(conn, email.trim()).await? else {
             self.passwords.verify_nobody(password).await?;
-            sessions::record_login_failure(conn, None, ip).await?;
+            db.write_regardless(&sessions::login_failure(None, ip))
+                .await?;
             return Err(AppError::InvalidCredentials);
         };
         if !self
@@ -171,7 +186,8 @@ impl Accounts {
             .verify(password, user.password_hash.clone())
             .await?
         {
-            sessions::record_login_failure(conn, Some(user.id), ip).await?;
+            db.write_regardless(&sessions::login_failure(Some(user.id), ip))
+                .await?;
             return Err(AppError::InvalidCredentials);
         }
         if sessions::failures_of_user(conn, user.id, since).await?
@@ -182,7 +198,7 @@ impl Accounts {
         if !user.active {
             return Err(AppError::forbidden("this account is disabled"));
         }
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = db.begin_write().await?;
         sessions::clear_login_failures(&*tx, user.id, since).await?;
         // The tracking fields change: callers read before are not current any more.
         tx.publish(Event::Account { user_id: user.id }).await?;
@@ -194,8 +210,8 @@ impl Accounts {
 
     /// Trades a refresh token for new tokens. Each refresh token works once: presenting one
     /// again revokes every token rotated from the same login.
-    pub async fn refresh(&self, token: &str) -> AppResult<Session> {
-        let tx = self.db.begin_write().await?;
+    pub async fn refresh(&self, db: &Db, token: &str) -> AppResult<Session> {
+        let tx = db.begin_write().await?;
         let found =
             sessions::refresh_token_by_hash(&*tx, &tokens::refresh_token_hash(token)).await?;
         let Some(found) =
@@ -208,8 +224,10 @@ impl Accounts {
                 user_id = found.user_id,
                 "a used refresh token was presented again: revoking its family"
             );
-            sessions::revoke_family(&*tx, &found.family).await?;
-            tx.commit().await?;
+            // The answer is an error, which rolls the request back: the revocation stands
+            // anyway.
+            db.write_regardless(&sessions::revoke_family(&found.family))
+                .await?;
             return Err(AppError::Unauthenticated);
         }
         let user = user::Entity::find_by_id(found.user_id).one(&*tx).await?;
@@ -223,20 +241,20 @@ impl Accounts {
     }
 
     /// Revokes the family of one of the caller's refresh tokens.
-    pub async fn logout(&self, viewer: &Viewer, token: &str) -> AppResult<()> {
-        let tx = self.db.begin_write().await?;
+    pub async fn logout(&self, db: &Db, viewer: &Viewer, token: &str) -> AppResult<()> {
+        let tx = db.begin_write().await?;
         let found =
             sessions::refresh_token_by_hash(&*tx, &tokens::refresh_token_hash(token)).await?;
         if let Some(found) = found.filter(|found| found.user_id == viewer.id()) {
-            sessions::revoke_family(&*tx, &found.family).await?;
+            tx.execute(&sessions::revoke_family(&found.family)).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     /// Revokes every token of the caller by rotating their uniquifier.
-    pub async fn logout_everywhere(&self, viewer: &Viewer) -> AppResult<()> {
-        let mut tx = self.db.begin_write().await?;
+    pub async fn logout_everywhere(&self, db: &Db, viewer: &Viewer) -> AppResult<()> {
+        let mut tx = db.begin_write().await?;
         users::rotate_uniquifier(&*tx, viewer.user.clone(), tokens::random_secret()?, None).await?;
         tx.publish(Event::Account {
             user_id: viewer.id(),
@@ -249,6 +267,7 @@ impl Accounts {
     /// Changes the caller's password, revokes every token they hold, and signs them in anew.
     pub async fn change_password(
         &self,
+        db: &Db,
         viewer: &Viewer,
         current: &str,
         new: &str,
@@ -260,7 +279,8 @@ impl Accounts {
             .verify(current.clone(), viewer.user.password_hash.clone())
             .await?
         {
-            sessions::record_login_failure(self.db.conn(), Some(viewer.id()), ip).await?;
+            db.write_regardless(&sessions::login_failure(Some(viewer.id()), ip))
+                .await?;
             return Err(AppError::bad_input("the current password is not correct"));
         }
         let new = password::normalize(new)?;
@@ -270,7 +290,7 @@ impl Accounts {
             ));
         }
         let hash = self.passwords.hash(new).await?;
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = db.begin_write().await?;
         tx.publish(Event::Account {
             user_id: viewer.id(),
         })
@@ -287,8 +307,8 @@ impl Accounts {
         Ok(session)
     }
 
-    pub async fn set_active(&self, user_id: i64, active: bool) -> AppResult<user::Model> {
-        let mut tx = self.db.begin_write().await?;
+    pub async fn set_active(&self, db: &Db, user_id: i64, active: bool) -> AppResult<user::Model> {
+        let mut tx = db.begin_write().await?;
         let user = find_user(&*tx, user_id).await?;
         let user = users::set_active(&*tx, user, active).await?;
         tx.publish(Event::Account { user_id }).await?;
@@ -299,11 +319,12 @@ impl Accounts {
     /// Grants (`grant`) or revokes a role by name.
     pub async fn change_role(
         &self,
+        db: &Db,
         user_id: i64,
         role: &str,
         grant: bool,
     ) -> AppResult<user::Model> {
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = db.begin_write().await?;
         tx.publish(Event::Account { user_id }).await?;
         let user = find_user(&*tx, user_id).await?;
         let role = roles::by_name(&*tx, role)

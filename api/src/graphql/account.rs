@@ -94,7 +94,7 @@ impl AccountMutation {
         input: RegisterInput,
     ) -> async_graphql::Result<AuthPayload> {
         let session = accounts(ctx)?
-            .register(&input.email, &input.password)
+            .register(state(ctx)?, &input.email, &input.password)
             .await?;
         Ok(session.into())
     }
@@ -107,7 +107,10 @@ impl AccountMutation {
         password: String,
     ) -> async_graphql::Result<AuthPayload> {
         let ip = &ctx.data::<ClientIp>()?.0;
-        Ok(accounts(ctx)?.login(&email, &password, ip).await?.into())
+        Ok(accounts(ctx)?
+            .login(state(ctx)?, &email, &password, ip)
+            .await?
+            .into())
     }
 
     /// Trades a refresh token for new tokens. A refresh token works once; presenting it again
@@ -117,7 +120,7 @@ impl AccountMutation {
         ctx: &Context<'_>,
         token: String,
     ) -> async_graphql::Result<AuthPayload> {
-        Ok(accounts(ctx)?.refresh(&token).await?.into())
+        Ok(accounts(ctx)?.refresh(state(ctx)?, &token).await?.into())
     }
 
     /// Ends the session of this refresh token (its access tokens expire on their own).
@@ -128,7 +131,7 @@ impl AccountMutation {
         refresh_token: String,
     ) -> async_graphql::Result<bool> {
         accounts(ctx)?
-            .logout(super::viewer(ctx).await?, &refresh_token)
+            .logout(state(ctx)?, super::viewer(ctx).await?, &refresh_token)
             .await?;
         Ok(true)
     }
@@ -137,7 +140,7 @@ impl AccountMutation {
     #[graphql(guard = "Authenticated")]
     async fn logout_everywhere(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         accounts(ctx)?
-            .logout_everywhere(super::viewer(ctx).await?)
+            .logout_everywhere(state(ctx)?, super::viewer(ctx).await?)
             .await?;
         Ok(true)
     }
@@ -153,7 +156,7 @@ impl AccountMutation {
         let ip = &ctx.data::<ClientIp>()?.0;
         let viewer = super::viewer(ctx).await?;
         let session = accounts(ctx)?
-            .change_password(viewer, &current_password, &new_password, ip)
+            .change_password(state(ctx)?, viewer, &current_password, &new_password, ip)
             .await?;
         Ok(session.into())
     }
@@ -168,7 +171,9 @@ impl AccountMutation {
         active: bool,
     ) -> async_graphql::Result<User> {
         let key = NodeId::decode_as(&user_id, NodeType::User)?;
-        Ok(User::new(accounts(ctx)?.set_active(key, active).await?))
+        Ok(User::new(
+            accounts(ctx)?.set_active(state(ctx)?, key, active).await?,
+        ))
     }
 
     /// Grants a role to a user. Needs `users:write`.
@@ -181,7 +186,9 @@ impl AccountMutation {
     ) -> async_graphql::Result<User> {
         let key = NodeId::decode_as(&user_id, NodeType::User)?;
         Ok(User::new(
-            accounts(ctx)?.change_role(key, &role, true).await?,
+            accounts(ctx)?
+                .change_role(state(ctx)?, key, &role, true)
+                .await?,
         ))
     }
 
@@ -195,7 +202,9 @@ impl AccountMutation {
     ) -> async_graphql::Result<User> {
         let key = NodeId::decode_as(&user_id, NodeType::User)?;
         Ok(User::new(
-            accounts(ctx)?.change_role(key, &role, false).await?,
+            accounts(ctx)?
+                .change_role(state(ctx)?, key, &role, false)
+                .await?,
         ))
     }
 
@@ -211,7 +220,7 @@ impl AccountMutation {
 
 async fn delete_user(db: &Db, viewer: &Viewer, key: i64) -> AppResult<()> {
     if key != viewer.id() && !viewer.can(Permission::UsersWrite) {
-        let visible = store::by_ids::<user::Entity>(db.conn(), &viewer.scope(), &[key]).await?;
+        let visible = store::by_ids::<user::Entity>(&db.conn(), &viewer.scope(), &[key]).await?;
         return Err(if visible.is_empty() {
             AppError::not_found("no such user")
         } else {

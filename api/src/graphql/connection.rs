@@ -359,7 +359,7 @@ where
 {
     let args = paging.args(list.kind, list.sort, list.filter, page_max(ctx)?, false)?;
     let scope = caller(ctx).await?.scope();
-    let rows = listing::page::<N::Entity>(state(ctx)?.conn(), &scope, &args)
+    let rows = listing::page::<N::Entity>(&state(ctx)?.conn(), &scope, &args)
         .await
         .map_err(AppError::from)?;
     let rows = rows

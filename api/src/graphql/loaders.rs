@@ -215,10 +215,10 @@ impl Batch {
         let scope = &loader.loader().scope().await;
         Ok(match total {
             Total::Users(filter) => {
-                listing::count::<user::Entity>(db.conn(), scope, &filter).await?
+                listing::count::<user::Entity>(&db.conn(), scope, &filter).await?
             }
             Total::Profiles(filter) => {
-                listing::count::<profile::Entity>(db.conn(), scope, &filter).await?
+                listing::count::<profile::Entity>(&db.conn(), scope, &filter).await?
             }
             Total::ProfilesOfUser(user, filter) => {
                 let count = Count::<ProfilesOfUser>::new(user, filter);
@@ -246,7 +246,7 @@ impl Batch {
         self.metrics.batch(R::PAGE, 1);
         let scope = self.scope().await;
         let read = listing::with_page::<R::Parent, R::Child>(
-            self.db.conn(),
+            &self.db.conn(),
             &scope,
             R::DIRECTION,
             parent,
@@ -270,7 +270,7 @@ impl Batch {
     {
         self.metrics.batch(loader, keys.len());
         let ids: Vec<i64> = keys.iter().map(key).collect();
-        let rows = store::by_ids::<E>(self.db.conn(), &self.scope().await, &ids).await?;
+        let rows = store::by_ids::<E>(&self.db.conn(), &self.scope().await, &ids).await?;
         Ok(rows.into_iter().map(|row| (of(&row), row)).collect())
     }
 }
@@ -310,7 +310,7 @@ impl Loader<RolesOfUser> for Batch {
     ) -> AppResult<HashMap<RolesOfUser, Vec<role::Model>>> {
         self.metrics.batch("roles_of_user", keys.len());
         let users: Vec<i64> = keys.iter().map(|key| key.0).collect();
-        let roles = store::roles::of_users(self.db.conn(), &users).await?;
+        let roles = store::roles::of_users(&self.db.conn(), &users).await?;
         Ok(roles
             .into_iter()
             .map(|(user, roles)| (RolesOfUser(user), roles))
@@ -329,7 +329,7 @@ impl<R: Relation> Loader<Page<R>> for Batch {
         for (args, parents) in by_arguments(keys, |key| (&key.args, key.parent)) {
             let conn = self.db.conn();
             let pages =
-                listing::pages::<R::Child>(conn, &scope, R::DIRECTION, &parents, args).await?;
+                listing::pages::<R::Child>(&conn, &scope, R::DIRECTION, &parents, args).await?;
             loaded.extend(
                 pages
                     .into_iter()
@@ -351,7 +351,7 @@ impl<R: Relation> Loader<Count<R>> for Batch {
         for (filter, parents) in by_arguments(keys, |key| (&key.filter, key.parent)) {
             let conn = self.db.conn();
             let counts =
-                listing::counts::<R::Child>(conn, &scope, R::DIRECTION, &parents, filter).await?;
+                listing::counts::<R::Child>(&conn, &scope, R::DIRECTION, &parents, filter).await?;
             loaded.extend(
                 counts
                     .into_iter()

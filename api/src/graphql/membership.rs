@@ -61,7 +61,7 @@ impl MembershipPayload {
         }
         // The caller just changed its managers: they may see it.
         let profile = entity::profile::Entity::find_by_id(self.profile_id)
-            .one(state(ctx)?.conn())
+            .one(&state(ctx)?.conn())
             .await
             .map_err(AppError::from)?
             .ok_or_else(no_profile)?;
@@ -135,8 +135,8 @@ async fn change(
 /// owner: a new link, the removal of a manager's link, and the requests that find things as
 /// they ask already (the link there with that role, or no link to remove). They take no lock on
 /// the profile, only the link's row. `None` for every other case (a role to change, an owner
-/// removed, a profile or user missing): those go through `change_locked`, and this transaction
-/// is rolled back.
+/// removed, a profile or user missing): those go through `change_locked`, this having written
+/// nothing.
 async fn change_unlocked(
     db: &Db,
     profile_key: i64,
@@ -161,18 +161,16 @@ async fn change_unlocked(
                         Some(SqlErr::ForeignKeyConstraintViolation(_))
                     ) =>
                 {
-                    drop(tx);
                     return Err(missing(db, profile_key).await);
                 }
                 Err(err) => return Err(err.into()),
             }
         }
-        None => match memberships::remove(&mut tx, user_key, profile_key).await? {
-            Some(removed) if removed.role != entity::ProfileRole::Owner => (None, true),
-            Some(_) => return Ok(None),
-            // Nothing to remove: unchanged, when both exist (otherwise the locked path says
-            // which is missing).
-            None if memberships::both_exist(&*tx, user_key, profile_key).await? => (None, false),
+        None => match memberships::remove(&mut tx, user_key, profile_key, false).await? {
+            Some(_) => (None, true),
+            // Nothing removed: unchanged when both exist unlinked (otherwise the link is an
+            // owner's, or the locked path says what is missing).
+            None if memberships::unlinked(&*tx, user_key, profile_key).await? => (None, false),
             None => return Ok(None),
         },
     };
@@ -188,10 +186,11 @@ async fn change_unlocked(
     }))
 }
 
-/// What a link's foreign key missed: the profile, or else the user.
+/// What a link's foreign key missed: the profile, or else the user. Read outside the request's
+/// transaction, which PostgreSQL refuses to use after the failed statement.
 async fn missing(db: &Db, profile_key: i64) -> AppError {
     match entity::profile::Entity::find_by_id(profile_key)
-        .one(db.conn())
+        .one(db.pool())
         .await
     {
         Ok(None) => no_profile(),
@@ -222,7 +221,7 @@ async fn change_locked(
     // one statement, and the profile's lock keeps other changes of its managers out meanwhile.
     let (link, outcome) = match role {
         Some(role) => set_locked(&mut tx, profile.id, user_key, role).await?,
-        None => match memberships::remove(&mut tx, user_key, profile.id).await? {
+        None => match memberships::remove(&mut tx, user_key, profile.id, true).await? {
             // Removing the last owner is refused, and the transaction (its event with it)
             // rolled back.
             Some(removed) => {
@@ -259,7 +258,7 @@ const LINK_ATTEMPTS: usize = 16;
 /// one there and sets its role. The link is written first and read only when it was there
 /// already, so a new link is one statement.
 async fn set_locked(
-    tx: &mut WriteTx,
+    tx: &mut WriteTx<'_>,
     profile: i64,
     user_key: i64,
     role: ProfileRole,
@@ -298,7 +297,7 @@ async fn set_locked(
 }
 
 /// Refuses a change that leaves the profile without an owner besides `user_key`.
-async fn keep_an_owner(tx: &WriteTx, profile: i64, user_key: i64) -> AppResult<()> {
+async fn keep_an_owner(tx: &WriteTx<'_>, profile: i64, user_key: i64) -> AppResult<()> {
     if memberships::other_owners(&**tx, profile, user_key).await? == 0 {
         return Err(AppError::conflict(
             "a profile always has an owner: make another user an owner first",

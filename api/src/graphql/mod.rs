@@ -6,6 +6,7 @@ mod connection;
 mod id;
 mod loaders;
 mod membership;
+mod mutation;
 mod node;
 mod plain;
 mod profile;
@@ -20,6 +21,7 @@ use async_graphql::{Context, MergedObject, Schema};
 pub use account::ClientIp;
 pub use id::{NodeId, NodeType};
 pub use loaders::Batch;
+use mutation::Mutation;
 pub use scheduler::Loads;
 
 use crate::{
@@ -32,13 +34,6 @@ use crate::{
 
 #[derive(MergedObject, Default)]
 pub struct Query(node::NodeQuery, user::UserQuery, profile::ProfileQuery);
-
-#[derive(MergedObject, Default)]
-pub struct Mutation(
-    account::AccountMutation,
-    profile::ProfileMutation,
-    membership::MembershipMutation,
-);
 
 pub type RosterSchema = Schema<Query, Mutation, subscription::Subscription>;
 
@@ -64,20 +59,26 @@ pub fn schema(services: Option<(Db, Accounts, Metrics)>, config: &Config) -> Ros
 
 /// Attaches the request data of one GraphQL request: the caller, their address, and a batch
 /// loader scoped to what the caller may see, whose loads `loads` runs.
+/// `db` is the handle of this request (a mutation's has its transaction).
 pub fn with_request_data(
     request: async_graphql::Request,
     state: &AppState,
+    db: Db,
     credentials: Arc<Credentials>,
     ip: String,
     loads: &Loads,
 ) -> async_graphql::Request {
     let loader = Batch::per_request(
-        state.db.clone(),
+        db.clone(),
         credentials.clone(),
         state.metrics.clone(),
         loads,
     );
-    request.data(credentials).data(ClientIp(ip)).data(loader)
+    request
+        .data(credentials)
+        .data(ClientIp(ip))
+        .data(loader)
+        .data(db)
 }
 
 /// The data of a WebSocket connection: its caller, already authenticated, and a batch loader
@@ -98,7 +99,7 @@ pub fn connection_data(
     data
 }
 
-/// The database handle, from the schema data.
+/// The database handle: the request's, else the schema's.
 fn state<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c Db> {
     ctx.data::<Db>()
 }

@@ -174,7 +174,7 @@ impl Subscription {
         let db = state(ctx)?;
         // Subscribe first: no change slips between the check and the subscription.
         let events = db.events().subscribe();
-        let access = ProfileAccess::of(db.conn(), viewer, key)
+        let access = ProfileAccess::of(&db.conn(), viewer, key)
             .await
             .map_err(AppError::from)?;
         if !access.visible() {
@@ -197,7 +197,7 @@ impl Subscription {
         let viewer = super::viewer(ctx).await?;
         let db = state(ctx)?;
         let events = db.events().subscribe();
-        let links = memberships::links_of(db.conn(), user_profile::Column::UserId, viewer.id())
+        let links = memberships::links_of(&db.conn(), user_profile::Column::UserId, viewer.id())
             .await
             .map_err(AppError::from)?;
         Ok(follow(Follow {

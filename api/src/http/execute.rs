@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
-use async_graphql::{ErrorExtensionValues, Value};
+use async_graphql::{ErrorExtensionValues, Pos, Value};
 use axum::{
     Extension,
     extract::ConnectInfo,
@@ -12,7 +12,13 @@ use axum::{
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::{AppState, answer::error_body, document::Operation};
-use crate::{auth::Credentials, db::StatementCounter, graphql, metrics::Outcome};
+use crate::{
+    auth::Credentials,
+    db::{RequestEnd, StatementCounter},
+    error::AppError,
+    graphql,
+    metrics::Outcome,
+};
 
 /// A request that may return more list items than this counts as one more execution for each
 /// further this many.
@@ -154,9 +160,12 @@ pub async fn run(
         }
     }
 
+    let mutation = operation
+        .as_ref()
+        .is_some_and(|operation| operation.mutation);
     let counter = StatementCounter::default();
-    // The execution is a task of its own: a client that hangs up does not cut a mutation of
-    // several fields in the middle (each field commits as it completes).
+    // The execution is a task of its own: a client that hangs up does not cut a mutation
+    // short between its last write and its commit.
     let execution = tokio::spawn(counter.scope({
         let state = state.clone();
         async move {
@@ -165,10 +174,20 @@ pub async fn run(
                 state.accounts.clone(),
                 caller.authorization,
             ));
+            let (db, end) = if mutation {
+                let (db, end) = state.db.for_mutation();
+                (db, Some(end))
+            } else {
+                (state.db.clone(), None)
+            };
             let loads = graphql::Loads::default();
             let request =
-                graphql::with_request_data(request, &state, credentials, caller.ip, &loads);
-            loads.run(state.schema.execute(request)).await
+                graphql::with_request_data(request, &state, db, credentials, caller.ip, &loads);
+            let mut response = loads.run(state.schema.execute(request)).await;
+            if let Some(end) = end {
+                end_mutation(end, &mut response).await;
+            }
+            response
         }
     }));
     let abort = execution.abort_handle();
@@ -225,6 +244,20 @@ pub async fn run(
         executed,
         statements: counter.get(),
     })
+}
+
+/// Ends a mutation request's transaction: commits what it wrote if it answers without an
+/// error; otherwise rolls it back and answers no data, since none of it was kept.
+async fn end_mutation(end: RequestEnd, response: &mut async_graphql::Response) {
+    if let Err(err) = end.end(response.errors.is_empty()).await {
+        let error = async_graphql::Error::from(AppError::from(err));
+        response
+            .errors
+            .push(error.into_server_error(Pos::default()));
+    }
+    if !response.errors.is_empty() {
+        response.data = Value::Null;
+    }
 }
 
 /// Gives every error an `extensions.code`: errors raised before execution (validation,

@@ -32,8 +32,8 @@ pub async fn find(
         .await
 }
 
-/// Whether the user and the profile both exist.
-pub async fn both_exist(
+/// Whether the user and the profile both exist, and the user does not manage the profile.
+pub async fn unlinked(
     conn: &impl ConnectionTrait,
     user_id: i64,
     profile_id: i64,
@@ -48,15 +48,21 @@ pub async fn both_exist(
         .from(profile::Entity)
         .and_where(Expr::col((profile::Entity, profile::Column::Id)).eq(profile_id))
         .to_owned();
+    let link = user_profile::Entity::find_by_id((user_id, profile_id))
+        .select_only()
+        .expr(Expr::val(1))
+        .into_query();
     let select = Query::select()
         .expr_as(
-            Expr::exists(user).and(Expr::exists(profile)),
-            Alias::new("both"),
+            Expr::exists(user)
+                .and(Expr::exists(profile))
+                .and(Expr::exists(link).not()),
+            Alias::new("unlinked"),
         )
         .to_owned();
     let row = conn.query_one(&select).await?;
     Ok(row
-        .map(|row| row.try_get("", "both"))
+        .map(|row| row.try_get("", "unlinked"))
         .transpose()?
         .unwrap_or(false))
 }
@@ -77,7 +83,7 @@ pub async fn find_locked(
 /// publishes the new link with the transaction: the new link, or `None` when there was one
 /// (left as it is).
 pub async fn add(
-    tx: &mut WriteTx,
+    tx: &mut WriteTx<'_>,
     user_id: i64,
     profile_id: i64,
     role: ProfileRole,
@@ -120,15 +126,20 @@ pub async fn set_role(
 }
 
 /// Removes the link and publishes its removal with the transaction: the link removed, or
-/// `None` when there was none.
+/// `None` when there was none. An owner's link is removed only when `owner_too`.
 pub async fn remove(
-    tx: &mut WriteTx,
+    tx: &mut WriteTx<'_>,
     user_id: i64,
     profile_id: i64,
+    owner_too: bool,
 ) -> Result<Option<user_profile::Model>, DbErr> {
     let delete = user_profile::Entity::delete_many()
         .filter(user_profile::Column::UserId.eq(user_id))
         .filter(user_profile::Column::ProfileId.eq(profile_id))
+        .apply_if(
+            (!owner_too).then_some(ProfileRole::Owner),
+            |delete, owner| delete.filter(user_profile::Column::Role.ne(owner)),
+        )
         .into_query()
         .returning_all()
         .to_owned();

@@ -5,7 +5,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, Set,
     prelude::DateTimeUtc,
-    sea_query::{Expr, ExprTrait},
+    sea_query::{Expr, ExprTrait, InsertStatement, Query, UpdateStatement},
 };
 
 use super::now;
@@ -61,30 +61,26 @@ pub async fn use_refresh_token(conn: &impl ConnectionTrait, id: i64) -> Result<b
 }
 
 /// Revokes every token of a family: the tokens rotated from one login.
-pub async fn revoke_family(conn: &impl ConnectionTrait, family: &str) -> Result<(), DbErr> {
-    refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RevokedAt, Expr::val(now()))
-        .filter(refresh_token::Column::Family.eq(family))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(conn)
-        .await?;
-    Ok(())
+pub fn revoke_family(family: &str) -> UpdateStatement {
+    Query::update()
+        .table(refresh_token::Entity)
+        .value(refresh_token::Column::RevokedAt, now())
+        .and_where(refresh_token::Column::Family.eq(family))
+        .and_where(refresh_token::Column::RevokedAt.is_null())
+        .to_owned()
 }
 
-pub async fn record_login_failure(
-    conn: &impl ConnectionTrait,
-    user_id: Option<i64>,
-    ip: &str,
-) -> Result<(), DbErr> {
-    login_failure::ActiveModel {
-        user_id: Set(user_id),
-        ip: Set(ip.to_owned()),
-        failed_at: Set(now()),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    Ok(())
+/// Records a failed login from `ip`, of the account `user_id` if known.
+pub fn login_failure(user_id: Option<i64>, ip: &str) -> InsertStatement {
+    Query::insert()
+        .into_table(login_failure::Entity)
+        .columns([
+            login_failure::Column::UserId,
+            login_failure::Column::Ip,
+            login_failure::Column::FailedAt,
+        ])
+        .values_panic([user_id.into(), ip.into(), now().into()])
+        .to_owned()
 }
 
 /// Failed logins of an account since `since`.

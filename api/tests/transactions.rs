@@ -1,0 +1,214 @@
+//! A mutation request writes all of its fields or nothing: one transaction for the request,
+//! read by its own later fields, and rolled back by any error.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::{
+    db_tests,
+    helpers::{Account, Backend, PASSWORD, TestApp, account},
+};
+
+db_tests!(
+    a_failed_field_rolls_back_the_whole_request,
+    a_request_reads_what_it_wrote,
+    a_failed_login_counts_though_the_request_writes_nothing[own_server],
+    a_reused_refresh_token_revokes_its_session_though_the_request_writes_nothing,
+);
+
+/// The names of the caller's profiles.
+async fn profile_names(app: &TestApp, caller: &Account) -> Vec<String> {
+    let data = app
+        .data_as(
+            &caller.token,
+            "{ me { profiles { nodes { name } } } }",
+            json!({}),
+        )
+        .await;
+    data["me"]["profiles"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|node| node["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+/// The code and path of every error of a response.
+fn codes_and_paths(body: &Value) -> Vec<(String, Value)> {
+    body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|error| {
+            (
+                error["extensions"]["code"]
+                    .as_str()
+                    .expect("code")
+                    .to_owned(),
+                error["path"].clone(),
+            )
+        })
+        .collect()
+}
+
+async fn a_failed_field_rolls_back_the_whole_request(app: &TestApp) {
+    let owner = app.register("owner@example.com").await;
+    let ann = app.register("ann@example.com").await;
+    let response = app
+        .gql_as(
+            &owner.token,
+            r#"mutation {
+                first: createProfile(name: "First") { id }
+                empty: createProfile(name: "  ") { id }
+                last: createProfile(name: "Last") { id }
+            }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.body["data"], Value::Null, "{}", response.body);
+    // The failed field says why; the one after it did not run.
+    assert_eq!(
+        codes_and_paths(&response.body),
+        [
+            ("BAD_USER_INPUT".into(), json!(["empty"])),
+            ("ABORTED".into(), json!(["last"])),
+        ]
+    );
+    assert_eq!(profile_names(app, &owner).await, Vec::<String>::new());
+
+    // A link added, then the last owner's removal refused: the link is gone with it.
+    let profile = app.create_profile(&owner, "Team").await;
+    let response = app
+        .gql_as(
+            &owner.token,
+            "mutation($p: ID!, $ann: ID!, $owner: ID!) {
+                add: addProfileManager(profileId: $p, userId: $ann) { changed }
+                leave: removeProfileManager(profileId: $p, userId: $owner) { changed }
+            }",
+            json!({ "p": profile, "ann": ann.id, "owner": owner.id }),
+        )
+        .await;
+    assert_eq!(response.body["data"], Value::Null, "{}", response.body);
+    assert_eq!(
+        codes_and_paths(&response.body),
+        [("CONFLICT".into(), json!(["leave"]))]
+    );
+    assert_eq!(profile_names(app, &ann).await, Vec::<String>::new());
+    assert_eq!(profile_names(app, &owner).await, ["Team"]);
+
+    // The same request without the failing field writes both.
+    let response = app
+        .gql_as(
+            &owner.token,
+            r#"mutation { first: createProfile(name: "First") { id } last: createProfile(name: "Last") { id } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(response.errors().is_empty(), "{}", response.body);
+    let mut names = profile_names(app, &owner).await;
+    names.sort();
+    assert_eq!(names, ["First", "Last", "Team"]);
+}
+
+async fn a_request_reads_what_it_wrote(app: &TestApp) {
+    let owner = app.register("owner@example.com").await;
+    let ann = app.register("ann@example.com").await;
+    // A new profile lists its owner, read within the request's transaction.
+    let data = app
+        .data_as(
+            &owner.token,
+            r#"mutation { createProfile(name: "Team") { name users { edges { role node { email } } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data["createProfile"],
+        json!({ "name": "Team", "users": { "edges": [
+            { "role": "OWNER", "node": { "email": "owner@example.com" } }
+        ] } })
+    );
+    // Each field sees what the fields before it wrote.
+    let profile = app.create_profile(&owner, "Club").await;
+    let data = app
+        .data_as(
+            &owner.token,
+            "mutation($p: ID!, $u: ID!) {
+                add: addProfileManager(profileId: $p, userId: $u) { changed }
+                again: addProfileManager(profileId: $p, userId: $u) { changed profile { users { totalCount } } }
+                remove: removeProfileManager(profileId: $p, userId: $u) { changed profile { users { totalCount } } }
+                gone: removeProfileManager(profileId: $p, userId: $u) { changed }
+            }",
+            json!({ "p": profile, "u": ann.id }),
+        )
+        .await;
+    assert_eq!(
+        data,
+        json!({
+            "add": { "changed": true },
+            "again": { "changed": false, "profile": { "users": { "totalCount": 2 } } },
+            "remove": { "changed": true, "profile": { "users": { "totalCount": 1 } } },
+            "gone": { "changed": false },
+        })
+    );
+}
+
+async fn a_failed_login_counts_though_the_request_writes_nothing(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.lockout_max_failures = 1;
+        c.lockout_window = Duration::from_secs(600);
+    })
+    .await;
+    let ann = app.register("ann@example.com").await;
+    let response = app
+        .gql_as(
+            &ann.token,
+            r#"mutation {
+                createProfile(name: "Team") { id }
+                login(email: "ann@example.com", password: "wrong password") { accessToken }
+            }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        codes_and_paths(&response.body),
+        [("UNAUTHENTICATED".into(), json!(["login"]))]
+    );
+    assert_eq!(profile_names(&app, &ann).await, Vec::<String>::new());
+    // The failure was recorded all the same: one is enough to lock the account here.
+    assert_eq!(
+        app.login("ann@example.com", PASSWORD).await.code(),
+        "LOCKED"
+    );
+    app.stop().await;
+}
+
+async fn a_reused_refresh_token_revokes_its_session_though_the_request_writes_nothing(
+    app: &TestApp,
+) {
+    let ann = app.register("ann@example.com").await;
+    let refresh = "mutation($t: String!) { refreshToken(token: $t) { accessToken refreshToken user { id email } } }";
+    let response = app.gql(refresh, json!({ "t": ann.refresh })).await;
+    assert!(response.errors().is_empty(), "{}", response.body);
+    let rotated = account(&response.body["data"]["refreshToken"]);
+    // The first token again, after a write of the same request.
+    let response = app
+        .gql_as(
+            &rotated.token,
+            r#"mutation($t: String!) {
+                createProfile(name: "Team") { id }
+                refreshToken(token: $t) { accessToken }
+            }"#,
+            json!({ "t": ann.refresh }),
+        )
+        .await;
+    assert_eq!(
+        codes_and_paths(&response.body),
+        [("UNAUTHENTICATED".into(), json!(["refreshToken"]))]
+    );
+    assert_eq!(profile_names(app, &rotated).await, Vec::<String>::new());
+    // The whole session is revoked: the token rotated from it no longer works.
+    let response = app.gql(refresh, json!({ "t": rotated.refresh })).await;
+    assert_eq!(response.code(), "UNAUTHENTICATED", "{}", response.body);
+}
