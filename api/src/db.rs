@@ -329,6 +329,24 @@ impl WriteTx<'_> {
         self.writer().write_and_publish(statement, event).await
     }
 
+    /// Sets a savepoint on PostgreSQL, to which `roll_back_to_savepoint` returns: undoing the
+    /// statements in between and releasing the row locks they took. SQLite's writers run one
+    /// at a time and need none.
+    pub async fn savepoint(&self) -> Result<(), DbErr> {
+        self.on_postgres("SAVEPOINT fallback").await
+    }
+
+    pub async fn roll_back_to_savepoint(&self) -> Result<(), DbErr> {
+        self.on_postgres("ROLLBACK TO SAVEPOINT fallback").await
+    }
+
+    async fn on_postgres(&self, sql: &str) -> Result<(), DbErr> {
+        if self.get_database_backend() == DatabaseBackend::Postgres {
+            self.execute_unprepared(sql).await?;
+        }
+        Ok(())
+    }
+
     /// Commits its own transaction; a mutation request's commits when the request ends.
     pub async fn commit(self) -> Result<(), DbErr> {
         match self {
