@@ -3,8 +3,9 @@
 //!
 //! A page is read by keyset on the sort key and the primary key (never OFFSET): `after` and
 //! `before` are positions in the list's order, so a page stays stable while rows are added. A
-//! nested list applies its window per parent inside one statement with
-//! `ROW_NUMBER() OVER (PARTITION BY parent ORDER BY …)`, for every parent of its level.
+//! nested list applies its window per parent inside one statement, for every parent of its
+//! level: on PostgreSQL a LATERAL subquery per parent with a LIMIT, on SQLite
+//! `ROW_NUMBER() OVER (PARTITION BY parent ORDER BY …)`.
 
 use std::collections::HashMap;
 
@@ -235,19 +236,32 @@ fn beyond<E: Scoped>(key: SortKey, position: &Position, greater: bool) -> Expr {
     }
 }
 
-/// The ORDER BY terms of a list read in `descending` order.
+/// The ORDER BY terms of a list of `E` read in `descending` order.
 fn order_terms<E: Scoped>(key: SortKey, descending: bool) -> Vec<(Expr, Order)> {
+    order_by(key, descending, key.expr::<E>(), column::<E>("id"))
+}
+
+/// The ORDER BY terms of the same order on the columns of the subquery `ranked`, which sort
+/// PostgreSQL's nested pages outside their LATERAL subqueries.
+fn ranked_order(key: SortKey, descending: bool) -> Vec<(Expr, Order)> {
+    let ranked = |name: &str| Expr::col((Alias::new("ranked"), Alias::new(name)));
+    order_by(key, descending, ranked("sort_value"), ranked("id"))
+}
+
+/// The ORDER BY terms of a list read by `key` in `descending` order, whose sort value is
+/// `value` (unused when ordered by key alone) and whose key is `id`.
+fn order_by(key: SortKey, descending: bool, value: Expr, id: Expr) -> Vec<(Expr, Order)> {
     let order = if descending { Order::Desc } else { Order::Asc };
     let mut terms = Vec::new();
     if key.nullable() {
         // NULL first ascending, last descending, the same on SQLite and PostgreSQL.
-        let present = Expr::case(key.expr::<E>().is_null(), Expr::val(0)).finally(Expr::val(1));
+        let present = Expr::case(value.clone().is_null(), Expr::val(0)).finally(Expr::val(1));
         terms.push((present.into(), order.clone()));
     }
     if key != SortKey::Id {
-        terms.push((key.expr::<E>(), order.clone()));
+        terms.push((value, order.clone()));
     }
-    terms.push((column::<E>("id"), order));
+    terms.push((id, order));
     terms
 }
 
@@ -339,14 +353,13 @@ fn read_descending(args: &PageArgs) -> bool {
 /// Where the columns of a listed row are, by position (rows are decoded by position: a page
 /// of a nested list holds thousands, and a lookup by name hashes the name every time). In the
 /// order `select_page` and `ranked` write them: the card's (`CARD_COLUMNS`, the key first),
-/// the sort value (not for id order); then, in nested rows, the parent's key, the link's role
-/// and time (when read) and the rank.
+/// the sort value (not for id order); then, in nested rows, the parent's key and the link's
+/// role and time (when read).
 struct Columns {
     card: usize,
     sort_value: usize,
     parent_id: usize,
     link: usize,
-    rank: usize,
 }
 
 impl Columns {
@@ -354,13 +367,11 @@ impl Columns {
     fn of<E: Scoped>(first: usize, args: &PageArgs) -> Self {
         let sort_value = first + E::CARD_COLUMNS.len();
         let parent_id = sort_value + usize::from(args.sort.key != SortKey::Id);
-        let link = parent_id + 1;
         Columns {
             card: first,
             sort_value,
             parent_id,
-            link,
-            rank: link + if args.links { 2 } else { 0 },
+            link: parent_id + 1,
         }
     }
 }
@@ -412,8 +423,9 @@ where
         .collect()
 }
 
-/// The rows of a page of `E` across the link, ranked by the page's order (per parent on
-/// SQLite, where the statement holds every parent; a PostgreSQL page is one parent's).
+/// The rows of a page of `E` across the link. On SQLite, where the statement holds every
+/// parent, ranked per parent by the page's order (`rn`); a PostgreSQL page is one parent's, in
+/// a LATERAL subquery with a LIMIT, and sorted outside it by `ranked_order`.
 fn ranked<E: Scoped>(
     backend: DatabaseBackend,
     scope: &Scope,
@@ -422,13 +434,6 @@ fn ranked<E: Scoped>(
 ) -> SelectStatement {
     let (parent, child) = direction.columns();
     let mut ranked = select_page::<E>(scope, args, link_column(child));
-    let mut window = match backend {
-        DatabaseBackend::Postgres => WindowStatement::new(),
-        _ => WindowStatement::partition_by((user_profile::Entity, parent)),
-    };
-    for (expr, order) in order_terms::<E>(args.sort.key, read_descending(args)) {
-        window.order_by_expr(expr, order);
-    }
     ranked.expr_as(link_column(parent), Alias::new("parent_id"));
     if args.links {
         ranked
@@ -441,13 +446,18 @@ fn ranked<E: Scoped>(
                 Alias::new("linked_at"),
             );
     }
-    ranked
-        .expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new("rn"))
-        .join(
-            JoinType::InnerJoin,
-            user_profile::Entity,
-            column::<E>("id").equals((user_profile::Entity, child)),
-        );
+    if backend != DatabaseBackend::Postgres {
+        let mut window = WindowStatement::partition_by((user_profile::Entity, parent));
+        for (expr, order) in order_terms::<E>(args.sort.key, read_descending(args)) {
+            window.order_by_expr(expr, order);
+        }
+        ranked.expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new("rn"));
+    }
+    ranked.join(
+        JoinType::InnerJoin,
+        user_profile::Entity,
+        column::<E>("id").equals((user_profile::Entity, child)),
+    );
     ranked
 }
 
@@ -488,7 +498,8 @@ where
         // of how many parents the array holds.
         DatabaseBackend::Postgres => {
             let parent_key = Expr::col((Alias::new("parent"), Alias::new("parent")));
-            Query::select()
+            let mut select = Query::select();
+            select
                 .column((Alias::new("ranked"), Asterisk))
                 .from_function(
                     Func::cust("unnest").arg(Expr::val(parents.to_vec())),
@@ -500,9 +511,11 @@ where
                     Alias::new("ranked"),
                     Expr::val(true),
                 )
-                .order_by((Alias::new("ranked"), Alias::new("parent_id")), Order::Asc)
-                .order_by((Alias::new("ranked"), Alias::new("rn")), Order::Asc)
-                .to_owned()
+                .order_by((Alias::new("ranked"), Alias::new("parent_id")), Order::Asc);
+            for (expr, order) in ranked_order(args.sort.key, read_descending(args)) {
+                select.order_by_expr(expr, order);
+            }
+            select
         }
         _ => {
             let (parent, _) = direction.columns();
@@ -563,8 +576,10 @@ where
             Alias::new("ranked"),
             Expr::val(true),
         )
-        .and_where(parent_key.clone().eq(key))
-        .order_by((Alias::new("ranked"), Alias::new("rn")), Order::Asc);
+        .and_where(parent_key.clone().eq(key));
+    for (expr, order) in ranked_order(args.sort.key, read_descending(args)) {
+        select.order_by_expr(expr, order);
+    }
     if let Some(visible) = scope.filter(P::KIND, parent_key) {
         select.and_where(visible);
     }
@@ -578,7 +593,10 @@ where
     let mut page = Vec::with_capacity(rows.len());
     for row in &rows {
         // A parent without children is one row with no child.
-        if row.try_get_by_index::<Option<i64>>(columns.rank)?.is_some() {
+        if row
+            .try_get_by_index::<Option<i64>>(columns.parent_id)?
+            .is_some()
+        {
             page.push(listed::<E>(row, &columns, args)?);
         }
     }
