@@ -1,6 +1,7 @@
 //! Subscriptions over WebSocket (`graphql-transport-ws`): events of mutations sent to one
 //! replica reach subscribers of another, in order; removed users stop receiving; tokens that
-//! expire or are revoked close their connection; limits hold.
+//! expire or are revoked close their connection; limits hold; mutations sent over the socket
+//! run as over HTTP.
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,7 @@ db_tests!(
     connections_and_subscriptions_are_bounded[own_server],
     stopping_replicas_send_subscribers_away[own_server],
     revocations_reach_every_replica[own_server],
+    mutations_over_the_socket_are_all_or_nothing[own_server],
 );
 
 /// A `graphql-transport-ws` client.
@@ -559,4 +561,51 @@ async fn revocations_reach_every_replica(backend: Backend) {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// A mutation sent over the socket, and its answer: the result, then `complete`.
+async fn mutate_over(client: &mut Client, id: &str, query: &str) -> Value {
+    client.subscribe(id, query, json!({})).await;
+    let answer = client.next().await.expect("an answer").expect("not closed");
+    assert_eq!(
+        (&answer["id"], &answer["type"]),
+        (&json!(id), &json!("next")),
+        "{answer}"
+    );
+    let complete = client.next().await.expect("complete").expect("not closed");
+    assert_eq!(complete, json!({ "id": id, "type": "complete" }));
+    answer["payload"].clone()
+}
+
+async fn mutations_over_the_socket_are_all_or_nothing(backend: Backend) {
+    let (_database, a, _b) = replicas(backend, &[]).await;
+    let (_, ann) = register(&a.url, "ann@example.com").await;
+    let mut client = Client::with_token(&a.url, &ann).await;
+    let failed = mutate_over(
+        &mut client,
+        "failed",
+        r#"mutation { first: createProfile(name: "First") { id } empty: createProfile(name: "") { id } }"#,
+    )
+    .await;
+    assert_eq!(failed["data"], Value::Null, "{failed}");
+    assert_eq!(failed["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(failed["errors"][0]["path"], json!(["empty"]));
+    let done = mutate_over(
+        &mut client,
+        "done",
+        r#"mutation { createProfile(name: "Team") { name } }"#,
+    )
+    .await;
+    assert_eq!(
+        done,
+        json!({ "data": { "createProfile": { "name": "Team" } } })
+    );
+    let mine = gql(
+        &a.url,
+        Some(&ann),
+        "{ me { profiles { nodes { name } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(mine["me"]["profiles"]["nodes"], json!([{ "name": "Team" }]));
 }

@@ -63,6 +63,10 @@ pub struct Caller {
 }
 
 impl Caller {
+    pub fn new(authorization: Option<String>, ip: String) -> Self {
+        Caller { authorization, ip }
+    }
+
     pub fn of(
         state: &AppState,
         headers: &HeaderMap,

@@ -1,6 +1,7 @@
 //! GraphQL subscriptions over WebSocket (`graphql-transport-ws`, and the older `graphql-ws`)
 //! at `/graphql`: authenticated by the access token of `connection_init`, bounded per
 //! connection and per user, pinged when idle, and closed when the token expires or is revoked.
+//! Mutations sent over the socket run as over HTTP: in one transaction per request.
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
@@ -14,7 +15,12 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 
-use super::{AppState, document::Operation};
+use super::{
+    AppState,
+    answer::error_body,
+    document::Operation,
+    execute::{self, Caller},
+};
 use crate::{
     auth::{Auth, Credentials},
     events::Event,
@@ -28,6 +34,7 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 const UNAUTHORIZED: u16 = 4401;
 const FORBIDDEN: u16 = 4403;
 const INIT_TIMED_OUT: u16 = 4408;
+const SUBSCRIBER_EXISTS: u16 = 4409;
 /// WebSocket's "going away": the server stops; clients reconnect, to another replica.
 const GOING_AWAY: u16 = 1001;
 /// How long a message may wait for the client to read; a client that stops reading is
@@ -74,7 +81,9 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
         .and_then(|header| state.accounts.token_expiry(header));
 
     let credentials = Arc::new(Credentials::checked(state.accounts.clone(), auth));
-    let data: Data = graphql::connection_data(&state, credentials, ip);
+    let data: Data = graphql::connection_data(&state, credentials, ip.clone());
+    // The answers of mutations, each run as a task of its own.
+    let (answers, mut answered) = mpsc::channel::<(String, Vec<Message>)>(16);
     let (inbound, mut inbound_rx) = mpsc::channel::<String>(16);
     let _ = inbound.send(init).await;
     let messages = futures_util::stream::poll_fn(move |cx| inbound_rx.poll_recv(cx));
@@ -103,14 +112,28 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                 let Some(text) = message else { break };
                 let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                 let id = value["id"].as_str().unwrap_or_default().to_owned();
-                match value["type"].as_str() {
+                let kind = value["type"].as_str();
+                let operation = matches!(kind, Some("subscribe" | "start"))
+                    .then(|| operation(&value["payload"]))
+                    .flatten();
+                match kind {
                     Some("subscribe" | "start") if !active.contains(&id) && active.len() >= cap => {
                         let message = format!("at most {cap} subscriptions per connection");
                         if !send(&mut sink, limit_exceeded(&id, &message)).await { break; }
                         continue;
                     }
-                    Some("subscribe" | "start") if let Some(message) = exceeds_limits(&value["payload"], &state) => {
+                    Some("subscribe" | "start") if let Some(message) = operation.as_ref().and_then(|operation| operation.exceeds(&state.config.limits)) => {
                         if !send(&mut sink, limit_exceeded(&id, &message)).await { break; }
+                        continue;
+                    }
+                    Some("subscribe" | "start") if operation.as_ref().is_some_and(|operation| operation.mutation) => {
+                        if !active.insert(id.clone()) {
+                            close(&mut sink, SUBSCRIBER_EXISTS, &format!("Subscriber for {id} already exists")).await;
+                            break;
+                        }
+                        let caller = Caller::new(authorization.clone(), ip.clone());
+                        let payload = value["payload"].clone();
+                        tokio::spawn(mutate(state.clone(), payload, caller, id, protocol, answers.clone()));
                         continue;
                     }
                     Some("subscribe" | "start") => { active.insert(id); }
@@ -136,6 +159,14 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                     }
                     None => break,
                 }
+            }
+            Some((id, messages)) = answered.recv() => {
+                active.remove(&id);
+                let mut sent = true;
+                for message in messages {
+                    sent = sent && send(&mut sink, message).await;
+                }
+                if !sent { break; }
             }
             () = &mut expiry => {
                 close(&mut sink, FORBIDDEN, "Forbidden: the access token expired").await;
@@ -202,13 +233,44 @@ pub fn protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
         .find_map(|offered| offered.trim().parse().ok())
 }
 
-/// The limit a subscribe message's operation exceeds, in words; `None` for operations within
-/// them, and for documents that do not parse (execution reports those).
-fn exceeds_limits(payload: &Value, state: &AppState) -> Option<String> {
+/// The operation of a subscribe message; `None` for documents that do not parse (execution
+/// reports those).
+fn operation(payload: &Value) -> Option<Operation> {
     let document = async_graphql::parser::parse_query(payload["query"].as_str()?).ok()?;
     let variables = async_graphql::Variables::from_json(payload["variables"].clone());
-    Operation::of(&document, payload["operationName"].as_str(), &variables)?
-        .exceeds(&state.config.limits)
+    Operation::of(&document, payload["operationName"].as_str(), &variables)
+}
+
+/// Runs a mutation sent over the socket as one sent over HTTP is run (one transaction, the
+/// same admission, timeout and metrics), and answers it with its result (`next`, or `data` in
+/// the older protocol), then `complete`.
+async fn mutate(
+    state: AppState,
+    payload: Value,
+    caller: Caller,
+    id: String,
+    protocol: WebSocketProtocols,
+    answers: mpsc::Sender<(String, Vec<Message>)>,
+) {
+    let body = match serde_json::from_value::<async_graphql::Request>(payload) {
+        Ok(request) => match execute::run(&state, request, caller, false).await {
+            Ok(executed) => executed.body,
+            Err(_) => error_body("INTERNAL_SERVER_ERROR", "internal error"),
+        },
+        Err(_) => error_body("BAD_REQUEST", "the payload is not a GraphQL request"),
+    };
+    let kind = match protocol {
+        WebSocketProtocols::GraphQLWS => "next",
+        _ => "data",
+    };
+    let quoted_id = serde_json::to_string(&id).unwrap_or_default();
+    let result = format!(
+        r#"{{"id":{quoted_id},"type":"{kind}","payload":{}}}"#,
+        String::from_utf8_lossy(&body)
+    );
+    let complete = json!({ "id": id, "type": "complete" }).to_string();
+    let messages = vec![Message::Text(result.into()), Message::Text(complete.into())];
+    let _ = answers.send((id, messages)).await;
 }
 
 /// The protocol's `error` message for subscription `id`, refused by a limit.
