@@ -24,7 +24,7 @@ db_tests!(
     connections_and_subscriptions_are_bounded[own_server],
     stopping_replicas_send_subscribers_away[own_server],
     revocations_reach_every_replica[own_server],
-    mutations_over_the_socket_are_all_or_nothing[own_server],
+    mutations_are_all_or_nothing_over_the_socket_and_for_subscribers[own_server],
 );
 
 /// A `graphql-transport-ws` client.
@@ -577,9 +577,9 @@ async fn mutate_over(client: &mut Client, id: &str, query: &str) -> Value {
     answer["payload"].clone()
 }
 
-async fn mutations_over_the_socket_are_all_or_nothing(backend: Backend) {
+async fn mutations_are_all_or_nothing_over_the_socket_and_for_subscribers(backend: Backend) {
     let (_database, a, _b) = replicas(backend, &[]).await;
-    let (_, ann) = register(&a.url, "ann@example.com").await;
+    let (ann_id, ann) = register(&a.url, "ann@example.com").await;
     let mut client = Client::with_token(&a.url, &ann).await;
     let failed = mutate_over(
         &mut client,
@@ -608,4 +608,43 @@ async fn mutations_over_the_socket_are_all_or_nothing(backend: Backend) {
     )
     .await;
     assert_eq!(mine["me"]["profiles"]["nodes"], json!([{ "name": "Team" }]));
+
+    // A request rolled back publishes nothing: the first event is the next request's.
+    let profile = gql(
+        &a.url,
+        Some(&ann),
+        r#"mutation { createProfile(name: "Club") { id } }"#,
+        json!({}),
+    )
+    .await["createProfile"]["id"]
+        .clone();
+    let (bob, _) = register(&a.url, "bob@example.com").await;
+    let (carol, _) = register(&a.url, "carol@example.com").await;
+    client
+        .subscribe("events", ON_PROFILE, json!({ "p": profile }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let failed = answer(
+        &a.url,
+        Some(&ann),
+        "mutation($p: ID!, $bob: ID!, $ann: ID!) {
+            add: addProfileManager(profileId: $p, userId: $bob) { changed }
+            leave: removeProfileManager(profileId: $p, userId: $ann) { changed }
+        }",
+        json!({ "p": profile, "bob": bob, "ann": ann_id }),
+    )
+    .await;
+    assert_eq!(
+        failed["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{failed}"
+    );
+    gql(
+        &a.url,
+        Some(&ann),
+        SET,
+        json!({ "p": profile, "u": carol, "r": "MANAGER" }),
+    )
+    .await;
+    let (kind, user, _) = client.event("events").await;
+    assert_eq!((kind.as_str(), user), ("ADDED", carol));
 }
