@@ -1,6 +1,7 @@
 //! A property test: random sequences of profile creation, linking, unlinking, role changes and
-//! deletion by several users, checked after every step against a plain in-memory model — both
-//! directions of the relationship, the owner invariant, and that nobody sees what is not theirs.
+//! deletion by several users, one to three in a request, checked after every request against a
+//! plain in-memory model — both directions of the relationship, the owner invariant, that
+//! nobody sees what is not theirs, and that a request writes all of its operations or none.
 
 use std::{
     collections::BTreeMap,
@@ -69,6 +70,28 @@ struct Profile {
     id: String,
     managers: BTreeMap<usize, bool>,
     deleted: bool,
+}
+
+impl Op {
+    fn actor(&self) -> usize {
+        match self {
+            Op::Create { actor }
+            | Op::Set { actor, .. }
+            | Op::Remove { actor, .. }
+            | Op::Delete { actor, .. } => *actor,
+        }
+    }
+
+    /// The same operation by `actor`.
+    fn by(mut self, who: usize) -> Op {
+        match &mut self {
+            Op::Create { actor }
+            | Op::Set { actor, .. }
+            | Op::Remove { actor, .. }
+            | Op::Delete { actor, .. } => *actor = who,
+        }
+        self
+    }
 }
 
 impl Profile {
@@ -150,54 +173,155 @@ fn apply(profiles: &mut Vec<Profile>, op: &Op, name: String, id: String) {
     }
 }
 
-async fn run(app: &TestApp, users: &[Account], case: usize, ops: &[Op]) {
+/// The profile an operation names, if any.
+fn target_profile(op: &Op) -> Option<usize> {
+    match op {
+        Op::Create { .. } => None,
+        Op::Set { profile, .. } | Op::Remove { profile, .. } | Op::Delete { profile, .. } => {
+            Some(*profile)
+        }
+    }
+}
+
+/// The field of a mutation document for operation `n` of a request, and its variables.
+fn field(
+    n: usize,
+    op: &Op,
+    users: &[Account],
+    profile_id: impl Fn(&usize) -> String,
+    name: &str,
+) -> (String, String, Vec<(String, Value)>) {
+    let var = |key: &str| format!("{key}{n}");
+    match op {
+        Op::Create { .. } => (
+            format!("$n{n}: String!"),
+            format!("f{n}: createProfile(name: $n{n}) {{ id }}"),
+            vec![(var("n"), json!(name))],
+        ),
+        Op::Set {
+            profile,
+            target,
+            owner,
+            ..
+        } => (
+            format!("$p{n}: ID!, $u{n}: ID!, $r{n}: ProfileRole!"),
+            format!(
+                "f{n}: addProfileManager(profileId: $p{n}, userId: $u{n}, role: $r{n}) {{ role }}"
+            ),
+            vec![
+                (var("p"), json!(profile_id(profile))),
+                (var("u"), json!(users[*target].id)),
+                (var("r"), json!(if *owner { "OWNER" } else { "MANAGER" })),
+            ],
+        ),
+        Op::Remove {
+            profile, target, ..
+        } => (
+            format!("$p{n}: ID!, $u{n}: ID!"),
+            format!("f{n}: removeProfileManager(profileId: $p{n}, userId: $u{n}) {{ changed }}"),
+            vec![
+                (var("p"), json!(profile_id(profile))),
+                (var("u"), json!(users[*target].id)),
+            ],
+        ),
+        Op::Delete { profile, .. } => (
+            format!("$p{n}: ID!"),
+            format!("f{n}: deleteProfile(id: $p{n})"),
+            vec![(var("p"), json!(profile_id(profile)))],
+        ),
+    }
+}
+
+/// Runs `requests`, each a mutation of one to three operations by one user: a request applies
+/// all of its operations to the model, or none when one of them fails.
+async fn run(app: &TestApp, users: &[Account], case: usize, requests: &[Vec<Op>]) {
     let mut profiles: Vec<Profile> = Vec::new();
-    for (step, op) in ops.iter().enumerate() {
-        let want = expected(&profiles, op);
+    for (step, ops) in requests.iter().enumerate() {
+        let actor = ops[0].actor();
+        // What the model says: the first field that fails, and the model after the request.
+        let known = profiles.len();
+        let mut after = profiles.clone();
+        let mut failure = None;
+        let names: Vec<String> = (0..ops.len())
+            .map(|n| format!("case{case}-{step}-{n}"))
+            .collect();
+        for (n, op) in ops.iter().enumerate() {
+            // A profile created by this request has no ID to send yet.
+            let want = match target_profile(op) {
+                Some(index) if index >= known => "NOT_FOUND",
+                _ => expected(&after, op),
+            };
+            if want != "OK" {
+                failure = Some((n, want));
+                break;
+            }
+            apply(&mut after, op, names[n].clone(), String::new());
+        }
+
         let profile_id = |index: &usize| {
             profiles.get(*index).map_or_else(
                 || api::graphql::NodeId::profile(9_999_999).to_string(),
                 |p| p.id.clone(),
             )
         };
-        let name = format!("case{case}-{step}");
-        let response = match op {
-            Op::Create { actor } => {
-                app.gql_as(&users[*actor].token, "mutation($n: String!) { createProfile(name: $n) { id } }", json!({ "n": name })).await
-            }
-            Op::Set { actor, profile, target, owner } => {
-                let role = if *owner { "OWNER" } else { "MANAGER" };
-                app.gql_as(
-                    &users[*actor].token,
-                    "mutation($p: ID!, $u: ID!, $r: ProfileRole!) { addProfileManager(profileId: $p, userId: $u, role: $r) { role } }",
-                    json!({ "p": profile_id(profile), "u": users[*target].id, "r": role }),
+        let mut declarations = Vec::new();
+        let mut fields = Vec::new();
+        let mut variables = serde_json::Map::new();
+        for (n, op) in ops.iter().enumerate() {
+            let (declared, selected, values) = field(n, op, users, profile_id, &names[n]);
+            declarations.push(declared);
+            fields.push(selected);
+            variables.extend(values);
+        }
+        let document = format!(
+            "mutation({}) {{ {} }}",
+            declarations.join(", "),
+            fields.join(" ")
+        );
+        let response = app
+            .gql_as(&users[actor].token, &document, Value::Object(variables))
+            .await;
+        let errors: Vec<(String, Value)> = response
+            .errors()
+            .iter()
+            .map(|error| {
+                (
+                    error["extensions"]["code"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    error["path"].clone(),
                 )
-                .await
+            })
+            .collect();
+        match failure {
+            None => {
+                assert_eq!(errors, [], "step {step} {ops:?}: {}", response.body);
+                let mut created = ops
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, op)| matches!(op, Op::Create { .. }))
+                    .map(|(n, _)| {
+                        response.body["data"][format!("f{n}")]["id"]
+                            .as_str()
+                            .expect("an ID")
+                            .to_owned()
+                    });
+                for profile in after.iter_mut().skip(known) {
+                    profile.id = created.next().expect("created");
+                }
+                profiles = after;
             }
-            Op::Remove { actor, profile, target } => {
-                app.gql_as(
-                    &users[*actor].token,
-                    "mutation($p: ID!, $u: ID!) { removeProfileManager(profileId: $p, userId: $u) { changed } }",
-                    json!({ "p": profile_id(profile), "u": users[*target].id }),
-                )
-                .await
+            Some((failed, code)) => {
+                // That field's error, every later field not run, and nothing written.
+                let mut want = vec![(code.to_owned(), json!([format!("f{failed}")]))];
+                want.extend(
+                    (failed + 1..ops.len())
+                        .map(|n| ("ABORTED".to_owned(), json!([format!("f{n}")]))),
+                );
+                assert_eq!(errors, want, "step {step} {ops:?}: {}", response.body);
+                assert_eq!(response.body["data"], Value::Null, "{}", response.body);
             }
-            Op::Delete { actor, profile } => {
-                app.gql_as(&users[*actor].token, "mutation($p: ID!) { deleteProfile(id: $p) }", json!({ "p": profile_id(profile) })).await
-            }
-        };
-        let got = if response.errors().is_empty() {
-            "OK"
-        } else {
-            response.code()
-        };
-        assert_eq!(got, want, "step {step} {op:?}: {}", response.body);
-        if got == "OK" {
-            let id = response.body["data"]["createProfile"]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            apply(&mut profiles, op, name, id);
         }
         check(app, users, case, &profiles).await;
     }
@@ -288,9 +412,12 @@ async fn random_operations_agree_with_the_model(app: &TestApp) {
     };
     let mut runner = TestRunner::new(config);
     let result = tokio::task::block_in_place(|| {
-        runner.run(&proptest::collection::vec(op(), 1..12), |ops| {
+        // One user's request of one to three operations.
+        let request = (0..USERS, proptest::collection::vec(op(), 1..=3))
+            .prop_map(|(actor, ops)| ops.into_iter().map(|op| op.by(actor)).collect::<Vec<_>>());
+        runner.run(&proptest::collection::vec(request, 1..10), |requests| {
             let case = cases.fetch_add(1, Ordering::Relaxed);
-            handle.block_on(run(app, &users, case, &ops));
+            handle.block_on(run(app, &users, case, &requests));
             Ok(())
         })
     });
