@@ -208,6 +208,11 @@ pub struct Config {
     #[arg(long, env = "CALLER_CACHE_TTL", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
     pub caller_cache_ttl: Duration,
 
+    /// How many users' cards (key, email, creation time) a replica keeps for nested lists of
+    /// users, which then read the link index alone (PostgreSQL; 0 keeps none).
+    #[arg(long, env = "USER_CARD_CACHE", default_value_t = 50_000, global = true)]
+    pub user_card_cache: usize,
+
     /// How long a refresh token is valid.
     #[arg(long, env = "REFRESH_TOKEN_TTL", default_value = "30d", value_parser = humantime::parse_duration, global = true)]
     pub refresh_token_ttl: Duration,

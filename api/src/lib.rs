@@ -21,7 +21,12 @@ pub use http::AppState;
 
 /// Connects to the database, applies pending migrations, and builds the state of the server.
 pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
-    let db = db::Db::connect(&config.database_url, config.database_max_connections).await?;
+    let db = db::Db::connect(
+        &config.database_url,
+        config.database_max_connections,
+        config.user_card_cache,
+    )
+    .await?;
     db.migrate().await?;
     let config = Arc::new(config);
     let accounts = auth::Accounts::new(db.clone(), config.clone())

@@ -23,6 +23,7 @@ db_tests!(
 async fn uncached(backend: Backend, test: impl AsyncFnOnce(&TestApp)) {
     let app = TestApp::spawn_with(backend, |config| {
         config.caller_cache_ttl = Duration::ZERO;
+        config.user_card_cache = 0;
     })
     .await;
     test(&app).await;

@@ -22,7 +22,7 @@ use tokio::sync::Mutex;
 
 pub use write::{RequestEnd, WriteTx};
 
-use crate::events::Bus;
+use crate::{events::Bus, store::cards::Cards};
 use write::RequestWrites;
 
 /// How long a SQLite writer waits for the file lock before giving up.
@@ -64,10 +64,17 @@ pub struct Db {
     sqlite_writer: Option<Arc<Mutex<()>>>,
     /// The writes of the mutation request this handle serves, if it serves one.
     request: Option<Arc<RequestWrites>>,
+    /// Users' cards, kept for nested lists.
+    cards: Arc<Cards>,
 }
 
 impl Db {
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbErr> {
+    /// Connects with a pool of `max_connections`, keeping up to `user_cards` cards of users.
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        user_cards: usize,
+    ) -> Result<Self, DbErr> {
         let mut options = ConnectOptions::new(url);
         options
             .max_connections(max_connections)
@@ -101,6 +108,7 @@ impl Db {
             events,
             sqlite_writer,
             request: None,
+            cards: Arc::new(Cards::new(user_cards)),
         })
     }
 
@@ -131,6 +139,11 @@ impl Db {
     /// within it, which PostgreSQL refuses until the transaction ends.
     pub fn pool(&self) -> &DatabaseConnection {
         &self.conn
+    }
+
+    /// The cards kept for nested lists.
+    pub fn cards(&self) -> &Cards {
+        &self.cards
     }
 
     /// The events of every replica.

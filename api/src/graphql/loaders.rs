@@ -328,8 +328,15 @@ impl<R: Relation> Loader<Page<R>> for Batch {
         let mut loaded = HashMap::with_capacity(keys.len());
         for (args, parents) in by_arguments(keys, |key| (&key.args, key.parent)) {
             let conn = self.db.conn();
-            let pages =
-                listing::pages::<R::Child>(&conn, &scope, R::DIRECTION, &parents, args).await?;
+            let pages = listing::pages::<R::Child>(
+                &conn,
+                &scope,
+                R::DIRECTION,
+                &parents,
+                args,
+                self.db.cards(),
+            )
+            .await?;
             loaded.extend(
                 pages
                     .into_iter()

@@ -10,6 +10,8 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, JoinType, Query},
 };
 
+use super::cards::{CardCache, Cards};
+
 /// The caller's reach.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Scope {
@@ -37,6 +39,11 @@ pub trait Scoped: EntityTrait + Default {
     /// The card of a row whose `CARD_COLUMNS` start at column `first` (by position: a page of
     /// a nested list holds thousands of rows, and a lookup by name hashes the name each time).
     fn card(row: &QueryResult, first: usize) -> Result<Self::Card, DbErr>;
+
+    /// The kept cards of `E`, if they are kept.
+    fn cached(_cards: &Cards) -> Option<&CardCache<Self::Card>> {
+        None
+    }
 }
 
 /// What a list holds of a user: never the credentials or the account details, which are read
@@ -69,6 +76,10 @@ impl Scoped for user::Entity {
             email: row.try_get_by_index(first + 1)?,
             created_at: row.try_get_by_index(first + 2)?,
         })
+    }
+
+    fn cached(cards: &Cards) -> Option<&CardCache<UserCard>> {
+        cards.users.as_ref()
     }
 }
 
