@@ -504,27 +504,11 @@ where
     let query = match backend {
         // Each parent's page through a LATERAL join: the plan does not depend on an estimate
         // of how many parents the array holds.
-        DatabaseBackend::Postgres => {
-            let parent_key = Expr::col((Alias::new("parent"), Alias::new("parent")));
-            let mut select = Query::select();
-            select
-                .column((Alias::new("ranked"), Asterisk))
-                .from_function(
-                    Func::cust("unnest").arg(Expr::val(parents.to_vec())),
-                    Alias::new("parent"),
-                )
-                .join_lateral(
-                    JoinType::InnerJoin,
-                    lateral_page::<E>(scope, direction, args, parent_key),
-                    Alias::new("ranked"),
-                    Expr::val(true),
-                )
-                .order_by((Alias::new("ranked"), Alias::new("parent_id")), Order::Asc);
-            for (expr, order) in ranked_order(args.sort.key, read_descending(args)) {
-                select.order_by_expr(expr, order);
-            }
-            select
-        }
+        DatabaseBackend::Postgres => per_parent(
+            parents,
+            lateral_page::<E>(scope, direction, args, parent_key()),
+            args,
+        ),
         _ => {
             let (parent, _) = direction.columns();
             let mut ranked = ranked::<E>(backend, scope, direction, args);
@@ -550,6 +534,34 @@ where
             .push(listed::<E>(&row, &columns, args)?);
     }
     Ok(pages)
+}
+
+/// The key of the parent in a `per_parent` page.
+fn parent_key() -> Expr {
+    Expr::col((Alias::new("parent"), Alias::new("parent")))
+}
+
+/// The pages of every parent in `parents` (PostgreSQL): `page`, whose parent's key is
+/// `parent_key()`, as a LATERAL subquery per parent; sorted by parent, then in the pages' order.
+fn per_parent(parents: &[i64], page: SelectStatement, args: &PageArgs) -> SelectStatement {
+    let mut select = Query::select();
+    select
+        .column((Alias::new("ranked"), Asterisk))
+        .from_function(
+            Func::cust("unnest").arg(Expr::val(parents.to_vec())),
+            Alias::new("parent"),
+        )
+        .join_lateral(
+            JoinType::InnerJoin,
+            page,
+            Alias::new("ranked"),
+            Expr::val(true),
+        )
+        .order_by((Alias::new("ranked"), Alias::new("parent_id")), Order::Asc);
+    for (expr, order) in ranked_order(args.sort.key, read_descending(args)) {
+        select.order_by_expr(expr, order);
+    }
+    select
 }
 
 /// Whether a nested page can be read from the link index alone: in key order (which is the
@@ -578,27 +590,13 @@ async fn cached_pages<E: Scoped>(
     page.expr_as(link_column(child), Alias::new("id"))
         .expr_as(link_column(parent), Alias::new("parent_id"))
         .from(user_profile::Entity)
-        .and_where(link_column(parent).eq(Expr::col((Alias::new("parent"), Alias::new("parent")))))
+        .and_where(link_column(parent).eq(parent_key()))
         .order_by_expr(link_column(child), Order::Asc)
         .limit(args.limit + 1);
     if let Some(visible) = scope.filter(E::KIND, link_column(child)) {
         page.and_where(visible);
     }
-    let query = Query::select()
-        .column((Alias::new("ranked"), Asterisk))
-        .from_function(
-            Func::cust("unnest").arg(Expr::val(parents.to_vec())),
-            Alias::new("parent"),
-        )
-        .join_lateral(
-            JoinType::InnerJoin,
-            page,
-            Alias::new("ranked"),
-            Expr::val(true),
-        )
-        .order_by((Alias::new("ranked"), Alias::new("parent_id")), Order::Asc)
-        .order_by((Alias::new("ranked"), Alias::new("id")), Order::Asc)
-        .to_owned();
+    let query = per_parent(parents, page, args);
     let mut keys = Vec::new();
     let mut parent_keys = Vec::new();
     for row in conn.query_all(&query).await? {
