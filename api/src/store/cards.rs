@@ -3,7 +3,10 @@
 //! user is created with it and deleted whole, and a deleted user's links go with it, so no page
 //! reaches a card it should not show. Each replica keeps its own, up to a number of cards.
 
-use std::{num::NonZeroUsize, sync::Mutex};
+use std::{
+    num::NonZeroUsize,
+    sync::{Mutex, MutexGuard},
+};
 
 use lru::LruCache;
 
@@ -17,12 +20,15 @@ impl<C: Clone> CardCache<C> {
         CardCache(Mutex::new(LruCache::new(capacity)))
     }
 
+    fn cards(&self) -> MutexGuard<'_, LruCache<i64, C>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// The cards of `keys` that are kept, in the order of `keys`, and the keys of the others.
     pub fn get_many(&self, keys: &[i64]) -> (Vec<Option<C>>, Vec<i64>) {
-        let mut cards = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cards = self.cards();
         let mut missing = Vec::new();
         let found = keys
             .iter()
@@ -40,10 +46,7 @@ impl<C: Clone> CardCache<C> {
     }
 
     pub fn put_many(&self, read: impl IntoIterator<Item = (i64, C)>) {
-        let mut cards = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cards = self.cards();
         for (key, card) in read {
             cards.put(key, card);
         }

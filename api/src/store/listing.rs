@@ -319,18 +319,24 @@ fn filter_conditions<E: Scoped>(filter: &Filter) -> Vec<Expr> {
     conditions
 }
 
-/// The columns, conditions and order of one page of `E` (without the parent restriction).
-fn select_page<E: Scoped>(scope: &Scope, args: &PageArgs, visible_key: Expr) -> SelectStatement {
+/// `SELECT` of the cards of `E` (`CARD_COLUMNS`, under their plain names: no prefix to strip
+/// when reading), more columns may follow.
+fn select_cards<E: Scoped>() -> SelectStatement {
     let mut select = Query::select();
-    // Plain column names (no prefix to strip when reading); the other columns' aliases differ.
     for name in E::CARD_COLUMNS {
         select.expr(column::<E>(name));
     }
+    select.from(E::default());
+    select
+}
+
+/// The columns, conditions and order of one page of `E` (without the parent restriction).
+fn select_page<E: Scoped>(scope: &Scope, args: &PageArgs, visible_key: Expr) -> SelectStatement {
+    let mut select = select_cards::<E>();
     // Ordered by key alone, a row's position is its key.
     if args.sort.key != SortKey::Id {
         select.expr_as(args.sort.key.expr::<E>(), Alias::new("sort_value"));
     }
-    select.from(E::default());
     for condition in filter_conditions::<E>(&args.filter) {
         select.and_where(condition);
     }
@@ -638,13 +644,8 @@ async fn by_keys<E: Scoped>(
     conn: &impl ConnectionTrait,
     keys: &[i64],
 ) -> Result<HashMap<i64, E::Card>, DbErr> {
-    let mut select = Query::select();
-    for name in E::CARD_COLUMNS {
-        select.expr(column::<E>(name));
-    }
-    select
-        .from(E::default())
-        .and_where(one_of(DatabaseBackend::Postgres, column::<E>("id"), keys));
+    let mut select = select_cards::<E>();
+    select.and_where(one_of(conn.get_database_backend(), column::<E>("id"), keys));
     let mut cards = HashMap::with_capacity(keys.len());
     for row in conn.query_all(&select).await? {
         cards.insert(row.try_get_by_index(0)?, E::card(&row, 0)?);
