@@ -21,6 +21,11 @@ impl NodeType {
     }
 }
 
+/// The longest `<Type>:<key>`: `Profile:` and the 20 characters of `i64::MIN`.
+const TEXT_MAX: usize = 28;
+/// Its length in base64.
+const ENCODED_MAX: usize = TEXT_MAX.div_ceil(3) * 4;
+
 /// A decoded global ID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NodeId {
@@ -45,16 +50,28 @@ impl NodeId {
         .encode()
     }
 
-    /// The global ID: base64 of `<Type>:<key>`. Written without `format!`: a page of a nested
-    /// list encodes thousands of IDs, and formatting cost more than the rest of an item's answer.
+    /// The global ID: base64 of `<Type>:<key>`.
     pub fn encode(self) -> ID {
+        let mut encoded = Vec::with_capacity(ENCODED_MAX);
+        self.write_encoded(&mut encoded);
+        ID(String::from_utf8(encoded).unwrap_or_default())
+    }
+
+    /// Appends the global ID to `out`. Written without `format!` or a `String`: a page of a
+    /// nested list encodes thousands of IDs, and formatting cost more than the rest of an
+    /// item's answer.
+    pub fn write_encoded(self, out: &mut Vec<u8>) {
         let mut digits = itoa::Buffer::new();
         let (name, key) = (self.node_type.name(), digits.format(self.key));
-        let mut text = Vec::with_capacity(name.len() + 1 + key.len());
-        text.extend_from_slice(name.as_bytes());
-        text.push(b':');
-        text.extend_from_slice(key.as_bytes());
-        ID(STANDARD.encode(text))
+        let mut text = [0; TEXT_MAX];
+        let length = name.len() + 1 + key.len();
+        text[..name.len()].copy_from_slice(name.as_bytes());
+        text[name.len()] = b':';
+        text[name.len() + 1..length].copy_from_slice(key.as_bytes());
+        let mut encoded = [0; ENCODED_MAX];
+        if let Ok(written) = STANDARD.encode_slice(&text[..length], &mut encoded) {
+            out.extend_from_slice(&encoded[..written]);
+        }
     }
 
     /// Decodes any global ID of ours; a malformed one is `BAD_USER_INPUT`.

@@ -4,6 +4,7 @@ mod account;
 mod arguments;
 mod connection;
 mod id;
+mod json;
 mod loaders;
 mod membership;
 mod mutation;
@@ -20,6 +21,7 @@ use async_graphql::{Context, MergedObject, Schema};
 
 pub use account::ClientIp;
 pub use id::{NodeId, NodeType};
+pub use json::to_json;
 pub use loaders::Batch;
 use mutation::Mutation;
 pub use scheduler::Loads;
@@ -58,7 +60,8 @@ pub fn schema(services: Option<(Db, Accounts, Metrics)>, config: &Config) -> Ros
 }
 
 /// Attaches the request data of one GraphQL request: the caller, their address, and a batch
-/// loader scoped to what the caller may see, whose loads `loads` runs.
+/// loader scoped to what the caller may see, whose loads `loads` runs. Its answer must be
+/// written by `to_json`.
 /// `db` is the handle of this request (a mutation's has its transaction).
 pub fn with_request_data(
     request: async_graphql::Request,
@@ -75,6 +78,7 @@ pub fn with_request_data(
         loads,
     );
     request
+        .data(json::Splice)
         .data(credentials)
         .data(ClientIp(ip))
         .data(loader)

@@ -1,6 +1,6 @@
 //! Profiles: the `Profile` object, its queries and its mutations.
 
-use async_graphql::{Context, ID, Object, ScalarType, Value};
+use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::{ProfileRole, profile, user_profile};
 
@@ -12,7 +12,7 @@ use super::{
     },
     id::{NodeId, NodeType},
     loaders::{Batch, ProfileKey, UsersOfProfile},
-    plain::PlainFields,
+    plain::{PlainFields, PlainValue},
     state,
 };
 use crate::{
@@ -136,12 +136,15 @@ impl Profile {
 }
 
 impl PlainFields for Profile {
-    fn plain_field(&self, name: &str) -> Option<Value> {
+    fn plain_field(&self, name: &str) -> Option<PlainValue<'_>> {
         Some(match name {
-            "id" => Value::String(NodeId::profile(self.0.id).0),
-            "name" => Value::String(self.0.name.clone()),
-            "createdAt" => self.0.created_at.to_value(),
-            "updatedAt" => self.0.updated_at.to_value(),
+            "id" => PlainValue::Id(NodeId {
+                node_type: NodeType::Profile,
+                key: self.0.id,
+            }),
+            "name" => PlainValue::Text(&self.0.name),
+            "createdAt" => PlainValue::Time(self.0.created_at),
+            "updatedAt" => PlainValue::Time(self.0.updated_at),
             _ => return None,
         })
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object, ScalarType, Value};
+use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::user;
 
@@ -15,7 +15,7 @@ use super::{
     },
     id::{NodeId, NodeType},
     loaders::{Batch, ProfilesOfUser, RolesOfUser, UserKey},
-    plain::PlainFields,
+    plain::{PlainFields, PlainValue},
 };
 use crate::{
     auth::{
@@ -236,11 +236,14 @@ impl User {
 }
 
 impl PlainFields for User {
-    fn plain_field(&self, name: &str) -> Option<Value> {
+    fn plain_field(&self, name: &str) -> Option<PlainValue<'_>> {
         Some(match name {
-            "id" => Value::String(NodeId::user(self.card.id).0),
-            "email" => Value::String(self.card.email.clone()),
-            "createdAt" => self.card.created_at.to_value(),
+            "id" => PlainValue::Id(NodeId {
+                node_type: NodeType::User,
+                key: self.card.id,
+            }),
+            "email" => PlainValue::Text(&self.card.email),
+            "createdAt" => PlainValue::Time(self.card.created_at),
             _ => return None,
         })
     }

@@ -228,7 +228,7 @@ pub async fn run(
     state
         .metrics
         .request(name.as_deref(), outcome, started.elapsed(), counter.get());
-    let body = match serde_json::to_vec(&response) {
+    let body = match graphql::to_json(&response) {
         Ok(body) if body.len() <= limits.max_response_bytes => body,
         Ok(body) => {
             let message = format!(
