@@ -15,6 +15,7 @@ db_tests!(
     node_resolves_users_and_profiles,
     list_items_answer_alike_however_they_are_resolved,
     link_fields_are_read_however_they_are_selected,
+    connection_fields_answer_alike_however_they_are_selected,
 );
 
 fn field_of(connection: &Value, field: &str) -> Vec<String> {
@@ -390,4 +391,62 @@ async fn link_fields_are_read_however_they_are_selected(app: &TestApp) {
         field_of(&data["node"]["plain"], "email"),
         ["ann@example.com", "bob@example.com"]
     );
+}
+
+/// A connection makes its nodes and edges only when they are selected: selected through a
+/// fragment, an inline fragment or an alias, or `pageInfo` alone, they answer as when selected
+/// directly.
+async fn connection_fields_answer_alike_however_they_are_selected(app: &TestApp) {
+    let ann = app.register("ann@example.com").await;
+    let bob = app.register("bob@example.com").await;
+    let team = app.create_profile(&ann, "Team").await;
+    app.add_manager(&ann, &team, &bob.id, "MANAGER").await;
+    let variables = json!({ "team": team });
+    let direct = app
+        .data_as(
+            &ann.token,
+            "query($team: ID!) { profile(id: $team) { users(first: 1) {
+                nodes { email } edges { cursor node { email } } pageInfo { endCursor hasNextPage }
+            } } }",
+            variables.clone(),
+        )
+        .await;
+    let users = &direct["profile"]["users"];
+    assert_eq!(field_of(users, "email"), ["ann@example.com"]);
+    assert_eq!(users["edges"][0]["node"]["email"], "ann@example.com");
+    assert_eq!(users["pageInfo"]["endCursor"], users["edges"][0]["cursor"]);
+    assert_eq!(users["pageInfo"]["hasNextPage"], true);
+    let indirect = app
+        .data_as(
+            &ann.token,
+            "query($team: ID!) { profile(id: $team) { users(first: 1) {
+                ...Nodes
+                ... on ProfileUserConnection { edges { cursor node { email } } }
+                pageInfo { endCursor hasNextPage }
+            } } }
+            fragment Nodes on ProfileUserConnection { nodes { email } }",
+            variables.clone(),
+        )
+        .await;
+    assert_eq!(indirect, direct);
+    let aliased = app
+        .data_as(
+            &ann.token,
+            "query($team: ID!) { profile(id: $team) { users(first: 1) {
+                nodes: edges { cursor node { email } }
+            } } }",
+            variables.clone(),
+        )
+        .await;
+    assert_eq!(aliased["profile"]["users"]["nodes"], users["edges"]);
+    let page_info = app
+        .data_as(
+            &ann.token,
+            "query($team: ID!) { profile(id: $team) { users(first: 1) {
+                pageInfo { endCursor hasNextPage }
+            } } }",
+            variables,
+        )
+        .await;
+    assert_eq!(page_info["profile"]["users"]["pageInfo"], users["pageInfo"]);
 }

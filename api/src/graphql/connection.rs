@@ -27,7 +27,7 @@ use crate::{
     config::Limits,
     error::{AppError, AppResult},
     store::{
-        listing::{self, Filter, Link, PageArgs, Position, Sort, SortKey, SortValue},
+        listing::{self, Filter, Link, Listed, PageArgs, Position, Sort, SortKey, SortValue},
         visibility::Scoped,
     },
 };
@@ -206,7 +206,7 @@ pub enum Total {
 
 /// The connection fields beyond edges and page info: the page's nodes (answered in one pass
 /// when their selection allows) and the size of the whole list.
-pub struct ListFields<T> {
+pub struct ListFields<T: PlainFields> {
     nodes: PlainList<T>,
     total: Total,
 }
@@ -330,10 +330,9 @@ pub type ProfileUserConnection = Connection<
     DisableNodesField,
 >;
 
-/// An object that lists hold: a wrapper of an entity's model.
-pub trait ListItem: PlainFields + Sized {
+/// An object that lists hold: a wrapper of the card of an entity's row.
+pub trait ListItem: PlainFields<Card = <Self::Entity as Scoped>::Card> {
     type Entity: Scoped;
-    fn wrap(card: <Self::Entity as Scoped>::Card) -> Self;
 }
 
 /// What a list is: its kind, its order and filter, and where its total comes from.
@@ -362,10 +361,14 @@ where
     let rows = listing::page::<N::Entity>(&state(ctx)?.conn(), &scope, &args)
         .await
         .map_err(AppError::from)?;
-    let rows = rows
-        .into_iter()
-        .map(|row| (row.position, N::wrap(row.node), EmptyFields));
-    Ok(connect(list.kind, list.total, &args, rows.collect()))
+    Ok(connect(
+        ctx,
+        list.kind,
+        list.total,
+        &args,
+        Arc::new(rows),
+        |_| EmptyFields,
+    ))
 }
 
 /// The page a list's arguments ask for, with the links when `links`.
@@ -484,22 +487,21 @@ where
             .await?
             .unwrap_or_default(),
     };
-    // Usually the only holder of the page once the loader has handed it out: then taken, not
-    // copied (a page read ahead stays with its parent, and is copied).
-    let rows = Arc::unwrap_or_clone(rows)
-        .into_iter()
-        .map(|row| (row.position, N::wrap(row.node), LinkFields(row.link)))
-        .collect();
-    Ok(connect(list.kind, list.total, &args, rows))
+    Ok(connect(ctx, list.kind, list.total, &args, rows, |row| {
+        LinkFields(row.link.clone())
+    }))
 }
 
 /// Builds a connection from the rows of a page in read order (reversed for `last`), at most
-/// one more than the page holds.
+/// one more than the page holds. Its edges and nodes are made only when selected, and share
+/// the rows.
 fn connect<N, E, C, EN>(
+    ctx: &Context<'_>,
     kind: ListKind,
     total: Total,
     args: &PageArgs,
-    mut rows: Vec<(Position, N, E)>,
+    rows: Arc<Vec<Listed<N::Card>>>,
+    edge_fields: fn(&Listed<N::Card>) -> E,
 ) -> Connection<Cursor, Plain<N>, ListFields<N>, E, C, EN, DisableNodesField>
 where
     N: PlainFields,
@@ -509,27 +511,47 @@ where
 {
     let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
     let more = rows.len() > limit;
-    rows.truncate(limit);
+    let shown = rows.len().min(limit);
     let (has_previous_page, has_next_page) = if args.backward {
-        rows.reverse();
         (more, args.before.is_some())
     } else {
         (args.after.is_some(), more)
     };
-    let mut nodes = Vec::with_capacity(rows.len());
-    let edges = rows
-        .into_iter()
-        .map(|(position, node, fields)| {
-            let cursor = Cursor {
-                list: kind,
-                sort: args.sort,
-                position,
-            };
-            let node = Plain(Arc::new(node));
-            nodes.push(node.clone());
-            Edge::with_additional_fields(cursor, node, fields)
-        })
-        .collect();
+    let order: Vec<usize> = if args.backward {
+        (0..shown).rev().collect()
+    } else {
+        (0..shown).collect()
+    };
+    let selection = ctx.look_ahead();
+    let nodes = if selection.field("nodes").exists() {
+        order
+            .iter()
+            .map(|&index| Plain::new(rows.clone(), index))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // The page's cursors are read from its edges.
+    let edges = if selection.field("edges").exists() || selection.field("pageInfo").exists() {
+        order
+            .iter()
+            .map(|&index| {
+                let row = &rows[index];
+                let cursor = Cursor {
+                    list: kind,
+                    sort: args.sort,
+                    position: row.position.clone(),
+                };
+                Edge::with_additional_fields(
+                    cursor,
+                    Plain::new(rows.clone(), index),
+                    edge_fields(row),
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let fields = ListFields {
         nodes: PlainList(nodes),
         total,

@@ -16,6 +16,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 
 use super::{id::NodeId, json};
+use crate::store::listing::Listed;
 
 /// The value of a plain field.
 pub enum PlainValue<'a> {
@@ -48,13 +49,19 @@ impl PlainValue<'_> {
     }
 }
 
-/// An object some of whose fields are read from the object alone, without the context.
-pub trait PlainFields: OutputType {
-    /// The value of field `name` when it is one of those, `None` for any other field. It must
-    /// be what the field's resolver answers: a field with a guard, arguments or a check of the
-    /// caller is not plain (`traversal::list_items_answer_alike_however_they_are_resolved`
-    /// compares both ways).
-    fn plain_field(&self, name: &str) -> Option<PlainValue<'_>>;
+/// An object that lists hold, made from what a list reads of each row (its card), some of
+/// whose fields are read from the card alone, without the context.
+pub trait PlainFields: OutputType + Sized {
+    type Card: Clone + Send + Sync + 'static;
+
+    /// The object of a listed card.
+    fn of_card(card: Self::Card) -> Self;
+
+    /// The value of field `name` of `card` when it is one of those, `None` for any other
+    /// field. It must be what the field's resolver answers: a field with a guard, arguments or
+    /// a check of the caller is not plain
+    /// (`traversal::list_items_answer_alike_however_they_are_resolved` compares both ways).
+    fn plain_field<'c>(card: &'c Self::Card, name: &str) -> Option<PlainValue<'c>>;
 }
 
 /// The fields a selection asks of each item, by response key, when they are all plain;
@@ -92,12 +99,12 @@ impl<'s> PlainSelection<'s> {
     }
 
     /// The answer for `item`, `None` when a field is not plain.
-    fn answer<T: PlainFields>(&self, item: &T) -> Option<Value> {
+    fn answer<T: PlainFields>(&self, item: &Plain<T>) -> Option<Value> {
         let mut object = IndexMap::with_capacity(self.fields.len());
         for (key, field) in &self.fields {
             let value = match field {
-                PlainField::TypeName => Value::String(item.introspection_type_name().into_owned()),
-                PlainField::Named(name) => item.plain_field(name)?.to_value(),
+                PlainField::TypeName => Value::String(T::type_name().into_owned()),
+                PlainField::Named(name) => T::plain_field(item.card(), name)?.to_value(),
             };
             object.insert((*key).clone(), value);
         }
@@ -130,10 +137,8 @@ impl<'s> PlainSelection<'s> {
                 }
                 out.extend_from_slice(key);
                 match plain {
-                    PlainField::TypeName => {
-                        json::write_str(&mut out, &item.0.introspection_type_name());
-                    }
-                    PlainField::Named(name) => item.0.plain_field(name)?.write(&mut out),
+                    PlainField::TypeName => json::write_str(&mut out, &T::type_name()),
+                    PlainField::Named(name) => T::plain_field(item.card(), name)?.write(&mut out),
                 }
             }
             out.push(b'}');
@@ -143,14 +148,21 @@ impl<'s> PlainSelection<'s> {
     }
 }
 
-/// A list item of type `T`, the same type in the schema, answered in one pass when it can be;
-/// shared by the edge and the `nodes` list that show it.
-#[derive(Debug)]
-pub struct Plain<T>(pub Arc<T>);
+/// A list item of type `T`, the same type in the schema, answered in one pass when it can be:
+/// a row of a page, which the connection's edges and nodes share.
+pub struct Plain<T: PlainFields> {
+    rows: Arc<Vec<Listed<T::Card>>>,
+    index: usize,
+}
 
-impl<T> Clone for Plain<T> {
-    fn clone(&self) -> Self {
-        Plain(self.0.clone())
+impl<T: PlainFields> Plain<T> {
+    /// Row `index` of `rows`.
+    pub fn new(rows: Arc<Vec<Listed<T::Card>>>, index: usize) -> Self {
+        Plain { rows, index }
+    }
+
+    fn card(&self) -> &T::Card {
+        &self.rows[self.index].node
     }
 }
 
@@ -172,16 +184,16 @@ impl<T: PlainFields> OutputType for Plain<T> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        match PlainSelection::of(ctx).and_then(|selection| selection.answer(&*self.0)) {
+        match PlainSelection::of(ctx).and_then(|selection| selection.answer(self)) {
             Some(value) => Ok(value),
-            None => self.0.resolve(ctx, field).await,
+            None => T::of_card(self.card().clone()).resolve(ctx, field).await,
         }
     }
 }
 
 /// A list of `T`s, `[T!]!` in the schema, answered in one pass when its items' selection is
 /// plain, item by item otherwise.
-pub struct PlainList<T>(pub Vec<Plain<T>>);
+pub struct PlainList<T: PlainFields>(pub Vec<Plain<T>>);
 
 impl<T: PlainFields> OutputType for PlainList<T> {
     fn type_name() -> Cow<'static, str> {
@@ -210,7 +222,7 @@ impl<T: PlainFields> OutputType for PlainList<T> {
             } else if let Some(items) = self
                 .0
                 .iter()
-                .map(|item| selection.answer(&*item.0))
+                .map(|item| selection.answer(item))
                 .collect::<Option<Vec<_>>>()
             {
                 return Ok(Value::List(items));

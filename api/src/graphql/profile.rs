@@ -136,15 +136,21 @@ impl Profile {
 }
 
 impl PlainFields for Profile {
-    fn plain_field(&self, name: &str) -> Option<PlainValue<'_>> {
+    type Card = profile::Model;
+
+    fn of_card(model: profile::Model) -> Self {
+        Profile::new(model)
+    }
+
+    fn plain_field<'c>(model: &'c profile::Model, name: &str) -> Option<PlainValue<'c>> {
         Some(match name {
             "id" => PlainValue::Id(NodeId {
                 node_type: NodeType::Profile,
-                key: self.0.id,
+                key: model.id,
             }),
-            "name" => PlainValue::Text(&self.0.name),
-            "createdAt" => PlainValue::Time(self.0.created_at),
-            "updatedAt" => PlainValue::Time(self.0.updated_at),
+            "name" => PlainValue::Text(&model.name),
+            "createdAt" => PlainValue::Time(model.created_at),
+            "updatedAt" => PlainValue::Time(model.updated_at),
             _ => return None,
         })
     }
@@ -152,10 +158,6 @@ impl PlainFields for Profile {
 
 impl ListItem for Profile {
     type Entity = profile::Entity;
-
-    fn wrap(model: profile::Model) -> Self {
-        Profile::new(model)
-    }
 }
 
 #[derive(Default)]

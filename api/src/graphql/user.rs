@@ -28,7 +28,7 @@ use crate::{
 /// A person who manages profiles.
 #[derive(Clone, Debug)]
 pub struct User {
-    card: UserCard,
+    card: Arc<UserCard>,
     /// The whole row, when it is at hand; lists read only the card.
     account: Option<Arc<user::Model>>,
     /// Just signed in by this request: its account details are the caller's own.
@@ -40,7 +40,7 @@ pub struct User {
 impl User {
     pub fn new(model: user::Model) -> Self {
         User {
-            card: UserCard::from(&model),
+            card: Arc::new(UserCard::from(&model)),
             account: Some(Arc::new(model)),
             signed_in: false,
             profiles: ReadAhead::default(),
@@ -96,7 +96,7 @@ impl User {
         }
     }
 
-    fn from_card(card: UserCard) -> Self {
+    fn from_card(card: Arc<UserCard>) -> Self {
         User {
             card,
             account: None,
@@ -236,14 +236,20 @@ impl User {
 }
 
 impl PlainFields for User {
-    fn plain_field(&self, name: &str) -> Option<PlainValue<'_>> {
+    type Card = Arc<UserCard>;
+
+    fn of_card(card: Arc<UserCard>) -> Self {
+        User::from_card(card)
+    }
+
+    fn plain_field<'c>(card: &'c Arc<UserCard>, name: &str) -> Option<PlainValue<'c>> {
         Some(match name {
             "id" => PlainValue::Id(NodeId {
                 node_type: NodeType::User,
-                key: self.card.id,
+                key: card.id,
             }),
-            "email" => PlainValue::Text(&self.card.email),
-            "createdAt" => PlainValue::Time(self.card.created_at),
+            "email" => PlainValue::Text(&card.email),
+            "createdAt" => PlainValue::Time(card.created_at),
             _ => return None,
         })
     }
@@ -251,10 +257,6 @@ impl PlainFields for User {
 
 impl ListItem for User {
     type Entity = user::Entity;
-
-    fn wrap(card: UserCard) -> Self {
-        User::from_card(card)
-    }
 }
 
 #[derive(Default)]

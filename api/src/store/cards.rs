@@ -5,7 +5,7 @@
 
 use std::{
     num::NonZeroUsize,
-    sync::{Mutex, MutexGuard},
+    sync::{Arc, Mutex, MutexGuard},
 };
 
 use lru::LruCache;
@@ -55,7 +55,7 @@ impl<C: Clone> CardCache<C> {
 
 /// The caches of cards of a replica.
 pub struct Cards {
-    pub users: Option<CardCache<UserCard>>,
+    pub users: Option<CardCache<Arc<UserCard>>>,
 }
 
 impl Cards {

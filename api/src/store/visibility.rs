@@ -3,6 +3,8 @@
 //! A profile is visible to its managers and to holders of `profiles:read`. A user is visible
 //! to themself, to the users who share a profile with them, and to holders of `users:read`.
 
+use std::sync::Arc;
+
 use entity::{profile, user, user_profile};
 use sea_orm::{
     DbErr, EntityTrait, QueryResult,
@@ -68,17 +70,18 @@ impl From<&user::Model> for UserCard {
 impl Scoped for user::Entity {
     const KIND: Kind = Kind::User;
     const CARD_COLUMNS: &'static [&'static str] = &["id", "email", "created_at"];
-    type Card = UserCard;
+    /// Shared: a page of users is thousands of cards, mostly taken from `Cards`.
+    type Card = Arc<UserCard>;
 
-    fn card(row: &QueryResult, first: usize) -> Result<UserCard, DbErr> {
-        Ok(UserCard {
+    fn card(row: &QueryResult, first: usize) -> Result<Arc<UserCard>, DbErr> {
+        Ok(Arc::new(UserCard {
             id: row.try_get_by_index(first)?,
             email: row.try_get_by_index(first + 1)?,
             created_at: row.try_get_by_index(first + 2)?,
-        })
+        }))
     }
 
-    fn cached(cards: &Cards) -> Option<&CardCache<UserCard>> {
+    fn cached(cards: &Cards) -> Option<&CardCache<Arc<UserCard>>> {
         cards.users.as_ref()
     }
 }
