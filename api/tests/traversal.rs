@@ -445,8 +445,25 @@ async fn connection_fields_answer_alike_however_they_are_selected(app: &TestApp)
             "query($team: ID!) { profile(id: $team) { users(first: 1) {
                 pageInfo { endCursor hasNextPage }
             } } }",
-            variables,
+            variables.clone(),
         )
         .await;
     assert_eq!(page_info["profile"]["users"]["pageInfo"], users["pageInfo"]);
+    // Nodes alone are written in one pass; with `totalCount`, field by field.
+    let query = |extra: &str| {
+        format!(
+            "query($team: ID!) {{ profile(id: $team) {{ users {{
+                kind: __typename list: nodes {{ email }} {extra}
+            }} }} }}"
+        )
+    };
+    let one_pass = app.data_as(&ann.token, &query(""), variables.clone()).await;
+    let by_field = app
+        .data_as(&ann.token, &query("totalCount"), variables)
+        .await;
+    let users = &one_pass["profile"]["users"];
+    assert_eq!(users["kind"], "ProfileUserConnection");
+    assert_eq!(users["list"], by_field["profile"]["users"]["list"]);
+    assert_eq!(users["kind"], by_field["profile"]["users"]["kind"]);
+    assert_eq!(by_field["profile"]["users"]["totalCount"], 2);
 }

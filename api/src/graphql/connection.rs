@@ -4,10 +4,7 @@ use std::{borrow::Cow, sync::Arc};
 
 use async_graphql::{
     Context, InputType, Lookahead, Name, Object, OutputType, TypeName, Value as ConstValue,
-    connection::{
-        Connection, ConnectionNameType, CursorType, DisableNodesField, Edge, EdgeNameType,
-        EmptyFields,
-    },
+    connection::{Connection, ConnectionNameType, CursorType, Edge, EdgeNameType, EmptyFields},
     dataloader::Loader,
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -17,7 +14,7 @@ use serde_json::{Value, json};
 use super::{
     loaders::{Batch, Children, Page, Relation},
     membership::ProfileRole,
-    plain::{Plain, PlainFields, PlainList},
+    plain::{Plain, PlainConnection, PlainFields, PlainList},
     profile::Profile,
     state,
     user::User,
@@ -207,7 +204,7 @@ pub enum Total {
 /// The connection fields beyond edges and page info: the page's nodes (answered in one pass
 /// when their selection allows) and the size of the whole list.
 pub struct ListFields<T: PlainFields> {
-    nodes: PlainList<T>,
+    pub(super) nodes: PlainList<T>,
     total: Total,
 }
 
@@ -293,42 +290,13 @@ names!(
     ProfileUserEdgeName = "ProfileUserEdge"
 );
 
-pub type UserConnection = Connection<
-    Cursor,
-    Plain<User>,
-    ListFields<User>,
-    EmptyFields,
-    UserConnectionName,
-    UserEdgeName,
-    DisableNodesField,
->;
-pub type ProfileConnection = Connection<
-    Cursor,
-    Plain<Profile>,
-    ListFields<Profile>,
-    EmptyFields,
-    ProfileConnectionName,
-    ProfileEdgeName,
-    DisableNodesField,
->;
-pub type UserProfileConnection = Connection<
-    Cursor,
-    Plain<Profile>,
-    ListFields<Profile>,
-    LinkFields,
-    UserProfileConnectionName,
-    UserProfileEdgeName,
-    DisableNodesField,
->;
-pub type ProfileUserConnection = Connection<
-    Cursor,
-    Plain<User>,
-    ListFields<User>,
-    LinkFields,
-    ProfileUserConnectionName,
-    ProfileUserEdgeName,
-    DisableNodesField,
->;
+pub type UserConnection = PlainConnection<User, EmptyFields, UserConnectionName, UserEdgeName>;
+pub type ProfileConnection =
+    PlainConnection<Profile, EmptyFields, ProfileConnectionName, ProfileEdgeName>;
+pub type UserProfileConnection =
+    PlainConnection<Profile, LinkFields, UserProfileConnectionName, UserProfileEdgeName>;
+pub type ProfileUserConnection =
+    PlainConnection<User, LinkFields, ProfileUserConnectionName, ProfileUserEdgeName>;
 
 /// An object that lists hold: a wrapper of the card of an entity's row.
 pub trait ListItem: PlainFields<Card = <Self::Entity as Scoped>::Card> {
@@ -348,9 +316,7 @@ pub async fn top_level<N, C, EN>(
     ctx: &Context<'_>,
     list: List,
     paging: Paging,
-) -> async_graphql::Result<
-    Connection<Cursor, Plain<N>, ListFields<N>, EmptyFields, C, EN, DisableNodesField>,
->
+) -> async_graphql::Result<PlainConnection<N, EmptyFields, C, EN>>
 where
     N: ListItem,
     C: ConnectionNameType,
@@ -469,9 +435,7 @@ pub async fn nested<R, N, C, EN>(
     list: List,
     paging: Paging,
     ahead: &ReadAhead<R>,
-) -> async_graphql::Result<
-    Connection<Cursor, Plain<N>, ListFields<N>, LinkFields, C, EN, DisableNodesField>,
->
+) -> async_graphql::Result<PlainConnection<N, LinkFields, C, EN>>
 where
     R: Relation<Child = N::Entity>,
     N: ListItem,
@@ -502,7 +466,7 @@ fn connect<N, E, C, EN>(
     args: &PageArgs,
     rows: Arc<Vec<Listed<N::Card>>>,
     edge_fields: fn(&Listed<N::Card>) -> E,
-) -> Connection<Cursor, Plain<N>, ListFields<N>, E, C, EN, DisableNodesField>
+) -> PlainConnection<N, E, C, EN>
 where
     N: PlainFields,
     E: async_graphql::ObjectType,
@@ -559,5 +523,5 @@ where
     let mut connection =
         Connection::with_additional_fields(has_previous_page, has_next_page, fields);
     connection.edges = edges;
-    connection
+    PlainConnection(connection)
 }

@@ -53,7 +53,7 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
 /// The answer as JSON, in the shape async-graphql writes it (`data`, then `extensions` and
 /// `errors` when there are any), spliced values copied in.
 pub fn to_json(response: &Response) -> serde_json::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(1024);
+    let mut out = Vec::with_capacity(1024 + estimate(&response.data));
     out.extend_from_slice(b"{\"data\":");
     write_value(&mut out, &response.data)?;
     if !response.extensions.is_empty() {
@@ -70,6 +70,20 @@ pub fn to_json(response: &Response) -> serde_json::Result<Vec<u8>> {
     }
     out.push(b'}');
     Ok(out)
+}
+
+/// About how long `value` is written: the answer is written once, not copied as it grows.
+fn estimate(value: &Value) -> usize {
+    match value {
+        _ if let Some(json) = splice_of(value) => json.len(),
+        Value::List(items) => items.iter().map(|item| 1 + estimate(item)).sum(),
+        Value::Object(object) => object
+            .iter()
+            .map(|(key, item)| key.len() + 4 + estimate(item))
+            .sum(),
+        Value::String(text) => text.len() + 2,
+        _ => 8,
+    }
 }
 
 fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {

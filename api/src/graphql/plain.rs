@@ -7,7 +7,8 @@
 use std::{borrow::Cow, sync::Arc};
 
 use async_graphql::{
-    ContextSelectionSet, Name, OutputType, Positioned, ScalarType, ServerResult, Value,
+    ContextSelectionSet, Name, ObjectType, OutputType, Positioned, ScalarType, ServerResult, Value,
+    connection::{Connection, ConnectionNameType, DisableNodesField, EdgeNameType},
     indexmap::IndexMap,
     parser::types::{Field, Selection},
     registry::Registry,
@@ -15,7 +16,11 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{id::NodeId, json};
+use super::{
+    connection::{Cursor, ListFields},
+    id::NodeId,
+    json,
+};
 use crate::store::listing::Listed;
 
 /// The value of a plain field.
@@ -111,8 +116,8 @@ impl<'s> PlainSelection<'s> {
         Some(Value::Object(object))
     }
 
-    /// The answers for `items` written as a JSON list, `None` when a field is not plain.
-    fn write<T: PlainFields>(&self, items: &[Plain<T>]) -> Option<Vec<u8>> {
+    /// Appends the answers for `items` as a JSON list; `None` when a field is not plain.
+    fn write<T: PlainFields>(&self, out: &mut Vec<u8>, items: &[Plain<T>]) -> Option<()> {
         // Each field's `"key":`, written once.
         let keys: Vec<Vec<u8>> = self
             .fields
@@ -124,7 +129,7 @@ impl<'s> PlainSelection<'s> {
                 written
             })
             .collect();
-        let mut out = Vec::with_capacity(items.len() * 64);
+        out.reserve(items.len() * 64);
         out.push(b'[');
         for (index, item) in items.iter().enumerate() {
             if index > 0 {
@@ -137,14 +142,14 @@ impl<'s> PlainSelection<'s> {
                 }
                 out.extend_from_slice(key);
                 match plain {
-                    PlainField::TypeName => json::write_str(&mut out, &T::type_name()),
-                    PlainField::Named(name) => T::plain_field(item.card(), name)?.write(&mut out),
+                    PlainField::TypeName => json::write_str(out, &T::type_name()),
+                    PlainField::Named(name) => T::plain_field(item.card(), name)?.write(out),
                 }
             }
             out.push(b'}');
         }
         out.push(b']');
-        Some(out)
+        Some(())
     }
 }
 
@@ -216,7 +221,8 @@ impl<T: PlainFields> OutputType for PlainList<T> {
         // Every item has the same selection: if the first is not plain, none is.
         if let Some(selection) = PlainSelection::of(ctx) {
             if json::splices(ctx) {
-                if let Some(written) = selection.write(&self.0) {
+                let mut written = Vec::new();
+                if selection.write(&mut written, &self.0).is_some() {
                     return Ok(json::spliced(written));
                 }
             } else if let Some(items) = self
@@ -229,5 +235,92 @@ impl<T: PlainFields> OutputType for PlainList<T> {
             }
         }
         resolve_list(ctx, field, &self.0, Some(self.0.len())).await
+    }
+}
+
+/// The connection of a list of `N`s, answered in one pass when its selection asks for nothing
+/// but plain nodes (and `__typename`), as the inner levels of nested lists usually do; as any
+/// connection otherwise.
+pub struct PlainConnection<N, E, C, EN>(
+    pub Connection<Cursor, Plain<N>, ListFields<N>, E, C, EN, DisableNodesField>,
+)
+where
+    N: PlainFields,
+    E: ObjectType,
+    C: ConnectionNameType,
+    EN: EdgeNameType;
+
+type Inner<N, E, C, EN> = Connection<Cursor, Plain<N>, ListFields<N>, E, C, EN, DisableNodesField>;
+
+impl<N, E, C, EN> PlainConnection<N, E, C, EN>
+where
+    N: PlainFields,
+    E: ObjectType,
+    C: ConnectionNameType,
+    EN: EdgeNameType,
+{
+    /// The answer as JSON, `None` unless every selected field is `nodes` with a plain
+    /// selection, or `__typename`.
+    fn write(&self, ctx: &ContextSelectionSet<'_>) -> Option<Vec<u8>> {
+        let nodes = &self.0.additional_fields.nodes.0;
+        let mut out = Vec::with_capacity(16 + nodes.len() * 64);
+        out.push(b'{');
+        for (index, selection) in ctx.item.node.items.iter().enumerate() {
+            let Selection::Field(field) = &selection.node else {
+                return None;
+            };
+            let field = &field.node;
+            if !field.directives.is_empty() {
+                return None;
+            }
+            if index > 0 {
+                out.push(b',');
+            }
+            json::write_str(&mut out, field.response_key().node.as_str());
+            out.push(b':');
+            match field.name.node.as_str() {
+                "__typename" => json::write_str(&mut out, &Inner::<N, E, C, EN>::type_name()),
+                "nodes" => {
+                    let items = ctx.with_selection_set(&field.selection_set);
+                    PlainSelection::of(&items)?.write(&mut out, nodes)?;
+                }
+                _ => return None,
+            }
+        }
+        out.push(b'}');
+        Some(out)
+    }
+}
+
+impl<N, E, C, EN> OutputType for PlainConnection<N, E, C, EN>
+where
+    N: PlainFields,
+    E: ObjectType,
+    C: ConnectionNameType,
+    EN: EdgeNameType,
+{
+    fn type_name() -> Cow<'static, str> {
+        Inner::<N, E, C, EN>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        Inner::<N, E, C, EN>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        Inner::<N, E, C, EN>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        if json::splices(ctx)
+            && let Some(written) = self.write(ctx)
+        {
+            return Ok(json::spliced(written));
+        }
+        self.0.resolve(ctx, field).await
     }
 }

@@ -632,21 +632,19 @@ async fn cached_pages<E: Scoped>(
     let mut found = found.into_iter();
     let mut pages = HashMap::with_capacity(keys_of.len());
     for (parent_id, keys) in keys_of {
-        let page = keys
-            .into_iter()
-            .zip(found.by_ref())
+        let mut page = Vec::with_capacity(keys.len());
+        for (id, card) in keys.into_iter().zip(found.by_ref()) {
             // A row deleted after its link was read is left out.
-            .filter_map(|(id, card)| {
-                Some(Listed {
-                    node: card?,
-                    link: None,
-                    position: Position {
-                        value: SortValue::Null,
-                        id,
-                    },
-                })
-            })
-            .collect();
+            let Some(node) = card else { continue };
+            page.push(Listed {
+                node,
+                link: None,
+                position: Position {
+                    value: SortValue::Null,
+                    id,
+                },
+            });
+        }
         pages.insert(parent_id, page);
     }
     Ok(pages)
