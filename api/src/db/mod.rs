@@ -1,6 +1,7 @@
 //! The database handle: connecting to SQLite or PostgreSQL, migrations, write transactions,
 //! and counting the SQL statements each request runs.
 
+mod queues;
 mod write;
 
 use std::{
@@ -23,6 +24,7 @@ use tokio::sync::Mutex;
 pub use write::{RequestEnd, WriteTx};
 
 use crate::{events::Bus, store::cards::Cards};
+use queues::RowQueues;
 use write::RequestWrites;
 
 /// How long a SQLite writer waits for the file lock before giving up.
@@ -66,6 +68,8 @@ pub struct Db {
     request: Option<Arc<RequestWrites>>,
     /// Users' cards, kept for nested lists.
     cards: Arc<Cards>,
+    /// The writers of each link, by (user, profile), on PostgreSQL.
+    link_writers: Option<Arc<RowQueues<(i64, i64)>>>,
 }
 
 impl Db {
@@ -103,12 +107,15 @@ impl Db {
         let sqlite_writer = (conn.get_database_backend() == DatabaseBackend::Sqlite)
             .then(|| Arc::new(Mutex::new(())));
         let events = Bus::start(conn.get_database_backend(), url).await;
+        let link_writers =
+            (conn.get_database_backend() == DatabaseBackend::Postgres).then(RowQueues::new);
         Ok(Db {
             conn,
             events,
             sqlite_writer,
             request: None,
             cards: Arc::new(Cards::new(user_cards)),
+            link_writers,
         })
     }
 

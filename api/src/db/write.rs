@@ -16,7 +16,7 @@ use sea_orm::{
 };
 use tokio::sync::{OnceCell, OwnedMutexGuard};
 
-use super::Db;
+use super::{Db, queues::QueueTurn};
 use crate::events::{Bus, Event};
 
 impl Db {
@@ -24,16 +24,30 @@ impl Db {
     /// the request's one transaction, begun by its first write; its `commit` then leaves the
     /// commit to the request's end.
     pub async fn begin_write(&self) -> Result<WriteTx<'_>, DbErr> {
+        self.begin(None).await
+    }
+
+    /// Begins a transaction whose first write is to the link of `(user, profile)`: begun in
+    /// its turn among this replica's writers of that link (`queues`), unless it has begun.
+    pub async fn begin_link_write(&self, user: i64, profile: i64) -> Result<WriteTx<'_>, DbErr> {
+        self.begin(Some((user, profile))).await
+    }
+
+    async fn begin(&self, link: Option<(i64, i64)>) -> Result<WriteTx<'_>, DbErr> {
         match &self.request {
             Some(request) => {
-                let writer = request.tx.get_or_try_init(|| self.writer()).await?;
+                let writer = request.tx.get_or_try_init(|| self.writer(link)).await?;
                 Ok(WriteTx::Request(writer))
             }
-            None => Ok(WriteTx::Own(self.writer().await?)),
+            None => Ok(WriteTx::Own(self.writer(link).await?)),
         }
     }
 
-    async fn writer(&self) -> Result<Writer, DbErr> {
+    async fn writer(&self, link: Option<(i64, i64)>) -> Result<Writer, DbErr> {
+        let turn = match (&self.link_writers, link) {
+            (Some(queues), Some(link)) => Some(queues.turn(link).await),
+            _ => None,
+        };
         let guard = match &self.sqlite_writer {
             Some(lock) => Some(lock.clone().lock_owned().await),
             None => None,
@@ -45,6 +59,7 @@ impl Db {
             pending: std::sync::Mutex::default(),
             account_changed: AtomicBool::new(false),
             guard,
+            turn,
         })
     }
 
@@ -237,6 +252,8 @@ pub struct Writer {
     account_changed: AtomicBool,
     /// SQLite's writer lock, held until the transaction ends.
     guard: Option<OwnedMutexGuard<()>>,
+    /// Its turn among the writers of a link, held until the transaction ends.
+    turn: Option<QueueTurn<(i64, i64)>>,
 }
 
 impl Writer {
@@ -297,13 +314,13 @@ impl Drop for Writer {
         };
         // A dropped transaction would only be rolled back when its connection is next used:
         // roll it back now, and let the next SQLite writer in only then.
-        let guard = self.guard.take();
+        let (guard, turn) = (self.guard.take(), self.turn.take());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 if let Err(err) = tx.rollback().await {
                     tracing::warn!(error = %err, "could not roll back a transaction");
                 }
-                drop(guard);
+                drop((guard, turn));
             });
         }
     }

@@ -143,7 +143,7 @@ async fn change_unlocked(
     user_key: i64,
     role: Option<ProfileRole>,
 ) -> AppResult<Option<MembershipPayload>> {
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_link_write(user_key, profile_key).await?;
     // `add` and `remove` publish what they changed with the transaction.
     let (link, changed) = match role {
         Some(role) => {
