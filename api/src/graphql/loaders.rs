@@ -251,6 +251,7 @@ impl Batch {
             R::DIRECTION,
             parent,
             args,
+            self.db.cards(),
         )
         .await?;
         Ok(read.map(|(model, rows)| (model, Arc::new(rows))))

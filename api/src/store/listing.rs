@@ -581,6 +581,27 @@ fn by_links_alone(args: &PageArgs) -> bool {
         && !args.links
 }
 
+/// One parent's page of keys of `E` along `direction` from the link index alone, in key order
+/// (PostgreSQL, for an `ARRAY`): `parent_key` is the parent's key in the enclosing statement.
+fn link_keys<E: Scoped>(
+    scope: &Scope,
+    direction: Direction,
+    args: &PageArgs,
+    parent_key: Expr,
+) -> Expr {
+    let (parent, child) = direction.columns();
+    let mut page = Query::select();
+    page.expr(link_column(child))
+        .from(user_profile::Entity)
+        .and_where(link_column(parent).eq(parent_key))
+        .order_by_expr(link_column(child), Order::Asc)
+        .limit(args.limit + 1);
+    if let Some(visible) = scope.filter(E::KIND, link_column(child)) {
+        page.and_where(visible);
+    }
+    Expr::cust_with_expr("ARRAY $1", page)
+}
+
 /// `pages` from the link index alone (PostgreSQL), the rows' cards taken from `cache`: one
 /// statement for the keys of every parent's page — a row per parent, its keys in an array,
 /// which PostgreSQL builds and the server decodes for a fraction of a row per key — and one more
@@ -593,19 +614,9 @@ async fn cached_pages<E: Scoped>(
     args: &PageArgs,
     cache: &CardCache<E::Card>,
 ) -> Result<HashMap<i64, Vec<Listed<E::Card>>>, DbErr> {
-    let (parent, child) = direction.columns();
-    let mut page = Query::select();
-    page.expr(link_column(child))
-        .from(user_profile::Entity)
-        .and_where(link_column(parent).eq(parent_key()))
-        .order_by_expr(link_column(child), Order::Asc)
-        .limit(args.limit + 1);
-    if let Some(visible) = scope.filter(E::KIND, link_column(child)) {
-        page.and_where(visible);
-    }
     let query = Query::select()
         .expr(parent_key())
-        .expr(Expr::cust_with_expr("ARRAY $1", page))
+        .expr(link_keys::<E>(scope, direction, args, parent_key()))
         .from_function(
             Func::cust("unnest").arg(Expr::val(parents.to_vec())),
             Alias::new("parent"),
@@ -619,35 +630,49 @@ async fn cached_pages<E: Scoped>(
         ));
     }
     let keys: Vec<i64> = keys_of.iter().flat_map(|(_, keys)| keys).copied().collect();
-    let (mut found, missing) = cache.get_many(&keys);
+    let mut cards = cards_of::<E>(conn, &keys, cache).await?.into_iter();
+    Ok(keys_of
+        .into_iter()
+        .map(|(parent_id, keys)| (parent_id, keyed_page(keys, &mut cards)))
+        .collect())
+}
+
+/// The cards of `keys`, in their order, from `cache`, those not kept read in one statement;
+/// `None` for a row deleted meanwhile.
+async fn cards_of<E: Scoped>(
+    conn: &impl ConnectionTrait,
+    keys: &[i64],
+    cache: &CardCache<E::Card>,
+) -> Result<Vec<Option<E::Card>>, DbErr> {
+    let (mut found, missing) = cache.get_many(keys);
     if !missing.is_empty() {
         let read = by_keys::<E>(conn, &missing).await?;
-        for (card, key) in found.iter_mut().zip(&keys) {
+        for (card, key) in found.iter_mut().zip(keys) {
             if card.is_none() {
                 *card = read.get(key).cloned();
             }
         }
         cache.put_many(read);
     }
-    let mut found = found.into_iter();
-    let mut pages = HashMap::with_capacity(keys_of.len());
-    for (parent_id, keys) in keys_of {
-        let mut page = Vec::with_capacity(keys.len());
-        for (id, card) in keys.into_iter().zip(found.by_ref()) {
-            // A row deleted after its link was read is left out.
-            let Some(node) = card else { continue };
-            page.push(Listed {
-                node,
-                link: None,
-                position: Position {
-                    value: SortValue::Null,
-                    id,
-                },
-            });
-        }
-        pages.insert(parent_id, page);
+    Ok(found)
+}
+
+/// The page of the rows with keys `keys` (in key order), their cards the next of `cards`.
+fn keyed_page<C>(keys: Vec<i64>, cards: &mut impl Iterator<Item = Option<C>>) -> Vec<Listed<C>> {
+    let mut page = Vec::with_capacity(keys.len());
+    for (id, card) in keys.into_iter().zip(cards) {
+        // A row deleted after its link was read is left out.
+        let Some(node) = card else { continue };
+        page.push(Listed {
+            node,
+            link: None,
+            position: Position {
+                value: SortValue::Null,
+                id,
+            },
+        });
     }
-    Ok(pages)
+    page
 }
 
 /// The cards of the rows of `E` with keys `keys`, by key.
@@ -666,13 +691,15 @@ async fn by_keys<E: Scoped>(
 
 /// The row of `P` with key `key`, when the caller may see it, and its first page of `E`
 /// along `direction`, in one statement (PostgreSQL): what a query for one object and a list
-/// under it would otherwise read in two.
+/// under it would otherwise read in two. A page that the link index alone can answer takes its
+/// cards from `cards` when they are kept (as `pages` does).
 pub async fn with_page<P, E>(
     conn: &impl ConnectionTrait,
     scope: &Scope,
     direction: Direction,
     key: i64,
     args: &PageArgs,
+    cards: &Cards,
 ) -> Result<Option<(P::Model, Vec<Listed<E::Card>>)>, DbErr>
 where
     P: Scoped,
@@ -686,6 +713,24 @@ where
             Expr::col((parent.clone(), column)),
             Alias::new(format!("{PARENT_PREFIX}{}", column.as_str())),
         );
+    }
+    if let Some(cache) = E::cached(cards)
+        && by_links_alone(args)
+    {
+        select
+            .expr(link_keys::<E>(scope, direction, args, parent_key.clone()))
+            .from_as(P::default(), parent)
+            .and_where(parent_key.clone().eq(key));
+        if let Some(visible) = scope.filter(P::KIND, parent_key) {
+            select.and_where(visible);
+        }
+        let Some(row) = conn.query_one(&select).await? else {
+            return Ok(None);
+        };
+        let model = P::Model::from_query_result(&row, PARENT_PREFIX)?;
+        let keys: Vec<i64> = row.try_get_by_index(P::Column::iter().count())?;
+        let mut cards = cards_of::<E>(conn, &keys, cache).await?.into_iter();
+        return Ok(Some((model, keyed_page(keys, &mut cards))));
     }
     select
         .column((Alias::new("ranked"), Asterisk))
