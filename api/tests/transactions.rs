@@ -13,6 +13,7 @@ use crate::{
 db_tests!(
     a_failed_field_rolls_back_the_whole_request,
     a_request_reads_what_it_wrote,
+    an_administrator_links_and_unlinks_in_one_request,
     a_failed_login_counts_though_the_request_writes_nothing[own_server],
     a_reused_refresh_token_revokes_its_session_though_the_request_writes_nothing,
 );
@@ -211,4 +212,35 @@ async fn a_reused_refresh_token_revokes_its_session_though_the_request_writes_no
     // The whole session is revoked: the token rotated from it no longer works.
     let response = app.gql(refresh, json!({ "t": rotated.refresh })).await;
     assert_eq!(response.code(), "UNAUTHENTICATED", "{}", response.body);
+}
+
+/// An administrator's link and unlink of one pair in one request (the benchmark's M1) both
+/// change it, whatever the role given; a link made an owner's is removed the locked way, and
+/// the profile keeps its other owner.
+async fn an_administrator_links_and_unlinks_in_one_request(app: &TestApp) {
+    let admin = app.admin().await;
+    let owner = app.register("owner@example.com").await;
+    let ann = app.register("ann@example.com").await;
+    let profile = app.create_profile(&owner, "Team").await;
+    for role in ["MANAGER", "OWNER"] {
+        let data = app
+            .data_as(
+                &admin.token,
+                "mutation($p: ID!, $u: ID!, $role: ProfileRole!) {
+                    link: addProfileManager(profileId: $p, userId: $u, role: $role) { changed role }
+                    unlink: removeProfileManager(profileId: $p, userId: $u) { changed role }
+                }",
+                json!({ "p": profile, "u": ann.id, "role": role }),
+            )
+            .await;
+        assert_eq!(
+            data,
+            json!({
+                "link": { "changed": true, "role": role },
+                "unlink": { "changed": true, "role": null }
+            })
+        );
+        assert_eq!(profile_names(app, &ann).await, Vec::<String>::new());
+        assert_eq!(profile_names(app, &owner).await, ["Team"]);
+    }
 }

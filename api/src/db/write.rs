@@ -3,6 +3,7 @@
 //! request's outcome.
 
 use std::{
+    collections::HashSet,
     ops::Deref,
     sync::{
         Arc,
@@ -58,6 +59,7 @@ impl Db {
             events: self.events.clone(),
             pending: std::sync::Mutex::default(),
             account_changed: AtomicBool::new(false),
+            links: std::sync::Mutex::default(),
             guard,
             turn,
         })
@@ -205,6 +207,18 @@ impl WriteTx<'_> {
         self.writer().write_and_publish(statement, event).await
     }
 
+    /// Notes that this transaction wrote the link of `(user, profile)`: its row stays locked by
+    /// it until it ends.
+    pub fn wrote_link(&self, user: i64, profile: i64) {
+        lock(&self.writer().links).insert((user, profile));
+    }
+
+    /// Whether this transaction wrote the link of `(user, profile)`, so no other writer can
+    /// change it before this transaction ends.
+    pub fn holds_link(&self, user: i64, profile: i64) -> bool {
+        lock(&self.writer().links).contains(&(user, profile))
+    }
+
     /// Sets a savepoint on PostgreSQL, to which `roll_back_to_savepoint` returns: undoing the
     /// statements in between and releasing the row locks they took. SQLite's writers run one
     /// at a time and need none.
@@ -252,6 +266,8 @@ pub struct Writer {
     account_changed: AtomicBool,
     /// SQLite's writer lock, held until the transaction ends.
     guard: Option<OwnedMutexGuard<()>>,
+    /// The links it wrote, by (user, profile).
+    links: std::sync::Mutex<HashSet<(i64, i64)>>,
     /// Its turn among the writers of a link, held until the transaction ends.
     turn: Option<QueueTurn<(i64, i64)>>,
 }

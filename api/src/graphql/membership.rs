@@ -169,15 +169,21 @@ async fn change_unlocked(
         None => {
             // A link made an owner's meanwhile stays locked by the DELETE that found it so,
             // and the locked path, waiting for the profile's lock with it, could deadlock
-            // with a holder of that lock waiting for the link: the fallback releases it.
-            tx.savepoint().await?;
+            // with a holder of that lock waiting for the link: the fallback releases it. A
+            // link this transaction wrote is locked by it already: nobody changes it meanwhile.
+            let savepoint = !tx.holds_link(user_key, profile_key);
+            if savepoint {
+                tx.savepoint().await?;
+            }
             match memberships::remove(&mut tx, user_key, profile_key, false).await? {
                 Some(_) => (None, true),
                 // Nothing removed: unchanged when both exist unlinked (otherwise the link is
                 // an owner's, or the locked path says what is missing).
                 None if memberships::unlinked(&*tx, user_key, profile_key).await? => (None, false),
                 None => {
-                    tx.roll_back_to_savepoint().await?;
+                    if savepoint {
+                        tx.roll_back_to_savepoint().await?;
+                    }
                     return Ok(None);
                 }
             }

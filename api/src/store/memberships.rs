@@ -108,6 +108,9 @@ pub async fn add(
         .to_owned();
     let event = Membership::now(Change::Added, profile_id, user_id, Some(role));
     let added = tx.write_and_publish(&insert, event).await?;
+    if added.is_some() {
+        tx.wrote_link(user_id, profile_id);
+    }
     Ok(added.map(|_| link))
 }
 
