@@ -154,7 +154,7 @@ pub struct Config {
     pub ws_ping_interval: Duration,
 
     /// GraphQL requests executed at once; more wait their turn. Bounds memory and keeps the
-    /// cores on finishing requests. Defaults to four per core.
+    /// cores on finishing requests. Defaults to 16 per core.
     #[arg(long, env = "MAX_CONCURRENT_REQUESTS", global = true)]
     pub max_concurrent_requests: Option<usize>,
 
