@@ -443,7 +443,12 @@ where
     EN: EdgeNameType,
     Batch: Loader<Page<R>, Value = Children<R>, Error = AppError>,
 {
-    let args = page_args(ctx, &list, paging, selects_link(&ctx.look_ahead()))?;
+    let args = Arc::new(page_args(
+        ctx,
+        &list,
+        paging,
+        selects_link(&ctx.look_ahead()),
+    )?);
     let rows = match ahead.rows_for(&args) {
         Some(rows) => rows,
         None => Batch::of(ctx)?

@@ -93,12 +93,13 @@ impl Relation for UsersOfProfile {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page<R> {
     pub parent: i64,
-    pub args: PageArgs,
+    /// Shared: the loader copies its keys several times.
+    pub args: Arc<PageArgs>,
     relation: PhantomData<R>,
 }
 
 impl<R> Page<R> {
-    pub fn new(parent: i64, args: PageArgs) -> Self {
+    pub fn new(parent: i64, args: Arc<PageArgs>) -> Self {
         Page {
             parent,
             args,

@@ -105,6 +105,9 @@ impl<'s> PlainSelection<'s> {
 
     /// The answer for `item`, `None` when a field is not plain.
     fn answer<T: PlainFields>(&self, item: &Plain<T>) -> Option<Value> {
+        if !self.plain_for(item) {
+            return None;
+        }
         let mut object = IndexMap::with_capacity(self.fields.len());
         for (key, field) in &self.fields {
             let value = match field {
@@ -116,8 +119,20 @@ impl<'s> PlainSelection<'s> {
         Some(Value::Object(object))
     }
 
+    /// Whether every field is plain for `item` (and so for every item of its type): checked
+    /// before anything is built for it.
+    fn plain_for<T: PlainFields>(&self, item: &Plain<T>) -> bool {
+        self.fields.iter().all(|(_, field)| match field {
+            PlainField::TypeName => true,
+            PlainField::Named(name) => T::plain_field(item.card(), name).is_some(),
+        })
+    }
+
     /// Appends the answers for `items` as a JSON list; `None` when a field is not plain.
     fn write<T: PlainFields>(&self, out: &mut Vec<u8>, items: &[Plain<T>]) -> Option<()> {
+        if items.first().is_some_and(|first| !self.plain_for(first)) {
+            return None;
+        }
         // Each field's `"key":`, written once.
         let keys: Vec<Vec<u8>> = self
             .fields
