@@ -486,16 +486,19 @@ where
     } else {
         (args.after.is_some(), more)
     };
-    let order: Vec<usize> = if args.backward {
-        (0..shown).rev().collect()
-    } else {
-        (0..shown).collect()
-    };
+    // The rows shown, in the page's order.
+    let order = (0..shown).map(|index| {
+        if args.backward {
+            shown - 1 - index
+        } else {
+            index
+        }
+    });
     let selection = ctx.look_ahead();
     let nodes = if selection.field("nodes").exists() {
         order
-            .iter()
-            .map(|&index| Plain::new(rows.clone(), index))
+            .clone()
+            .map(|index| Plain::new(rows.clone(), index))
             .collect()
     } else {
         Vec::new()
@@ -503,8 +506,7 @@ where
     // The page's cursors are read from its edges.
     let edges = if selection.field("edges").exists() || selection.field("pageInfo").exists() {
         order
-            .iter()
-            .map(|&index| {
+            .map(|index| {
                 let row = &rows[index];
                 let cursor = Cursor {
                     list: kind,

@@ -54,6 +54,7 @@ impl NodeId {
     pub fn encode(self) -> ID {
         let mut encoded = Vec::with_capacity(ENCODED_MAX);
         self.write_encoded(&mut encoded);
+        // base64 is ASCII.
         ID(String::from_utf8(encoded).unwrap_or_default())
     }
 

@@ -714,16 +714,16 @@ where
             Alias::new(format!("{PARENT_PREFIX}{}", column.as_str())),
         );
     }
+    select
+        .from_as(P::default(), parent)
+        .and_where(parent_key.clone().eq(key));
+    if let Some(visible) = scope.filter(P::KIND, parent_key.clone()) {
+        select.and_where(visible);
+    }
     if let Some(cache) = E::cached(cards)
         && by_links_alone(args)
     {
-        select
-            .expr(link_keys::<E>(scope, direction, args, parent_key.clone()))
-            .from_as(P::default(), parent)
-            .and_where(parent_key.clone().eq(key));
-        if let Some(visible) = scope.filter(P::KIND, parent_key) {
-            select.and_where(visible);
-        }
+        select.expr(link_keys::<E>(scope, direction, args, parent_key));
         let Some(row) = conn.query_one(&select).await? else {
             return Ok(None);
         };
@@ -734,19 +734,14 @@ where
     }
     select
         .column((Alias::new("ranked"), Asterisk))
-        .from_as(P::default(), parent)
         .join_lateral(
             JoinType::LeftJoin,
-            lateral_page::<E>(scope, direction, args, parent_key.clone()),
+            lateral_page::<E>(scope, direction, args, parent_key),
             Alias::new("ranked"),
             Expr::val(true),
-        )
-        .and_where(parent_key.clone().eq(key));
+        );
     for (expr, order) in ranked_order(args.sort.key, read_descending(args)) {
         select.order_by_expr(expr, order);
-    }
-    if let Some(visible) = scope.filter(P::KIND, parent_key) {
-        select.and_where(visible);
     }
     let rows = conn.query_all(&select).await?;
     let Some(first) = rows.first() else {
