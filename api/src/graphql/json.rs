@@ -50,6 +50,12 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
     let _ = serde_json::to_writer(out, text);
 }
 
+/// Appends `key` as the key of a JSON object member: `"key":`.
+pub fn write_key(out: &mut Vec<u8>, key: &str) {
+    write_str(out, key);
+    out.push(b':');
+}
+
 /// The answer as JSON, in the shape async-graphql writes it (`data`, then `extensions` and
 /// `errors` when there are any), spliced values copied in.
 pub fn to_json(response: &Response) -> serde_json::Result<Vec<u8>> {
@@ -108,8 +114,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
                 if index > 0 {
                     out.push(b',');
                 }
-                write_str(out, key);
-                out.push(b':');
+                write_key(out, key);
                 write_value(out, item)?;
             }
             out.push(b'}');

@@ -69,15 +69,15 @@ pub trait PlainFields: OutputType + Sized {
     fn plain_field<'c>(card: &'c Self::Card, name: &str) -> Option<PlainValue<'c>>;
 }
 
-/// The fields a selection asks of each item, by response key, when they are all plain;
-/// `__typename` is answered for every item alike.
+/// The fields a selection asks, by response key, when it holds fields alone (no fragments or
+/// directives): of each list item, or of a connection; `__typename` is answered alike for all.
 struct PlainSelection<'s> {
     fields: Vec<(&'s Name, PlainField<'s>)>,
 }
 
 enum PlainField<'s> {
     TypeName,
-    Named(&'s str),
+    Named(&'s Field),
 }
 
 impl<'s> PlainSelection<'s> {
@@ -96,7 +96,7 @@ impl<'s> PlainSelection<'s> {
             }
             let plain = match field.name.node.as_str() {
                 "__typename" => PlainField::TypeName,
-                name => PlainField::Named(name),
+                _ => PlainField::Named(field),
             };
             fields.push((&field.response_key().node, plain));
         }
@@ -112,7 +112,9 @@ impl<'s> PlainSelection<'s> {
         for (key, field) in &self.fields {
             let value = match field {
                 PlainField::TypeName => Value::String(T::type_name().into_owned()),
-                PlainField::Named(name) => T::plain_field(item.card(), name)?.to_value(),
+                PlainField::Named(field) => {
+                    T::plain_field(item.card(), &field.name.node)?.to_value()
+                }
             };
             object.insert((*key).clone(), value);
         }
@@ -124,7 +126,7 @@ impl<'s> PlainSelection<'s> {
     fn plain_for<T: PlainFields>(&self, item: &Plain<T>) -> bool {
         self.fields.iter().all(|(_, field)| match field {
             PlainField::TypeName => true,
-            PlainField::Named(name) => T::plain_field(item.card(), name).is_some(),
+            PlainField::Named(field) => T::plain_field(item.card(), &field.name.node).is_some(),
         })
     }
 
@@ -139,8 +141,7 @@ impl<'s> PlainSelection<'s> {
             .iter()
             .map(|(key, _)| {
                 let mut written = Vec::with_capacity(key.len() + 3);
-                json::write_str(&mut written, key);
-                written.push(b':');
+                json::write_key(&mut written, key);
                 written
             })
             .collect();
@@ -158,7 +159,9 @@ impl<'s> PlainSelection<'s> {
                 out.extend_from_slice(key);
                 match plain {
                     PlainField::TypeName => json::write_str(out, &T::type_name()),
-                    PlainField::Named(name) => T::plain_field(item.card(), name)?.write(out),
+                    PlainField::Named(field) => {
+                        T::plain_field(item.card(), &field.name.node)?.write(out);
+                    }
                 }
             }
             out.push(b'}');
@@ -256,9 +259,7 @@ impl<T: PlainFields> OutputType for PlainList<T> {
 /// The connection of a list of `N`s, answered in one pass when its selection asks for nothing
 /// but plain nodes (and `__typename`), as the inner levels of nested lists usually do; as any
 /// connection otherwise.
-pub struct PlainConnection<N, E, C, EN>(
-    pub Connection<Cursor, Plain<N>, ListFields<N>, E, C, EN, DisableNodesField>,
-)
+pub struct PlainConnection<N, E, C, EN>(pub Inner<N, E, C, EN>)
 where
     N: PlainFields,
     E: ObjectType,
@@ -280,26 +281,20 @@ where
         let nodes = &self.0.additional_fields.nodes.0;
         let mut out = Vec::with_capacity(16 + nodes.len() * 64);
         out.push(b'{');
-        for (index, selection) in ctx.item.node.items.iter().enumerate() {
-            let Selection::Field(field) = &selection.node else {
-                return None;
-            };
-            let field = &field.node;
-            if !field.directives.is_empty() {
-                return None;
-            }
+        for (index, (key, field)) in PlainSelection::of(ctx)?.fields.iter().enumerate() {
             if index > 0 {
                 out.push(b',');
             }
-            json::write_str(&mut out, field.response_key().node.as_str());
-            out.push(b':');
-            match field.name.node.as_str() {
-                "__typename" => json::write_str(&mut out, &Inner::<N, E, C, EN>::type_name()),
-                "nodes" => {
+            json::write_key(&mut out, key);
+            match field {
+                PlainField::TypeName => {
+                    json::write_str(&mut out, &Inner::<N, E, C, EN>::type_name());
+                }
+                PlainField::Named(field) if field.name.node == "nodes" => {
                     let items = ctx.with_selection_set(&field.selection_set);
                     PlainSelection::of(&items)?.write(&mut out, nodes)?;
                 }
-                _ => return None,
+                PlainField::Named(_) => return None,
             }
         }
         out.push(b'}');
