@@ -5,10 +5,12 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod exec;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
 pub mod seed;
+mod state;
 pub mod store;
 
 use std::{future::Future, sync::Arc};
@@ -17,7 +19,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 pub use config::Config;
-pub use http::AppState;
+pub use state::AppState;
 
 /// Connects to the database, applies pending migrations, and builds the state of the server.
 pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
@@ -35,9 +37,14 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     let metrics = metrics::Metrics::default();
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let executions = config.max_concurrent_requests.unwrap_or(16 * cores);
+    let types = exec::Types::of_schema()
+        .await
+        .map_err(|err| anyhow::anyhow!("could not read the schema's types: {err}"))?;
     Ok(AppState {
-        executions: http::Executions::new(executions),
-        documents: http::Documents::default(),
+        executions: exec::Executions::new(executions),
+        documents: exec::Documents::default(),
+        validator: graphql::validator(&config),
+        types: Arc::new(types),
         connections: Arc::default(),
         stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
         schema: graphql::schema(

@@ -3,6 +3,7 @@
 mod account;
 mod arguments;
 mod connection;
+mod engine;
 mod id;
 mod json;
 mod loaders;
@@ -17,9 +18,12 @@ mod user;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, MergedObject, Schema};
+use async_graphql::{
+    Context, MergedObject, Schema, ServerError, parser::types::ExecutableDocument,
+};
 
 pub use account::ClientIp;
+pub use engine::Caught;
 pub use id::{NodeId, NodeType};
 pub use json::to_json;
 pub use loaders::Batch;
@@ -39,17 +43,27 @@ pub struct Query(node::NodeQuery, user::UserQuery, profile::ProfileQuery);
 
 pub type RosterSchema = Schema<Query, Mutation, subscription::Subscription>;
 
-/// The schema, with the limits and introspection setting of `config`; `services` are `None`
-/// only to print the SDL.
-pub fn schema(services: Option<(Db, Accounts, Metrics)>, config: &Config) -> RosterSchema {
-    let limits = &config.limits;
-    let mut builder = Schema::build(
+/// The schema that validates documents (`validate`), and runs none.
+pub type Validator = RosterSchema;
+
+fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, subscription::Subscription> {
+    Schema::build(
         Query::default(),
         Mutation::default(),
         subscription::Subscription,
     )
-    .limit_complexity(limits.query_max_complexity)
-    .data(limits.clone());
+}
+
+/// The schema that runs operations prepared by `exec` (validated, their fields collected),
+/// with the limits and introspection setting of `config`; `services` are `None` only to print
+/// the SDL.
+pub fn schema(services: Option<(Db, Accounts, Metrics)>, config: &Config) -> RosterSchema {
+    let limits = &config.limits;
+    let mut builder = builder()
+        .validation_mode(engine::RUNNING)
+        .extension(engine::NullableFieldErrors)
+        .limit_complexity(limits.query_max_complexity)
+        .data(limits.clone());
     if !config.introspection {
         builder = builder.disable_introspection();
     }
@@ -59,9 +73,36 @@ pub fn schema(services: Option<(Db, Accounts, Metrics)>, config: &Config) -> Ros
     }
 }
 
-/// Attaches the request data of one GraphQL request: the caller, their address, and a batch
-/// loader scoped to what the caller may see, whose loads `loads` runs. Its answer must be
-/// written by `to_json`.
+/// The schema that validates documents, with the introspection setting of `config`.
+pub fn validator(config: &Config) -> Validator {
+    let mut builder = builder()
+        .validation_mode(engine::VALIDATING)
+        .extension(engine::ValidationOnly);
+    if !config.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
+}
+
+/// The errors of `document` by the rules of GraphQL validation that do not depend on the
+/// values of variables.
+pub async fn validate(validator: &Validator, document: &ExecutableDocument) -> Vec<ServerError> {
+    engine::validate(validator, document).await
+}
+
+/// The answer of the schema to the introspection query `query` (introspection enabled), as
+/// JSON.
+pub async fn introspect(query: &str) -> Result<serde_json::Value, String> {
+    let response = builder().finish().execute(query).await;
+    if !response.errors.is_empty() {
+        return Err(format!("{:?}", response.errors));
+    }
+    response.data.into_json().map_err(|err| err.to_string())
+}
+
+/// Attaches the request data of one GraphQL request: the caller, their address, a batch
+/// loader scoped to what the caller may see, whose loads `loads` runs, and where its caught
+/// errors go. Its answer must be written by `to_json`.
 /// `db` is the handle of this request (a mutation's has its transaction).
 pub fn with_request_data(
     request: async_graphql::Request,
@@ -70,6 +111,7 @@ pub fn with_request_data(
     credentials: Arc<Credentials>,
     ip: String,
     loads: &Loads,
+    caught: Arc<Caught>,
 ) -> async_graphql::Request {
     let loader = Batch::per_request(
         db.clone(),
@@ -79,6 +121,7 @@ pub fn with_request_data(
     );
     request
         .data(json::Splice)
+        .data(caught)
         .data(credentials)
         .data(ClientIp(ip))
         .data(loader)

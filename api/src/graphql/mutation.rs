@@ -1,8 +1,8 @@
 //! The mutation root. A request's mutation fields run in order in one transaction, which is
-//! committed only when the whole request succeeded (see `http::execute`); once a field has
-//! failed, the fields after it do not run.
+//! committed only when the whole request succeeded (see `exec`); once a field has failed, the
+//! fields after it do not run.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, sync::Arc};
 
 use async_graphql::{
     ContainerType, Context, ContextSelectionSet, MergedObject, ObjectType, OutputType, Positioned,
@@ -10,7 +10,12 @@ use async_graphql::{
     resolver_utils::resolve_container_serial,
 };
 
-use super::{account::AccountMutation, membership::MembershipMutation, profile::ProfileMutation};
+use super::{
+    account::AccountMutation,
+    engine::{self, Caught},
+    membership::MembershipMutation,
+    profile::ProfileMutation,
+};
 use crate::error::AppError;
 
 #[derive(MergedObject, Default)]
@@ -23,17 +28,23 @@ pub struct Mutation(Mutations);
 
 impl ContainerType for Mutation {
     async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
-        // The errors of the fields run so far; the whole request is rolled back if any.
-        let failed = ctx
-            .query_env
-            .errors
-            .lock()
-            .map_or(true, |errors| !errors.is_empty());
-        if failed {
-            let error = async_graphql::Error::from(AppError::Aborted);
-            return Err(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
+        let Some(caught) = ctx.data_opt::<Arc<Caught>>() else {
+            return self.0.resolve_field(ctx).await;
+        };
+        // An error so far fails the request, which is rolled back: the rest does not run.
+        // The fields' values are not kept either (the answer has no data), so a failed field
+        // goes on as null rather than stopping the fields after it from saying so.
+        if caught.any(ctx) {
+            caught.push(engine::field_error(ctx, AppError::Aborted));
+            return Ok(Some(Value::Null));
         }
-        self.0.resolve_field(ctx).await
+        match self.0.resolve_field(ctx).await {
+            Err(error) => {
+                caught.push(error);
+                Ok(Some(Value::Null))
+            }
+            answer => answer,
+        }
     }
 }
 

@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     connection::{Cursor, ListFields},
+    engine,
     id::NodeId,
     json,
 };
@@ -84,7 +85,7 @@ impl<'s> PlainSelection<'s> {
     /// The selection of `ctx` when it holds fields alone, without directives; whether each is
     /// plain is known from the first item.
     fn of(ctx: &'s ContextSelectionSet<'_>) -> Option<Self> {
-        let items = &ctx.item.node.items;
+        let items = &engine::selection(ctx).items;
         let mut fields = Vec::with_capacity(items.len());
         for selection in items {
             let Selection::Field(field) = &selection.node else {
@@ -291,7 +292,7 @@ where
                     json::write_str(&mut out, &Inner::<N, E, C, EN>::type_name());
                 }
                 PlainField::Named(field) if field.name.node == "nodes" => {
-                    let items = ctx.with_selection_set(&field.selection_set);
+                    let items = engine::with_selection(ctx, &field.selection_set);
                     PlainSelection::of(&items)?.write(&mut out, nodes)?;
                 }
                 PlainField::Named(_) => return None,

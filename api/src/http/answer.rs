@@ -5,7 +5,8 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+
+use crate::exec;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 pub const JSON: &str = "application/json";
@@ -62,16 +63,9 @@ impl Format {
     }
 }
 
-/// The body of an error that stopped a request before execution.
-pub fn error_body(code: &str, message: &str) -> Vec<u8> {
-    json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
-        .to_string()
-        .into_bytes()
-}
-
 /// An answer to a request that could not be executed, in the GraphQL response shape.
 pub fn request_error(format: Format, status: StatusCode, code: &str, message: &str) -> Response {
-    format.answer(status, error_body(code, message))
+    format.answer(status, exec::error_body(code, message))
 }
 
 pub fn not_acceptable() -> Response {

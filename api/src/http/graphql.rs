@@ -21,11 +21,37 @@ use axum::{
 use super::{
     AppState,
     answer::{Format, is_json, not_acceptable, request_error, wants_html},
-    execute::{self, Caller},
     graphiql, subscriptions,
 };
+use crate::exec::{self, Caller};
 
 type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+/// Who sends a request: its `Authorization` header, and the client's address (the last of
+/// `X-Forwarded-For` when `TRUST_FORWARDED_FOR` is on, the peer's otherwise).
+pub fn caller(state: &AppState, headers: &HeaderMap, peer: Peer) -> Caller {
+    let forwarded = state
+        .config
+        .trust_forwarded_for
+        .then(|| {
+            headers
+                .get("x-forwarded-for")?
+                .to_str()
+                .ok()?
+                .rsplit(',')
+                .next()
+        })
+        .flatten()
+        .map(|ip| ip.trim().to_owned());
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip().to_string());
+    Caller {
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+        ip: forwarded.or(peer).unwrap_or_else(|| "unknown".to_owned()),
+    }
+}
 
 pub async fn post(
     State(state): State<AppState>,
@@ -67,7 +93,7 @@ pub async fn post(
     answer(
         &state,
         format,
-        execute::run(&state, request, Caller::of(&state, &headers, peer), false).await,
+        exec::run(&state, request, caller(&state, &headers, peer), false).await,
     )
 }
 
@@ -95,13 +121,12 @@ async fn post_batch(
     let mut answers = Vec::with_capacity(requests.len());
     let mut statements = 0;
     for request in requests {
-        let caller = Caller::of(state, headers, peer);
-        match execute::run(state, request, caller, false).await {
+        match exec::run(state, request, caller(state, headers, peer), false).await {
             Ok(executed) => {
                 statements += executed.statements;
                 answers.push(executed.body);
             }
-            Err(status) => return status.into_response(),
+            Err(failure) => return failed(format, failure),
         }
     }
     let body = [b"[".as_slice(), &answers.join(b",".as_slice()), b"]"].concat();
@@ -124,7 +149,7 @@ pub async fn get(State(state): State<AppState>, peer: Peer, request: Request) ->
             let message = "offer the graphql-transport-ws subprotocol";
             return (StatusCode::BAD_REQUEST, message).into_response();
         };
-        let ip = Caller::of(&state, &headers, peer).ip();
+        let ip = caller(&state, &headers, peer).ip;
         return upgrade
             .protocols(ALL_WEBSOCKET_PROTOCOLS)
             .on_upgrade(move |socket| subscriptions::serve(socket, protocol, state, ip));
@@ -145,21 +170,28 @@ pub async fn get(State(state): State<AppState>, peer: Peer, request: Request) ->
     answer(
         &state,
         format,
-        execute::run(&state, request, Caller::of(&state, &headers, peer), true).await,
+        exec::run(&state, request, caller(&state, &headers, peer), true).await,
     )
 }
 
 fn answer(
     state: &AppState,
     format: Format,
-    executed: Result<execute::Executed, StatusCode>,
+    executed: Result<exec::Answer, exec::Failure>,
 ) -> Response {
     match executed {
         Ok(executed) => {
             let answer = format.answer(format.status(executed.executed), executed.body);
             with_statements(state, answer, executed.statements)
         }
-        Err(StatusCode::METHOD_NOT_ALLOWED) => {
+        Err(failure) => failed(format, failure),
+    }
+}
+
+/// The HTTP answer to a request that got no GraphQL answer.
+fn failed(format: Format, failure: exec::Failure) -> Response {
+    match failure {
+        exec::Failure::MutationNotAllowed => {
             let message = "mutations are only accepted with POST";
             let mut answer = request_error(
                 format,
@@ -172,7 +204,7 @@ fn answer(
                 .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
             answer
         }
-        Err(status) => status.into_response(),
+        exec::Failure::Internal => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 

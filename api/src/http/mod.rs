@@ -1,17 +1,10 @@
 //! The HTTP surface: routes, limits and shared state.
 
 mod answer;
-mod document;
-mod execute;
 mod graphiql;
 mod graphql;
 mod health;
 mod subscriptions;
-
-pub use document::Documents;
-pub use execute::Executions;
-
-use std::sync::Arc;
 
 use axum::{
     Router,
@@ -27,25 +20,7 @@ use tower_http::{
 };
 use tracing::Span;
 
-use crate::{auth::Accounts, config::Config, db::Db, graphql::RosterSchema, metrics::Metrics};
-
-/// What every handler shares. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    /// Admission of GraphQL executions (`MAX_CONCURRENT_REQUESTS`).
-    pub executions: Executions,
-    /// Documents parsed lately.
-    pub documents: Documents,
-    /// Open WebSocket connections by user, on this replica.
-    pub connections: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
-    /// Becomes true when the server is shutting down: WebSocket connections close then.
-    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
-    pub accounts: Accounts,
-    pub metrics: Metrics,
-    pub schema: RosterSchema,
-    pub config: Arc<Config>,
-}
+use crate::AppState;
 
 /// The span of a request, so every line logged for it carries its id. Only the path of the
 /// URL: a query string may carry a GraphQL document and its variables, passwords included.

@@ -5,7 +5,7 @@
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
-use async_graphql::{Data, http::WebSocketProtocols};
+use async_graphql::{Data, http::WebSocketProtocols, parser::types::OperationType};
 use axum::{
     extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket},
     http::{HeaderMap, header},
@@ -15,15 +15,11 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 
-use super::{
-    AppState,
-    answer::error_body,
-    document::Operation,
-    execute::{self, Caller},
-};
+use super::AppState;
 use crate::{
     auth::{Auth, Credentials},
     events::Event,
+    exec::{self, Caller, Stop},
     graphql,
 };
 
@@ -87,8 +83,9 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
     let (inbound, mut inbound_rx) = mpsc::channel::<String>(16);
     let _ = inbound.send(init).await;
     let messages = futures_util::stream::poll_fn(move |cx| inbound_rx.poll_recv(cx));
-    let mut graphql = async_graphql::http::WebSocket::new(state.schema.clone(), messages, protocol)
-        .connection_data(data);
+    let executor = exec::Subscriptions(state.clone());
+    let mut graphql =
+        async_graphql::http::WebSocket::new(executor, messages, protocol).connection_data(data);
 
     let mut accounts = state.db.events().subscribe();
     let mut ping = tokio::time::interval(state.config.ws_ping_interval);
@@ -113,32 +110,31 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                 let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                 let id = value["id"].as_str().unwrap_or_default().to_owned();
                 let kind = value["type"].as_str();
-                let operation = matches!(kind, Some("subscribe" | "start"))
-                    .then(|| operation(&value["payload"]))
-                    .flatten();
-                match kind {
-                    Some("subscribe" | "start") if !active.contains(&id) && active.len() >= cap => {
-                        let message = format!("at most {cap} subscriptions per connection");
-                        if !send(&mut sink, limit_exceeded(&id, &message)).await { break; }
+                let starts = matches!(kind, Some("subscribe" | "start"));
+                if starts && !active.contains(&id) && active.len() >= cap {
+                    let message = format!("at most {cap} subscriptions per connection");
+                    if !send(&mut sink, refused(&id, &exec::error_body("LIMIT_EXCEEDED", &message))).await { break; }
+                    continue;
+                }
+                let prepared = if starts { Some(prepare(&state, &value["payload"]).await) } else { None };
+                match prepared {
+                    Some(Err(body)) => {
+                        if !send(&mut sink, refused(&id, &body)).await { break; }
                         continue;
                     }
-                    Some("subscribe" | "start") if let Some(message) = operation.as_ref().and_then(|operation| operation.exceeds(&state.config.limits)) => {
-                        if !send(&mut sink, limit_exceeded(&id, &message)).await { break; }
-                        continue;
-                    }
-                    Some("subscribe" | "start") if operation.as_ref().is_some_and(|operation| operation.mutation) => {
+                    Some(Ok(OperationType::Mutation)) => {
                         if !active.insert(id.clone()) {
                             close(&mut sink, SUBSCRIBER_EXISTS, &format!("Subscriber for {id} already exists")).await;
                             break;
                         }
-                        let caller = Caller::new(authorization.clone(), ip.clone());
+                        let caller = Caller { authorization: authorization.clone(), ip: ip.clone() };
                         let payload = value["payload"].clone();
                         tokio::spawn(mutate(state.clone(), payload, caller, id, protocol, answers.clone()));
                         continue;
                     }
-                    Some("subscribe" | "start") => { active.insert(id); }
-                    Some("complete" | "stop") => { active.remove(&id); }
-                    _ => {}
+                    Some(Ok(_)) => { active.insert(id); }
+                    None if matches!(kind, Some("complete" | "stop")) => { active.remove(&id); }
+                    None => {}
                 }
                 if inbound.send(text).await.is_err() { break; }
             }
@@ -233,12 +229,16 @@ pub fn protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
         .find_map(|offered| offered.trim().parse().ok())
 }
 
-/// The operation of a subscribe message; `None` for documents that do not parse (execution
-/// reports those).
-fn operation(payload: &Value) -> Option<Operation> {
-    let document = async_graphql::parser::parse_query(payload["query"].as_str()?).ok()?;
-    let variables = async_graphql::Variables::from_json(payload["variables"].clone());
-    Operation::of(&document, payload["operationName"].as_str(), &variables)
+/// The kind of the operation of a subscribe message's payload, when it may run; the body of
+/// its request error otherwise (it is checked again when it runs).
+async fn prepare(state: &AppState, payload: &Value) -> Result<OperationType, Vec<u8>> {
+    let request = serde_json::from_value::<async_graphql::Request>(payload.clone())
+        .map_err(|_| exec::error_body("BAD_REQUEST", "the payload is not a GraphQL request"))?;
+    match exec::prepare(state, request, false).await {
+        Ok(prepared) => Ok(prepared.kind),
+        Err(Stop::Refused { errors, .. }) => Err(exec::request_error(&errors)),
+        Err(Stop::MutationNotAllowed) => Ok(OperationType::Mutation),
+    }
 }
 
 /// Runs a mutation sent over the socket as one sent over HTTP is run (one transaction, the
@@ -253,11 +253,11 @@ async fn mutate(
     answers: mpsc::Sender<(String, Vec<Message>)>,
 ) {
     let body = match serde_json::from_value::<async_graphql::Request>(payload) {
-        Ok(request) => match execute::run(&state, request, caller, false).await {
+        Ok(request) => match exec::run(&state, request, caller, false).await {
             Ok(executed) => executed.body,
-            Err(_) => error_body("INTERNAL_SERVER_ERROR", "internal error"),
+            Err(_) => exec::error_body("INTERNAL_SERVER_ERROR", "internal error"),
         },
-        Err(_) => error_body("BAD_REQUEST", "the payload is not a GraphQL request"),
+        Err(_) => exec::error_body("BAD_REQUEST", "the payload is not a GraphQL request"),
     };
     let kind = match protocol {
         WebSocketProtocols::GraphQLWS => "next",
@@ -273,11 +273,14 @@ async fn mutate(
     let _ = answers.send((id, messages)).await;
 }
 
-/// The protocol's `error` message for subscription `id`, refused by a limit.
-fn limit_exceeded(id: &str, message: &str) -> Message {
-    let payload = json!([{ "message": message, "extensions": { "code": "LIMIT_EXCEEDED" } }]);
+/// The protocol's `error` message for subscription `id`, refused before it ran with the
+/// request error `body`.
+fn refused(id: &str, body: &[u8]) -> Message {
+    let errors = serde_json::from_slice::<Value>(body)
+        .map(|body| body["errors"].clone())
+        .unwrap_or_default();
     Message::Text(
-        json!({ "id": id, "type": "error", "payload": payload })
+        json!({ "id": id, "type": "error", "payload": errors })
             .to_string()
             .into(),
     )

@@ -1,66 +1,18 @@
-//! What a request's document asks for, read from the parsed document that execution reuses:
-//! the operation to run, its name, and the counts the limits bound.
-
-use std::{
-    num::NonZeroUsize,
-    sync::{Arc, Mutex},
-};
+//! What an operation asks for, counted before anything else runs: the counts the limits
+//! bound, and how many list items it may return.
 
 use async_graphql::{
-    Request, ServerError, Value, Variables,
-    parser::types::{ExecutableDocument, Field, OperationType, Selection, SelectionSet},
+    Positioned, Value, Variables,
+    parser::types::{
+        ExecutableDocument, Field, OperationDefinition, OperationType, Selection, SelectionSet,
+    },
 };
-use lru::LruCache;
 
 use crate::config::Limits;
 
-/// Documents parsed lately, by their text: clients send the same few documents again and again,
-/// and parsing one costs more than executing a small query.
-#[derive(Clone)]
-pub struct Documents(Arc<Mutex<LruCache<String, Arc<ExecutableDocument>>>>);
-
-/// How many parsed documents are kept.
-const DOCUMENTS_KEPT: usize = 128;
-/// Longer documents are parsed every time, so the cache stays a few megabytes at most.
-const DOCUMENT_KEPT_MAX_BYTES: usize = 4 * 1024;
-
-impl Default for Documents {
-    fn default() -> Self {
-        let kept = NonZeroUsize::new(DOCUMENTS_KEPT).unwrap_or(NonZeroUsize::MIN);
-        Documents(Arc::new(Mutex::new(LruCache::new(kept))))
-    }
-}
-
-impl Documents {
-    /// The parsed document of `request`, from the cache when its text was parsed lately.
-    pub fn parse<'r>(
-        &self,
-        request: &'r mut Request,
-    ) -> Result<&'r ExecutableDocument, ServerError> {
-        if request.query.len() <= DOCUMENT_KEPT_MAX_BYTES {
-            let kept = self
-                .0
-                .lock()
-                .ok()
-                .and_then(|mut kept| kept.get(&request.query).cloned());
-            match kept {
-                Some(document) => request.set_parsed_query(ExecutableDocument::clone(&document)),
-                None => {
-                    let document = Arc::new(request.parsed_query()?.clone());
-                    if let Ok(mut kept) = self.0.lock() {
-                        kept.put(request.query.clone(), document);
-                    }
-                }
-            }
-        }
-        request.parsed_query()
-    }
-}
-
 /// The facts of the operation a request runs.
 pub struct Operation {
-    pub name: Option<String>,
-    pub mutation: bool,
+    pub kind: OperationType,
     /// How many list items the operation may return at most, its pages filled: what its
     /// execution may hold in memory.
     pub items: u64,
@@ -93,16 +45,12 @@ const UNSIZED_LIST_ITEMS: u64 = 100;
 const COUNT_CAP: usize = 100_000;
 
 impl Operation {
-    /// The operation `name` selects (or the only one), when the document has it.
+    /// The facts of `operation` of `document`.
     pub fn of(
         document: &ExecutableDocument,
-        name: Option<&str>,
+        operation: &Positioned<OperationDefinition>,
         variables: &Variables,
-    ) -> Option<Self> {
-        let (found, operation) = document
-            .operations
-            .iter()
-            .find(|(found, _)| name.is_none() || found.map(|found| found.as_str()) == name)?;
+    ) -> Self {
         let mut walk = Walk {
             document,
             variables,
@@ -110,12 +58,11 @@ impl Operation {
             tally: Tally::default(),
         };
         let items = walk.selections(&operation.node.selection_set.node, Place::default());
-        Some(Operation {
-            name: found.map(|found| found.to_string()),
-            mutation: operation.node.ty == OperationType::Mutation,
+        Operation {
+            kind: operation.node.ty,
             items,
             tally: walk.tally,
-        })
+        }
     }
 
     /// The first limit the operation exceeds, in words. Depth does not count inside
@@ -258,44 +205,5 @@ impl<'a> Walk<'a> {
             }
         });
         Some(size.unwrap_or(UNSIZED_LIST_ITEMS))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use async_graphql::Request;
-
-    use super::{DOCUMENT_KEPT_MAX_BYTES, Documents};
-
-    fn kept(documents: &Documents) -> usize {
-        documents.0.lock().map_or(0, |kept| kept.len())
-    }
-
-    #[test]
-    fn documents_are_parsed_once_by_text_and_refusals_are_not_kept() {
-        let documents = Documents::default();
-        let text = "query Two { me { email } profiles { totalCount } }";
-        let first = documents
-            .parse(&mut Request::new(text))
-            .map(|document| format!("{document:?}"));
-        let again = documents
-            .parse(&mut Request::new(text))
-            .map(|document| format!("{document:?}"));
-        assert!(first.is_ok());
-        assert_eq!(first, again);
-        assert_eq!(kept(&documents), 1);
-
-        assert!(documents.parse(&mut Request::new("{ me { ")).is_err());
-        assert!(documents.parse(&mut Request::new("{ me { ")).is_err());
-        let long = format!(
-            "{{ me {{ email }} }} # {}",
-            "x".repeat(DOCUMENT_KEPT_MAX_BYTES)
-        );
-        assert!(documents.parse(&mut Request::new(long)).is_ok());
-        assert_eq!(
-            kept(&documents),
-            1,
-            "only the short, valid document is kept"
-        );
     }
 }

@@ -1,0 +1,373 @@
+//! Executing GraphQL requests, whatever carries them (HTTP or WebSocket), as one pipeline: the
+//! document (parsed and validated once by its text), the operation and its limits, the
+//! variables coerced, the operation as the specification executes it (fields collected and
+//! merged), admission, the caller, the transaction, the batch loads, and the answer.
+
+mod admission;
+mod collect;
+mod document;
+mod limits;
+mod stream;
+pub mod types;
+mod variables;
+
+use std::{sync::Arc, time::Instant};
+
+use async_graphql::{
+    ErrorExtensionValues, Name, Pos, Request, Response, ServerError, Value,
+    parser::types::OperationType,
+};
+
+pub use admission::Executions;
+pub use document::Documents;
+pub use stream::Subscriptions;
+pub use types::Types;
+
+use crate::{
+    AppState,
+    auth::Credentials,
+    db::{RequestEnd, StatementCounter},
+    error::AppError,
+    graphql::{self, Caught},
+    metrics::Outcome,
+};
+
+/// Who sends a request: the `Authorization` header and the client's address.
+pub struct Caller {
+    pub authorization: Option<String>,
+    pub ip: String,
+}
+
+/// The answer to one request: the JSON body, whether it was executed (a request refused before
+/// execution was not), and the SQL statements it ran.
+pub struct Answer {
+    pub body: Vec<u8>,
+    pub executed: bool,
+    pub statements: u32,
+}
+
+/// A request that gets no GraphQL answer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// A mutation where only queries are accepted (`only_queries`).
+    MutationNotAllowed,
+    /// The execution itself failed (a bug): logged.
+    Internal,
+}
+
+/// Why a request does not run: the errors of a request error, each with its code, and the
+/// name of the operation when it is known; or a mutation where only queries are accepted.
+pub enum Stop {
+    Refused {
+        errors: Vec<ServerError>,
+        name: Option<String>,
+    },
+    MutationNotAllowed,
+}
+
+impl Stop {
+    fn refused(code: &str, message: impl Into<String>, at: Vec<Pos>) -> Stop {
+        let mut error = ServerError::new(message, None);
+        error.locations = at;
+        Stop::Refused {
+            errors: vec![with_code(error, code)],
+            name: None,
+        }
+    }
+
+    /// The same refusal, of the operation named `name`.
+    fn of(self, name: Option<&Name>) -> Stop {
+        match self {
+            Stop::Refused { errors, .. } => Stop::Refused {
+                errors,
+                name: name.map(ToString::to_string),
+            },
+            stop => stop,
+        }
+    }
+}
+
+/// A request ready for the schema: its document is the operation as the specification runs
+/// it, its variables are coerced.
+pub struct Prepared {
+    pub request: Request,
+    pub name: Option<String>,
+    pub kind: OperationType,
+    /// How many list items it may return at most.
+    pub items: u64,
+}
+
+/// Checks `request` up to execution: everything that refuses a request before it runs.
+/// `only_queries` stops mutations (requests sent with GET).
+pub async fn prepare(
+    state: &AppState,
+    mut request: Request,
+    only_queries: bool,
+) -> Result<Prepared, Stop> {
+    if request.query.trim().is_empty() {
+        return Err(Stop::refused(
+            "BAD_REQUEST",
+            "the request has no `query`",
+            vec![],
+        ));
+    }
+    let document = state.documents.parse(&request.query).map_err(|err| {
+        let message = format!("the document does not parse: {}", err.message);
+        Stop::refused("GRAPHQL_PARSE_FAILED", message, err.locations)
+    })?;
+    let (name, operation) =
+        document::operation(&document.parsed, request.operation_name.as_deref())
+            .map_err(|message| Stop::refused("GRAPHQL_VALIDATION_FAILED", message, vec![]))?;
+    let refused = |code, message, at| Stop::refused(code, message, at).of(name);
+    let facts = limits::Operation::of(&document.parsed, operation, &request.variables);
+    if let Some(message) = facts.exceeds(&state.config.limits) {
+        return Err(refused("LIMIT_EXCEEDED", message, vec![]));
+    }
+    if only_queries && facts.kind == OperationType::Mutation {
+        return Err(Stop::MutationNotAllowed);
+    }
+    let errors = document.errors(&state.validator).await;
+    if !errors.is_empty() {
+        let errors = errors
+            .iter()
+            .map(|error| with_code(error.clone(), "GRAPHQL_VALIDATION_FAILED"))
+            .collect();
+        return Err(Stop::Refused {
+            errors,
+            name: name.map(ToString::to_string),
+        });
+    }
+    let variables = variables::coerce(
+        &state.types,
+        &operation.node.variable_definitions,
+        &request.variables,
+    )
+    .map_err(|message| refused("GRAPHQL_VALIDATION_FAILED", message, vec![]))?;
+    let root = state.types.root(facts.kind);
+    let normalized =
+        collect::normalize(&state.types, &document.parsed, operation, root, &variables).map_err(
+            |refusal| match refusal {
+                collect::Refusal::Invalid { message, at } => {
+                    refused("GRAPHQL_VALIDATION_FAILED", message, at)
+                }
+                collect::Refusal::TooLarge => refused(
+                    "LIMIT_EXCEEDED",
+                    format!(
+                        "the operation selects more than {} fields once its fragments are spread",
+                        collect::FIELDS_MAX
+                    ),
+                    vec![],
+                ),
+            },
+        )?;
+    request.set_parsed_query(normalized);
+    request.variables = variables;
+    request.operation_name = None;
+    Ok(Prepared {
+        request,
+        name: name.map(ToString::to_string),
+        kind: facts.kind,
+        items: facts.items,
+    })
+}
+
+/// Checks and runs one request. `only_queries` refuses mutations (requests sent with GET).
+pub async fn run(
+    state: &AppState,
+    request: Request,
+    caller: Caller,
+    only_queries: bool,
+) -> Result<Answer, Failure> {
+    let started = Instant::now();
+    let prepared = match prepare(state, request, only_queries).await {
+        Ok(prepared) => prepared,
+        Err(Stop::MutationNotAllowed) => return Err(Failure::MutationNotAllowed),
+        Err(Stop::Refused { errors, name }) => {
+            let elapsed = started.elapsed();
+            state
+                .metrics
+                .request(name.as_deref(), Outcome::Invalid, elapsed, 0);
+            return Ok(Answer {
+                body: request_error(&errors),
+                executed: false,
+                statements: 0,
+            });
+        }
+    };
+    let name = prepared.name.clone();
+    let counter = StatementCounter::default();
+    // The execution is a task of its own: a client that hangs up does not cut a mutation
+    // short between its last write and its commit.
+    let execution = tokio::spawn(counter.scope(execute(state.clone(), prepared, caller)));
+    let abort = execution.abort_handle();
+    let limits = &state.config.limits;
+    let response = match tokio::time::timeout(limits.request_timeout, execution).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, "a GraphQL execution failed");
+            return Err(Failure::Internal);
+        }
+        Err(_) => {
+            abort.abort();
+            let statements = counter.get();
+            let outcome = Outcome::Error;
+            state
+                .metrics
+                .request(name.as_deref(), outcome, started.elapsed(), statements);
+            let message = format!("the request took longer than {:?}", limits.request_timeout);
+            return Ok(Answer {
+                body: request_error(&[with_code(ServerError::new(message, None), "TIMEOUT")]),
+                executed: true,
+                statements,
+            });
+        }
+    };
+    let executed = !is_request_error(&response);
+    let outcome = match (executed, response.errors.is_empty()) {
+        (false, _) => Outcome::Invalid,
+        (true, true) => Outcome::Ok,
+        (true, false) => Outcome::Error,
+    };
+    state
+        .metrics
+        .request(name.as_deref(), outcome, started.elapsed(), counter.get());
+    let body = match graphql::to_json(&response) {
+        Ok(body) if body.len() <= limits.max_response_bytes => body,
+        Ok(body) => {
+            let message = format!(
+                "the answer would be {} bytes, over the limit of {}: ask for less",
+                body.len(),
+                limits.max_response_bytes
+            );
+            request_error(&[with_code(
+                ServerError::new(message, None),
+                "RESPONSE_TOO_LARGE",
+            )])
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "could not serialize a response");
+            return Err(Failure::Internal);
+        }
+    };
+    Ok(Answer {
+        body,
+        executed,
+        statements: counter.get(),
+    })
+}
+
+/// No data at all and errors outside any field: the engine refused the request before it ran
+/// (its complexity).
+fn is_request_error(response: &Response) -> bool {
+    response.data == Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|error| error.path.is_empty())
+}
+
+/// Runs a prepared request when admitted: as its caller, in a transaction when it is a
+/// mutation, its loads batched per level.
+async fn execute(state: AppState, prepared: Prepared, caller: Caller) -> Response {
+    let _permit = state.executions.admit(prepared.items).await;
+    let credentials = Arc::new(Credentials::new(
+        state.accounts.clone(),
+        caller.authorization,
+    ));
+    let (db, end) = if prepared.kind == OperationType::Mutation {
+        let (db, end) = state.db.for_mutation();
+        (db, Some(end))
+    } else {
+        (state.db.clone(), None)
+    };
+    let loads = graphql::Loads::default();
+    let caught = Arc::new(Caught::default());
+    let request = graphql::with_request_data(
+        prepared.request,
+        &state,
+        db,
+        credentials,
+        caller.ip,
+        &loads,
+        caught.clone(),
+    );
+    let mut response = loads.run(state.schema.execute(request)).await;
+    response.errors.extend(caught.take());
+    if let Some(end) = end {
+        end_mutation(end, &mut response).await;
+    }
+    finish(&mut response);
+    response
+}
+
+/// Ends a mutation request's transaction: commits what it wrote if it answers without an
+/// error; otherwise rolls it back and answers no data, since none of it was kept.
+async fn end_mutation(end: RequestEnd, response: &mut Response) {
+    if let Err(err) = end.end(response.errors.is_empty()).await {
+        let error = async_graphql::Error::from(AppError::from(err));
+        response
+            .errors
+            .push(error.into_server_error(Pos::default()));
+    }
+    if !response.errors.is_empty() {
+        response.data = Value::Null;
+    }
+}
+
+/// Gives every error of an executed request an `extensions.code` (an error outside any field
+/// is a limit the engine checked, such as complexity: `GRAPHQL_VALIDATION_FAILED`; an argument
+/// value refused in a field, `BAD_USER_INPUT`), and puts the errors in the order of the
+/// document, so the same request always gets the same answer.
+pub fn finish(response: &mut Response) {
+    for error in &mut response.errors {
+        let code = if error.path.is_empty() {
+            "GRAPHQL_VALIDATION_FAILED"
+        } else {
+            "BAD_USER_INPUT"
+        };
+        let extensions = error
+            .extensions
+            .get_or_insert_with(ErrorExtensionValues::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", code);
+        }
+    }
+    response.errors.sort_by(|a, b| {
+        let at = |error: &ServerError| error.locations.first().map(|pos| (pos.line, pos.column));
+        at(a)
+            .cmp(&at(b))
+            .then_with(|| path_key(a).cmp(&path_key(b)))
+    });
+}
+
+/// A path as a sortable key: names by text, indices by number.
+fn path_key(error: &ServerError) -> Vec<(usize, &str)> {
+    error
+        .path
+        .iter()
+        .map(|segment| match segment {
+            async_graphql::PathSegment::Field(name) => (0, name.as_str()),
+            async_graphql::PathSegment::Index(index) => (*index, ""),
+        })
+        .collect()
+}
+
+fn with_code(mut error: ServerError, code: &str) -> ServerError {
+    error
+        .extensions
+        .get_or_insert_with(ErrorExtensionValues::default)
+        .set("code", code);
+    error
+}
+
+/// The body of a request error: no `data`, only `errors`.
+pub fn request_error(errors: &[ServerError]) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Errors<'e> {
+        errors: &'e [ServerError],
+    }
+    serde_json::to_vec(&Errors { errors }).unwrap_or_default()
+}
+
+/// The body of a request error of one message.
+pub fn error_body(code: &str, message: &str) -> Vec<u8> {
+    request_error(&[with_code(ServerError::new(message, None), code)])
+}
