@@ -114,6 +114,12 @@ pub struct Config {
     #[arg(long, env = "GRAPHIQL", default_value = "on", value_parser = BoolishValueParser::new(), action = ArgAction::Set, global = true)]
     pub graphiql: bool,
 
+    /// Answer lists whose items select only card fields (IDs, emails, names, times) in one
+    /// pass, written straight as JSON; off answers every field through the engine, field by
+    /// field (the same answers, slower: for comparing the two).
+    #[arg(long, env = "ONE_PASS_ANSWERS", default_value = "on", value_parser = BoolishValueParser::new(), action = ArgAction::Set, global = true)]
+    pub one_pass_answers: bool,
+
     /// Answer introspection queries (`__schema`, `__type`).
     #[arg(long, env = "INTROSPECTION", default_value = "on", value_parser = BoolishValueParser::new(), action = ArgAction::Set, global = true)]
     pub introspection: bool,

@@ -69,9 +69,22 @@ pub enum Event {
     Account {
         user_id: i64,
     },
+    /// The card of a user changed (see `store::cards`): the change of card epoch `epoch`.
+    Card {
+        user_id: i64,
+        epoch: i64,
+    },
     /// This replica lost its listening connection for a while: events of that time are lost
     /// to it, so its subscriptions end and their clients subscribe again and catch up.
     Missed,
+}
+
+impl Event {
+    /// Whether the event changes what is known of an account: its rights, or its user's row
+    /// (which callers looked up lately hold).
+    pub fn changes_account(&self) -> bool {
+        matches!(self, Event::Account { .. } | Event::Card { .. })
+    }
 }
 
 /// The events of this replica. Cheap to clone.
@@ -130,6 +143,11 @@ impl Bus {
             .listening
             .load(Ordering::Acquire)
             .then(|| self.accounts.seen.load(Ordering::Acquire))
+    }
+
+    /// Whether this replica hears every replica's events now (on PostgreSQL, while it listens).
+    pub fn listening(&self) -> bool {
+        self.accounts.listening.load(Ordering::Acquire)
     }
 
     /// Counts an account change this replica committed, at once (its own `NOTIFY` comes back
@@ -227,7 +245,7 @@ async fn listen(
                 Ok(Some(notification)) => {
                     match serde_json::from_str::<Event>(notification.payload()) {
                         Ok(event) => {
-                            if matches!(event, Event::Account { .. }) {
+                            if event.changes_account() {
                                 accounts.count();
                             }
                             let _ = sender.send(event);

@@ -1,6 +1,7 @@
 //! Roster: a GraphQL API server for users and the profiles they manage.
 
 pub mod auth;
+pub mod cards;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod metrics;
 pub mod seed;
 mod state;
 pub mod store;
+pub mod text;
 
 use std::{future::Future, sync::Arc};
 

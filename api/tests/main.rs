@@ -10,6 +10,7 @@ mod clients;
 mod concurrency;
 mod connections;
 mod dataset;
+mod differential;
 mod hardening;
 mod http;
 mod memberships;

@@ -1,6 +1,7 @@
 //! SeaORM entities of Roster: users and profiles, related many-to-many through `user_profile`,
 //! and the account tables.
 
+pub mod card_epoch;
 pub mod login_failure;
 pub mod profile;
 pub mod refresh_token;

@@ -22,6 +22,8 @@ pub struct Model {
     pub current_login_ip: Option<String>,
     pub login_count: i64,
     pub updated_at: DateTimeUtc,
+    /// The name the user shows others; none when they chose none.
+    pub display_name: Option<String>,
     #[sea_orm(has_many, via = "user_profile")]
     pub profiles: HasMany<super::profile::Entity>,
     #[sea_orm(has_many, via = "user_role")]

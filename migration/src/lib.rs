@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_core;
 mod m20261125_000002_accounts;
 mod m20261125_000003_list_indexes;
+mod m20261201_000001_user_cards;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_core::Migration),
             Box::new(m20261125_000002_accounts::Migration),
             Box::new(m20261125_000003_list_indexes::Migration),
+            Box::new(m20261201_000001_user_cards::Migration),
         ]
     }
 }

@@ -23,7 +23,10 @@ use tokio::sync::Mutex;
 
 pub use write::{RequestEnd, WriteTx};
 
-use crate::{events::Bus, store::cards::Cards};
+use crate::{
+    events::{Bus, Event},
+    store::cards::Cards,
+};
 use queues::RowQueues;
 use write::RequestWrites;
 
@@ -109,12 +112,16 @@ impl Db {
         let events = Bus::start(conn.get_database_backend(), url).await;
         let link_writers =
             (conn.get_database_backend() == DatabaseBackend::Postgres).then(RowQueues::new);
+        let cards = Arc::new(Cards::new(user_cards, &events));
+        if cards.users.is_some() {
+            tokio::spawn(keep_cards(cards.clone(), events.subscribe()));
+        }
         Ok(Db {
             conn,
             events,
             sqlite_writer,
             request: None,
-            cards: Arc::new(Cards::new(user_cards)),
+            cards,
             link_writers,
         })
     }
@@ -180,5 +187,20 @@ impl Db {
 
     pub async fn ping(&self) -> Result<(), DbErr> {
         self.conn.ping().await
+    }
+}
+
+/// Applies the changes of cards announced by every replica to this replica's cards, for as
+/// long as it runs.
+async fn keep_cards(cards: Arc<Cards>, mut events: tokio::sync::broadcast::Receiver<Event>) {
+    use tokio::sync::broadcast::error::RecvError;
+    let Some(users) = &cards.users else { return };
+    loop {
+        match events.recv().await {
+            Ok(Event::Card { user_id, epoch }) => users.changed(user_id, epoch),
+            Ok(Event::Missed) | Err(RecvError::Lagged(_)) => users.lost(),
+            Ok(_) => {}
+            Err(RecvError::Closed) => return,
+        }
     }
 }

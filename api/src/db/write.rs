@@ -207,6 +207,17 @@ impl WriteTx<'_> {
         self.writer().write_and_publish(statement, event).await
     }
 
+    /// Counts up the card epoch and announces with the commit that the card of user `user`
+    /// changed (see `store::cards`).
+    pub async fn card_changed(&mut self, user: i64) -> Result<(), DbErr> {
+        let epoch = crate::store::cards::count_change(&**self).await?;
+        self.publish(Event::Card {
+            user_id: user,
+            epoch,
+        })
+        .await
+    }
+
     /// Notes that this transaction wrote the link of `(user, profile)`: its row stays locked by
     /// it until it ends.
     pub fn wrote_link(&self, user: i64, profile: i64) {
@@ -274,7 +285,7 @@ pub struct Writer {
 
 impl Writer {
     async fn publish(&self, event: Event) -> Result<(), DbErr> {
-        if matches!(event, Event::Account { .. }) {
+        if event.changes_account() {
             self.account_changed.store(true, Ordering::Relaxed);
         }
         if self.events.travels_with_commit() {

@@ -215,3 +215,258 @@ fn typename_directives_on_fragments(set: &mut SelectionSet) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        collections::HashMap,
+        sync::atomic::{AtomicUsize, Ordering},
+        time::Duration,
+    };
+
+    use async_graphql::{
+        Context, EmptyMutation, EmptySubscription, Object, Schema, SimpleObject,
+        dataloader::{DataLoader, Loader},
+    };
+    use serde_json::json;
+
+    use super::*;
+    use crate::graphql::{json::spliced, scheduler::Loads};
+
+    #[derive(SimpleObject)]
+    struct Leaf {
+        x: i32,
+        y: i32,
+    }
+
+    #[derive(Default)]
+    struct Query {
+        calls: AtomicUsize,
+    }
+
+    #[Object]
+    impl Query {
+        /// Answers last.
+        async fn slow(&self) -> i32 {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            1
+        }
+
+        async fn fast(&self) -> i32 {
+            2
+        }
+
+        async fn counted(&self) -> usize {
+            self.calls.fetch_add(1, Ordering::SeqCst) + 1
+        }
+
+        async fn leaf(&self) -> Leaf {
+            Leaf { x: 1, y: 2 }
+        }
+
+        async fn failing(&self) -> async_graphql::Result<Option<i32>> {
+            Err("no".into())
+        }
+
+        async fn failing_non_null(&self) -> async_graphql::Result<i32> {
+            Err("no".into())
+        }
+
+        async fn splice(&self) -> SpliceOut {
+            SpliceOut
+        }
+
+        /// The fields of the operation's root as a resolver sees them.
+        async fn seen(&self, ctx: &Context<'_>) -> Vec<String> {
+            let root = ctx.query_env.operation.node.selection_set.node.items.iter();
+            root.filter_map(|selection| match &selection.node {
+                async_graphql::parser::types::Selection::Field(field) => {
+                    Some(field.node.name.node.to_string())
+                }
+                _ => None,
+            })
+            .collect()
+        }
+    }
+
+    /// An object whose answer is JSON written ahead: each field it is asked for, valued by
+    /// its place in the selection it sees.
+    struct SpliceOut;
+
+    impl async_graphql::OutputType for SpliceOut {
+        fn type_name() -> std::borrow::Cow<'static, str> {
+            "SpliceOut".into()
+        }
+
+        fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
+            Leaf::create_type_info(registry);
+            "Leaf".into()
+        }
+
+        async fn resolve(
+            &self,
+            ctx: &ContextSelectionSet<'_>,
+            _field: &Positioned<async_graphql::parser::types::Field>,
+        ) -> ServerResult<Value> {
+            let members: Vec<String> = selection(ctx)
+                .items
+                .iter()
+                .enumerate()
+                .filter_map(|(index, item)| match &item.node {
+                    Selection::Field(field) => {
+                        Some(format!("\"{}\":{index}", field.node.name.node))
+                    }
+                    _ => None,
+                })
+                .collect();
+            Ok(spliced(format!("{{{}}}", members.join(",")).into_bytes()))
+        }
+    }
+
+    fn schema() -> Schema<Query, EmptyMutation, EmptySubscription> {
+        Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+            .extension(NullableFieldErrors)
+            .finish()
+    }
+
+    async fn answer(query: &str) -> serde_json::Value {
+        let caught = Arc::new(Caught::default());
+        let mut response = schema()
+            .execute(Request::new(query).data(caught.clone()))
+            .await;
+        response.errors.extend(caught.take());
+        serde_json::to_value(&response).expect("JSON")
+    }
+
+    /// The answer as written.
+    async fn written(query: &str) -> String {
+        let response = schema().execute(query).await;
+        String::from_utf8(crate::graphql::to_json(&response).expect("JSON")).expect("UTF-8")
+    }
+
+    #[tokio::test]
+    async fn fields_are_answered_in_the_order_asked_whichever_finishes_first() {
+        assert_eq!(
+            written("{ slow fast }").await,
+            r#"{"data":{"slow":1,"fast":2}}"#
+        );
+        assert_eq!(
+            written("{ fast slow }").await,
+            r#"{"data":{"fast":2,"slow":1}}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn an_object_without_selected_fields_is_empty_not_null() {
+        let answer = answer("{ leaf { x @skip(if: true) } }").await;
+        assert_eq!(answer["data"], json!({ "leaf": {} }));
+    }
+
+    #[tokio::test]
+    async fn a_key_selected_twice_is_resolved_twice_and_merged() {
+        // Why `exec::collect` merges fields before the engine sees them.
+        let answer = answer("{ a: counted a: counted }").await;
+        assert_eq!(answer["data"], json!({ "a": 1 }));
+        let answer = self::answer("{ a: counted b: counted }").await;
+        assert_eq!(answer["data"], json!({ "a": 1, "b": 2 }));
+    }
+
+    #[tokio::test]
+    async fn skipped_selections_are_removed_before_resolvers_see_them() {
+        let answer = answer("{ seen @include(if: true) fast @skip(if: true) }").await;
+        assert_eq!(answer["data"], json!({ "seen": ["seen"] }));
+        assert_eq!(
+            written("{ leaf { y x @skip(if: true) } }").await,
+            r#"{"data":{"leaf":{"y":2}}}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn a_resolver_sees_its_selection_and_its_value_reaches_the_answer_unchanged() {
+        assert_eq!(
+            written("{ splice { y x } fast }").await,
+            r#"{"data":{"splice":{"y":0,"x":1},"fast":2}}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn a_nullable_field_that_fails_is_null_and_a_non_null_one_nulls_its_parent() {
+        let answer = answer("{ fast failing }").await;
+        assert_eq!(answer["data"], json!({ "fast": 2, "failing": null }));
+        assert_eq!(answer["errors"][0]["path"], json!(["failing"]));
+        let answer = self::answer("{ fast failingNonNull }").await;
+        assert_eq!(answer["data"], json!(null));
+        assert_eq!(answer["errors"][0]["path"], json!(["failingNonNull"]));
+    }
+
+    #[tokio::test]
+    async fn directives_of_typename_are_validated() {
+        let validator = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+            .validation_mode(VALIDATING)
+            .extension(ValidationOnly)
+            .finish();
+        let errors = |text: &str| {
+            let document = async_graphql::parser::parse_query(text).expect("parses");
+            let validator = validator.clone();
+            async move { validate(&validator, &document).await }
+        };
+        assert!(
+            errors("query($v: Boolean!) { __typename @skip(if: $v) }")
+                .await
+                .is_empty()
+        );
+        assert!(
+            errors("query($v: Boolean!) { t: __typename @include(if: $v) fast }")
+                .await
+                .is_empty()
+        );
+        assert!(
+            !errors("{ __typename @skip(if: $undefined) }")
+                .await
+                .is_empty()
+        );
+        assert!(!errors("{ __typename @skip(if: 3) }").await.is_empty());
+        assert!(!errors("query($v: Boolean!) { fast }").await.is_empty());
+        assert!(!errors("{ nope }").await.is_empty());
+        // Values of variables are not validation's business: they are coerced apart.
+        assert!(
+            errors("query($v: Int) { fast @skip(if: true) counted }")
+                .await
+                .len()
+                == 1
+        );
+    }
+
+    struct Keys(Arc<Mutex<Vec<Vec<i32>>>>);
+
+    impl Loader<i32> for Keys {
+        type Value = i32;
+        type Error = String;
+
+        async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, i32>, String> {
+            if let Ok(mut batches) = self.0.lock() {
+                batches.push(keys.to_vec());
+            }
+            Ok(keys.iter().map(|key| (*key, key * 10)).collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_level_of_keys_is_one_load_run_when_the_execution_waits() {
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let loads = Loads::default();
+        let loader = DataLoader::new(Keys(batches.clone()), loads.spawner())
+            .delay(Duration::ZERO)
+            .max_batch_size(usize::MAX);
+        let level = futures_util::future::join_all((0..50).map(|key| loader.load_one(key)));
+        let values = loads.run(level).await;
+        assert_eq!(values.len(), 50);
+        assert_eq!(values[7], Ok(Some(70)));
+        let batches = batches
+            .lock()
+            .map(|batches| batches.clone())
+            .unwrap_or_default();
+        assert_eq!(batches.len(), 1, "{batches:?}");
+        assert_eq!(batches[0].len(), 50);
+    }
+}

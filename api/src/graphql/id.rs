@@ -33,7 +33,17 @@ pub struct NodeId {
     pub key: i64,
 }
 
+impl From<NodeId> for ID {
+    fn from(id: NodeId) -> ID {
+        id.encode()
+    }
+}
+
 impl NodeId {
+    pub const fn new(node_type: NodeType, key: i64) -> Self {
+        NodeId { node_type, key }
+    }
+
     pub fn user(key: i64) -> ID {
         NodeId {
             node_type: NodeType::User,

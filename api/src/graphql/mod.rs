@@ -28,6 +28,7 @@ pub use id::{NodeId, NodeType};
 pub use json::to_json;
 pub use loaders::Batch;
 use mutation::Mutation;
+pub use plain::{PlainCard, PlainValue};
 pub use scheduler::Loads;
 
 use crate::{
@@ -119,8 +120,12 @@ pub fn with_request_data(
         state.metrics.clone(),
         loads,
     );
+    let request = if state.config.one_pass_answers {
+        request.data(json::Splice).data(plain::OnePass)
+    } else {
+        request
+    };
     request
-        .data(json::Splice)
         .data(caught)
         .data(credentials)
         .data(ClientIp(ip))
@@ -143,6 +148,9 @@ pub fn connection_data(
     ));
     data.insert(credentials);
     data.insert(ClientIp(ip));
+    if state.config.one_pass_answers {
+        data.insert(plain::OnePass);
+    }
     data
 }
 

@@ -15,12 +15,18 @@ use super::{
     engine::{self, Caught},
     membership::MembershipMutation,
     profile::ProfileMutation,
+    user::UserMutation,
 };
 use crate::error::AppError;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutations(AccountMutation, ProfileMutation, MembershipMutation);
+pub struct Mutations(
+    AccountMutation,
+    UserMutation,
+    ProfileMutation,
+    MembershipMutation,
+);
 
 /// `Mutations`, whose fields do not run after an error.
 #[derive(Default)]

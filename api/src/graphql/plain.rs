@@ -24,25 +24,53 @@ use super::{
 };
 use crate::store::listing::Listed;
 
-/// The value of a plain field.
+/// The value of a card's field, as a one-pass answer writes it (see `crate::cards`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlainValue<'a> {
     /// A global ID.
     Id(NodeId),
     Text(&'a str),
     Time(DateTime<Utc>),
+    Null,
+}
+
+impl From<NodeId> for PlainValue<'_> {
+    fn from(id: NodeId) -> Self {
+        PlainValue::Id(id)
+    }
+}
+
+impl<'a> From<&'a str> for PlainValue<'a> {
+    fn from(text: &'a str) -> Self {
+        PlainValue::Text(text)
+    }
+}
+
+impl From<DateTime<Utc>> for PlainValue<'_> {
+    fn from(time: DateTime<Utc>) -> Self {
+        PlainValue::Time(time)
+    }
+}
+
+impl<'a, T: Into<PlainValue<'a>>> From<Option<T>> for PlainValue<'a> {
+    fn from(value: Option<T>) -> Self {
+        value.map_or(PlainValue::Null, Into::into)
+    }
 }
 
 impl PlainValue<'_> {
-    fn to_value(&self) -> Value {
+    /// The value as async-graphql completes the field's value.
+    fn to_value(self) -> Value {
         match self {
             PlainValue::Id(id) => Value::String(id.encode().0),
-            PlainValue::Text(text) => Value::String((*text).to_owned()),
+            PlainValue::Text(text) => Value::String(text.to_owned()),
             PlainValue::Time(time) => time.to_value(),
+            PlainValue::Null => Value::Null,
         }
     }
 
     /// Appends the value as JSON, as `to_value` would be written.
-    fn write(&self, out: &mut Vec<u8>) {
+    fn write(self, out: &mut Vec<u8>) {
         match self {
             PlainValue::Id(id) => {
                 out.push(b'"');
@@ -51,23 +79,34 @@ impl PlainValue<'_> {
             }
             PlainValue::Text(text) => json::write_str(out, text),
             PlainValue::Time(time) => json::write_str(out, &time.to_rfc3339()),
+            PlainValue::Null => out.extend_from_slice(b"null"),
         }
     }
 }
 
-/// An object that lists hold, made from what a list reads of each row (its card), some of
-/// whose fields are read from the card alone, without the context.
+/// Request data: lists may answer in one pass (`ONE_PASS_ANSWERS`).
+pub struct OnePass;
+
+/// A card whose fields a one-pass answer writes (declared in `crate::cards`).
+pub trait PlainCard: Clone + Send + Sync + 'static {
+    /// The value of field `name`; `None` for a field that is not the card's.
+    fn plain(&self, name: &str) -> Option<PlainValue<'_>>;
+}
+
+impl<C: PlainCard> PlainCard for Arc<C> {
+    fn plain(&self, name: &str) -> Option<PlainValue<'_>> {
+        C::plain(self, name)
+    }
+}
+
+/// An object that lists hold, made from what a list reads of each row (its card), whose card's
+/// fields are read from the card alone, without the context: the same values its resolvers
+/// answer, since both come from one declaration (`crate::cards`).
 pub trait PlainFields: OutputType + Sized {
-    type Card: Clone + Send + Sync + 'static;
+    type Card: PlainCard;
 
     /// The object of a listed card.
     fn of_card(card: Self::Card) -> Self;
-
-    /// The value of field `name` of `card` when it is one of those, `None` for any other
-    /// field. It must be what the field's resolver answers: a field with a guard, arguments or
-    /// a check of the caller is not plain
-    /// (`traversal::list_items_answer_alike_however_they_are_resolved` compares both ways).
-    fn plain_field<'c>(card: &'c Self::Card, name: &str) -> Option<PlainValue<'c>>;
 }
 
 /// The fields a selection asks, by response key, when it holds fields alone (no fragments or
@@ -85,6 +124,7 @@ impl<'s> PlainSelection<'s> {
     /// The selection of `ctx` when it holds fields alone, without directives; whether each is
     /// plain is known from the first item.
     fn of(ctx: &'s ContextSelectionSet<'_>) -> Option<Self> {
+        ctx.data_opt::<OnePass>()?;
         let items = &engine::selection(ctx).items;
         let mut fields = Vec::with_capacity(items.len());
         for selection in items {
@@ -113,9 +153,7 @@ impl<'s> PlainSelection<'s> {
         for (key, field) in &self.fields {
             let value = match field {
                 PlainField::TypeName => Value::String(T::type_name().into_owned()),
-                PlainField::Named(field) => {
-                    T::plain_field(item.card(), &field.name.node)?.to_value()
-                }
+                PlainField::Named(field) => item.card().plain(&field.name.node)?.to_value(),
             };
             object.insert((*key).clone(), value);
         }
@@ -127,7 +165,7 @@ impl<'s> PlainSelection<'s> {
     fn plain_for<T: PlainFields>(&self, item: &Plain<T>) -> bool {
         self.fields.iter().all(|(_, field)| match field {
             PlainField::TypeName => true,
-            PlainField::Named(field) => T::plain_field(item.card(), &field.name.node).is_some(),
+            PlainField::Named(field) => item.card().plain(&field.name.node).is_some(),
         })
     }
 
@@ -161,7 +199,7 @@ impl<'s> PlainSelection<'s> {
                 match plain {
                     PlainField::TypeName => json::write_str(out, &T::type_name()),
                     PlainField::Named(field) => {
-                        T::plain_field(item.card(), &field.name.node)?.write(out);
+                        item.card().plain(&field.name.node)?.write(out);
                     }
                 }
             }

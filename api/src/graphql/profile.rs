@@ -1,7 +1,8 @@
 //! Profiles: the `Profile` object, its queries and its mutations.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 use entity::{ProfileRole, profile, user_profile};
 
 use super::{
@@ -12,11 +13,12 @@ use super::{
     },
     id::{NodeId, NodeType},
     loaders::{Batch, ProfileKey, UsersOfProfile},
-    plain::{PlainFields, PlainValue},
+    plain::PlainFields,
     state,
 };
 use crate::{
     auth::{Permission, Viewer, guards::Authenticated, rules::ProfileAccess},
+    cards::{ProfileCard, ProfileCardFields},
     db::Db,
     error::{AppError, AppResult},
     events::{Change, Membership},
@@ -32,11 +34,27 @@ const MAX_NAME_LENGTH: usize = 255;
 
 /// A profile, managed by one or more users.
 #[derive(Clone, Debug)]
-pub struct Profile(pub profile::Model, ReadAhead<UsersOfProfile>);
+pub struct Profile {
+    card: Arc<ProfileCard>,
+    /// The page of the profile's users read with the profile, if any.
+    users: ReadAhead<UsersOfProfile>,
+}
 
 impl Profile {
     pub fn new(model: profile::Model) -> Self {
-        Profile(model, ReadAhead::default())
+        Profile::from_card(Arc::new(ProfileCard::of(&model)))
+    }
+
+    fn from_card(card: Arc<ProfileCard>) -> Self {
+        Profile {
+            card,
+            users: ReadAhead::default(),
+        }
+    }
+
+    /// The global ID, for the `Node` interface.
+    pub async fn id(&self, ctx: &Context<'_>) -> async_graphql::Result<ID> {
+        ProfileCardFields(&self.card).id(ctx).await
     }
 
     /// The list of the profile's users that `order_by` and `filter` ask for; ordering or
@@ -79,7 +97,10 @@ impl Profile {
                 .loader()
                 .with_page::<UsersOfProfile>(key, &args)
                 .await?;
-            return Ok(read.map(|(model, rows)| Profile(model, ReadAhead::new(args, rows))));
+            return Ok(read.map(|(model, rows)| Profile {
+                users: ReadAhead::new(args, rows),
+                ..Profile::new(model)
+            }));
         }
         Ok(loader.load_one(ProfileKey(key)).await?.map(Profile::new))
     }
@@ -87,24 +108,10 @@ impl Profile {
 
 #[Object]
 impl Profile {
-    /// The global ID of this profile.
-    pub async fn id(&self) -> ID {
-        NodeId::profile(self.0.id)
-    }
-
-    /// The profile's name.
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    /// When the profile was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-
-    /// When the profile was last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    /// The fields of the profile's card.
+    #[graphql(flatten)]
+    async fn card(&self) -> ProfileCardFields<'_> {
+        ProfileCardFields(&self.card)
     }
 
     /// The managers of this profile that the caller may see.
@@ -124,35 +131,23 @@ impl Profile {
         #[graphql(desc = "The order; by ID when not given.")] order_by: Option<ProfileUserOrder>,
         #[graphql(desc = "Which users to list.")] filter: Option<ProfileUserFilter>,
     ) -> async_graphql::Result<ProfileUserConnection> {
-        let list = Self::users_list(ctx, self.0.id, order_by, filter).await?;
+        let list = Self::users_list(ctx, self.card.id, order_by, filter).await?;
         let paging = Paging {
             first,
             after,
             last,
             before,
         };
-        connection::nested::<UsersOfProfile, _, _, _>(ctx, self.0.id, list, paging, &self.1).await
+        let (key, ahead) = (self.card.id, &self.users);
+        connection::nested::<UsersOfProfile, _, _, _>(ctx, key, list, paging, ahead).await
     }
 }
 
 impl PlainFields for Profile {
-    type Card = profile::Model;
+    type Card = Arc<ProfileCard>;
 
-    fn of_card(model: profile::Model) -> Self {
-        Profile::new(model)
-    }
-
-    fn plain_field<'c>(model: &'c profile::Model, name: &str) -> Option<PlainValue<'c>> {
-        Some(match name {
-            "id" => PlainValue::Id(NodeId {
-                node_type: NodeType::Profile,
-                key: model.id,
-            }),
-            "name" => PlainValue::Text(&model.name),
-            "createdAt" => PlainValue::Time(model.created_at),
-            "updatedAt" => PlainValue::Time(model.updated_at),
-            _ => return None,
-        })
+    fn of_card(card: Arc<ProfileCard>) -> Self {
+        Profile::from_card(card)
     }
 }
 

@@ -110,7 +110,7 @@ fn follow(follow: Follow) -> Events {
                         return Some((Ok(event), follow));
                     }
                 }
-                Ok(Event::Account { .. }) => {}
+                Ok(Event::Account { .. } | Event::Card { .. }) => {}
                 Ok(Event::Missed) => {
                     follow.done = true;
                     return Some((Err(AppError::Unavailable.into()), follow));

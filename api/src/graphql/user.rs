@@ -15,14 +15,19 @@ use super::{
     },
     id::{NodeId, NodeType},
     loaders::{Batch, ProfilesOfUser, RolesOfUser, UserKey},
-    plain::{PlainFields, PlainValue},
+    plain::PlainFields,
 };
 use crate::{
     auth::{
         Permission,
         guards::{Authenticated, Needs, caller},
     },
-    store::{listing::Filter, visibility::UserCard},
+    cards::{UserCard, UserCardFields},
+    db::Db,
+    error::{AppError, AppResult},
+    store,
+    store::listing::Filter,
+    text,
 };
 
 /// A person who manages profiles.
@@ -40,7 +45,7 @@ pub struct User {
 impl User {
     pub fn new(model: user::Model) -> Self {
         User {
-            card: Arc::new(UserCard::from(&model)),
+            card: Arc::new(UserCard::of(&model)),
             account: Some(Arc::new(model)),
             signed_in: false,
             profiles: ReadAhead::default(),
@@ -96,6 +101,11 @@ impl User {
         }
     }
 
+    /// The global ID, for the `Node` interface.
+    pub async fn id(&self, ctx: &Context<'_>) -> async_graphql::Result<ID> {
+        UserCardFields(&self.card).id(ctx).await
+    }
+
     fn from_card(card: Arc<UserCard>) -> Self {
         User {
             card,
@@ -128,19 +138,10 @@ impl User {
 
 #[Object]
 impl User {
-    /// The global ID of this user.
-    pub async fn id(&self) -> ID {
-        NodeId::user(self.card.id)
-    }
-
-    /// The user's email address.
-    async fn email(&self) -> &str {
-        &self.card.email
-    }
-
-    /// When the user was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.card.created_at
+    /// The fields of the user's card.
+    #[graphql(flatten)]
+    async fn card(&self) -> UserCardFields<'_> {
+        UserCardFields(&self.card)
     }
 
     /// The profiles of this user that the caller may see.
@@ -241,18 +242,6 @@ impl PlainFields for User {
     fn of_card(card: Arc<UserCard>) -> Self {
         User::from_card(card)
     }
-
-    fn plain_field<'c>(card: &'c Arc<UserCard>, name: &str) -> Option<PlainValue<'c>> {
-        Some(match name {
-            "id" => PlainValue::Id(NodeId {
-                node_type: NodeType::User,
-                key: card.id,
-            }),
-            "email" => PlainValue::Text(&card.email),
-            "createdAt" => PlainValue::Time(card.created_at),
-            _ => return None,
-        })
-    }
 }
 
 impl ListItem for User {
@@ -316,4 +305,39 @@ impl UserQuery {
         )
         .await
     }
+}
+
+/// The longest display name, in characters.
+const DISPLAY_NAME_MAX: usize = 64;
+
+#[derive(Default)]
+pub struct UserMutation;
+
+#[Object]
+impl UserMutation {
+    /// Sets the name the caller shows others: 1 to 64 characters, without invisible or control
+    /// characters; null clears it.
+    #[graphql(guard = "Authenticated")]
+    async fn set_display_name(
+        &self,
+        ctx: &Context<'_>,
+        display_name: Option<String>,
+    ) -> async_graphql::Result<User> {
+        let display_name = display_name
+            .map(|name| text::shown("displayName", &name, DISPLAY_NAME_MAX))
+            .transpose()?;
+        let viewer = super::viewer(ctx).await?;
+        let user = set_display_name(super::state(ctx)?, viewer.id(), display_name).await?;
+        Ok(User::new(user))
+    }
+}
+
+async fn set_display_name(db: &Db, key: i64, name: Option<String>) -> AppResult<user::Model> {
+    let mut tx = db.begin_write().await?;
+    let user = store::users::set_display_name(&*tx, key, name)
+        .await?
+        .ok_or_else(|| AppError::not_found("no such user"))?;
+    tx.card_changed(key).await?;
+    tx.commit().await?;
+    Ok(user)
 }

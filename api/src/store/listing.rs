@@ -21,9 +21,9 @@ use sea_orm::{
 };
 
 use super::{
-    cards::{CardCache, Cards},
+    cards::{self, CardCache, Cards},
     one_of,
-    visibility::{Scope, Scoped},
+    visibility::{Card, Scope, Scoped},
 };
 
 /// What a list can be ordered by. Which keys a list offers is decided by its GraphQL type.
@@ -319,12 +319,12 @@ fn filter_conditions<E: Scoped>(filter: &Filter) -> Vec<Expr> {
     conditions
 }
 
-/// `SELECT` of the cards of `E` (`CARD_COLUMNS`, under their plain names: no prefix to strip
+/// `SELECT` of the cards of `E` (`Card::COLUMNS`, under their plain names: no prefix to strip
 /// when reading), more columns may follow.
 fn select_cards<E: Scoped>() -> SelectStatement {
     let mut select = Query::select();
-    for name in E::CARD_COLUMNS {
-        select.expr(column::<E>(name));
+    for column in <E::Card as Card>::COLUMNS {
+        select.expr(Expr::col((E::default(), *column)));
     }
     select.from(E::default());
     select
@@ -359,7 +359,7 @@ fn read_descending(args: &PageArgs) -> bool {
 
 /// Where the columns of a listed row are, by position (rows are decoded by position: a page
 /// of a nested list holds thousands, and a lookup by name hashes the name every time). In the
-/// order `select_page` and `ranked` write them: the card's (`CARD_COLUMNS`, the key first),
+/// order `select_page` and `ranked` write them: the card's (`Card::COLUMNS`, the key first),
 /// the sort value (not for id order); then, in nested rows, the parent's key and the link's
 /// role and time (when read).
 struct Columns {
@@ -372,7 +372,7 @@ struct Columns {
 impl Columns {
     /// The columns of a row of `E` read for `args`, the first at `first`.
     fn of<E: Scoped>(first: usize, args: &PageArgs) -> Self {
-        let sort_value = first + E::CARD_COLUMNS.len();
+        let sort_value = first + <E::Card as Card>::COLUMNS.len();
         let parent_id = sort_value + usize::from(args.sort.key != SortKey::Id);
         Columns {
             card: first,
@@ -399,7 +399,7 @@ fn listed<E: Scoped>(
         None
     };
     Ok(Listed {
-        node: E::card(row, columns.card)?,
+        node: <E::Card as Card>::read(row, columns.card)?,
         link,
         position: Position {
             value: args.sort.key.read(row, columns.sort_value)?,
@@ -604,8 +604,8 @@ fn link_keys<E: Scoped>(
 
 /// `pages` from the link index alone (PostgreSQL), the rows' cards taken from `cache`: one
 /// statement for the keys of every parent's page — a row per parent, its keys in an array,
-/// which PostgreSQL builds and the server decodes for a fraction of a row per key — and one more
-/// for the cards not kept.
+/// which PostgreSQL builds and the server decodes for a fraction of a row per key, and the card
+/// epoch — and one more for the cards not kept.
 async fn cached_pages<E: Scoped>(
     conn: &impl ConnectionTrait,
     scope: &Scope,
@@ -617,42 +617,52 @@ async fn cached_pages<E: Scoped>(
     let query = Query::select()
         .expr(parent_key())
         .expr(link_keys::<E>(scope, direction, args, parent_key()))
+        .expr(cards::epoch())
         .from_function(
             Func::cust("unnest").arg(Expr::val(parents.to_vec())),
             Alias::new("parent"),
         )
         .to_owned();
     let mut keys_of = Vec::with_capacity(parents.len());
+    let mut epoch = None;
     for row in conn.query_all(&query).await? {
         keys_of.push((
             row.try_get_by_index::<i64>(0)?,
             row.try_get_by_index::<Vec<i64>>(1)?,
         ));
+        epoch = Some(row.try_get_by_index::<i64>(2)?);
     }
     let keys: Vec<i64> = keys_of.iter().flat_map(|(_, keys)| keys).copied().collect();
-    let mut cards = cards_of::<E>(conn, &keys, cache).await?.into_iter();
+    let mut cards = match epoch {
+        Some(epoch) => cards_of::<E>(conn, &keys, cache, epoch).await?.into_iter(),
+        None => Vec::new().into_iter(),
+    };
     Ok(keys_of
         .into_iter()
         .map(|(parent_id, keys)| (parent_id, keyed_page(keys, &mut cards)))
         .collect())
 }
 
-/// The cards of `keys`, in their order, from `cache`, those not kept read in one statement;
-/// `None` for a row deleted meanwhile.
+/// The cards of `keys`, in their order, from `cache` when it is current for a statement that
+/// read the card epoch `epoch`, the others read in one statement; `None` for a row deleted
+/// meanwhile.
 async fn cards_of<E: Scoped>(
     conn: &impl ConnectionTrait,
     keys: &[i64],
     cache: &CardCache<E::Card>,
+    epoch: i64,
 ) -> Result<Vec<Option<E::Card>>, DbErr> {
-    let (mut found, missing) = cache.get_many(keys);
+    let (mut found, missing) = cache.get_many(keys, epoch);
     if !missing.is_empty() {
-        let read = by_keys::<E>(conn, &missing).await?;
+        let (read, read_at) = by_keys::<E>(conn, &missing).await?;
         for (card, key) in found.iter_mut().zip(keys) {
             if card.is_none() {
                 *card = read.get(key).cloned();
             }
         }
-        cache.put_many(read);
+        if let Some(read_at) = read_at {
+            cache.put_many(read, read_at);
+        }
     }
     Ok(found)
 }
@@ -675,18 +685,26 @@ fn keyed_page<C>(keys: Vec<i64>, cards: &mut impl Iterator<Item = Option<C>>) ->
     page
 }
 
-/// The cards of the rows of `E` with keys `keys`, by key.
+/// The cards of the rows of `E` with keys `keys`, by key, and the card epoch they were read
+/// at (`None` when no row was read).
 async fn by_keys<E: Scoped>(
     conn: &impl ConnectionTrait,
     keys: &[i64],
-) -> Result<HashMap<i64, E::Card>, DbErr> {
+) -> Result<(HashMap<i64, E::Card>, Option<i64>), DbErr> {
     let mut select = select_cards::<E>();
-    select.and_where(one_of(conn.get_database_backend(), column::<E>("id"), keys));
+    select.expr(cards::epoch()).and_where(one_of(
+        conn.get_database_backend(),
+        column::<E>("id"),
+        keys,
+    ));
+    let epoch_at = <E::Card as Card>::COLUMNS.len();
     let mut cards = HashMap::with_capacity(keys.len());
+    let mut epoch = None;
     for row in conn.query_all(&select).await? {
-        cards.insert(row.try_get_by_index(0)?, E::card(&row, 0)?);
+        cards.insert(row.try_get_by_index(0)?, <E::Card as Card>::read(&row, 0)?);
+        epoch = Some(row.try_get_by_index(epoch_at)?);
     }
-    Ok(cards)
+    Ok((cards, epoch))
 }
 
 /// The row of `P` with key `key`, when the caller may see it, and its first page of `E`
@@ -723,13 +741,16 @@ where
     if let Some(cache) = E::cached(cards)
         && by_links_alone(args)
     {
-        select.expr(link_keys::<E>(scope, direction, args, parent_key));
+        select
+            .expr(link_keys::<E>(scope, direction, args, parent_key))
+            .expr(cards::epoch());
         let Some(row) = conn.query_one(&select).await? else {
             return Ok(None);
         };
         let model = P::Model::from_query_result(&row, PARENT_PREFIX)?;
         let keys: Vec<i64> = row.try_get_by_index(P::Column::iter().count())?;
-        let mut cards = cards_of::<E>(conn, &keys, cache).await?.into_iter();
+        let epoch: i64 = row.try_get_by_index(P::Column::iter().count() + 1)?;
+        let mut cards = cards_of::<E>(conn, &keys, cache, epoch).await?.into_iter();
         return Ok(Some((model, keyed_page(keys, &mut cards))));
     }
     select

@@ -61,6 +61,21 @@ pub async fn by_uniquifier_with_roles(
     Ok(found.pop())
 }
 
+/// Sets the display name of user `key`; the user, `None` when there is none.
+pub async fn set_display_name(
+    conn: &impl ConnectionTrait,
+    key: i64,
+    display_name: Option<String>,
+) -> Result<Option<user::Model>, DbErr> {
+    let Some(user) = user::Entity::find_by_id(key).one(conn).await? else {
+        return Ok(None);
+    };
+    let mut active = user.into_active_model();
+    active.display_name = Set(display_name);
+    active.updated_at = Set(now());
+    active.update(conn).await.map(Some)
+}
+
 /// Notes a successful login: the tracking fields of Flask-Security.
 pub async fn record_login(
     conn: &impl ConnectionTrait,

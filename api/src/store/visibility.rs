@@ -8,11 +8,11 @@ use std::sync::Arc;
 use entity::{profile, user, user_profile};
 use sea_orm::{
     DbErr, EntityTrait, QueryResult,
-    prelude::DateTimeUtc,
     sea_query::{Alias, Expr, ExprTrait, JoinType, Query},
 };
 
 use super::cards::{CardCache, Cards};
+use crate::cards::{ProfileCard, UserCard};
 
 /// The caller's reach.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -32,15 +32,36 @@ pub enum Kind {
     Profile,
 }
 
+/// What lists read of each row of an entity (its card), and how (see `crate::cards`).
+pub trait Card: Clone + Send + Sync + 'static {
+    type Entity: EntityTrait;
+    /// The columns a card is read from, in the order `read` takes them.
+    const COLUMNS: &'static [<Self::Entity as EntityTrait>::Column];
+    /// The card of a row whose `COLUMNS` start at column `first` (by position: a page of a
+    /// nested list holds thousands of rows, and a lookup by name hashes the name each time).
+    fn read(row: &QueryResult, first: usize) -> Result<Self, DbErr>;
+    /// The card of a whole row.
+    fn of(model: &<Self::Entity as EntityTrait>::Model) -> Self;
+}
+
+/// Cards are shared: a page of users is thousands of cards, mostly taken from `Cards`.
+impl<C: Card> Card for Arc<C> {
+    type Entity = C::Entity;
+    const COLUMNS: &'static [<Self::Entity as EntityTrait>::Column] = C::COLUMNS;
+
+    fn read(row: &QueryResult, first: usize) -> Result<Self, DbErr> {
+        C::read(row, first).map(Arc::new)
+    }
+
+    fn of(model: &<Self::Entity as EntityTrait>::Model) -> Self {
+        Arc::new(C::of(model))
+    }
+}
+
 /// An entity whose rows visibility restricts, and what its lists read of each row.
 pub trait Scoped: EntityTrait + Default {
     const KIND: Kind;
-    /// The columns lists read: what anyone who sees the row may see of it.
-    const CARD_COLUMNS: &'static [&'static str];
-    type Card: Clone + Send + Sync + 'static;
-    /// The card of a row whose `CARD_COLUMNS` start at column `first` (by position: a page of
-    /// a nested list holds thousands of rows, and a lookup by name hashes the name each time).
-    fn card(row: &QueryResult, first: usize) -> Result<Self::Card, DbErr>;
+    type Card: Card<Entity = Self>;
 
     /// The kept cards of `E`, if they are kept.
     fn cached(_cards: &Cards) -> Option<&CardCache<Self::Card>> {
@@ -48,38 +69,9 @@ pub trait Scoped: EntityTrait + Default {
     }
 }
 
-/// What a list holds of a user: never the credentials or the account details, which are read
-/// on demand for the callers entitled to them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UserCard {
-    pub id: i64,
-    pub email: String,
-    pub created_at: DateTimeUtc,
-}
-
-impl From<&user::Model> for UserCard {
-    fn from(user: &user::Model) -> Self {
-        UserCard {
-            id: user.id,
-            email: user.email.clone(),
-            created_at: user.created_at,
-        }
-    }
-}
-
 impl Scoped for user::Entity {
     const KIND: Kind = Kind::User;
-    const CARD_COLUMNS: &'static [&'static str] = &["id", "email", "created_at"];
-    /// Shared: a page of users is thousands of cards, mostly taken from `Cards`.
     type Card = Arc<UserCard>;
-
-    fn card(row: &QueryResult, first: usize) -> Result<Arc<UserCard>, DbErr> {
-        Ok(Arc::new(UserCard {
-            id: row.try_get_by_index(first)?,
-            email: row.try_get_by_index(first + 1)?,
-            created_at: row.try_get_by_index(first + 2)?,
-        }))
-    }
 
     fn cached(cards: &Cards) -> Option<&CardCache<Arc<UserCard>>> {
         cards.users.as_ref()
@@ -88,17 +80,7 @@ impl Scoped for user::Entity {
 
 impl Scoped for profile::Entity {
     const KIND: Kind = Kind::Profile;
-    const CARD_COLUMNS: &'static [&'static str] = &["id", "name", "created_at", "updated_at"];
-    type Card = profile::Model;
-
-    fn card(row: &QueryResult, first: usize) -> Result<profile::Model, DbErr> {
-        Ok(profile::Model {
-            id: row.try_get_by_index(first)?,
-            name: row.try_get_by_index(first + 1)?,
-            created_at: row.try_get_by_index(first + 2)?,
-            updated_at: row.try_get_by_index(first + 3)?,
-        })
-    }
+    type Card = Arc<ProfileCard>;
 }
 
 impl Scope {
