@@ -11,6 +11,7 @@ mod concurrency;
 mod connections;
 mod dataset;
 mod differential;
+mod exactness;
 mod hardening;
 mod http;
 mod memberships;
