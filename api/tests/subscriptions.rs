@@ -25,6 +25,7 @@ db_tests!(
     stopping_replicas_send_subscribers_away[own_server],
     revocations_reach_every_replica[own_server],
     mutations_are_all_or_nothing_over_the_socket_and_for_subscribers[own_server],
+    events_are_answered_as_the_specification_executes_them[own_server],
 );
 
 /// A `graphql-transport-ws` client.
@@ -89,6 +90,22 @@ impl Client {
             .send(Message::text(message.to_string()))
             .await
             .expect("sent");
+    }
+
+    /// The text of the next message that is not a ping.
+    async fn next_text(&mut self) -> String {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(5), self.socket.next())
+                .await
+                .expect("a message within 5 s")
+                .expect("the connection is open")
+                .expect("a message");
+            if let Message::Text(text) = message
+                && !text.contains(r#""type":"ping""#)
+            {
+                return text.to_string();
+            }
+        }
     }
 
     /// The next protocol message, or the close frame as `Err`; `None` after 5 s of silence.
@@ -647,4 +664,55 @@ async fn mutations_are_all_or_nothing_over_the_socket_and_for_subscribers(backen
     .await;
     let (kind, user, _) = client.event("events").await;
     assert_eq!((kind.as_str(), user), ("ADDED", carol));
+}
+
+async fn events_are_answered_as_the_specification_executes_them(backend: Backend) {
+    let (_database, a, _b) = replicas(backend, &[]).await;
+    let (_, ann) = register(&a.url, "ann@example.com").await;
+    let (bob, _) = register(&a.url, "bob@example.com").await;
+    let profile = gql(
+        &a.url,
+        Some(&ann),
+        r#"mutation { createProfile(name: "Team") { id } }"#,
+        json!({}),
+    )
+    .await["createProfile"]["id"]
+        .clone();
+    let mut client = Client::with_token(&a.url, &ann).await;
+    // Fragments and the same fields twice merge; a skipped field and an empty selection stay
+    // out; keys come in the order of the document.
+    let query = "subscription($p: ID!, $v: Boolean!) {
+        profileMembershipChanged(profileId: $p) {
+            ...A kind @skip(if: $v) user { email } user { id } profile { ... on Profile { name } id }
+            at @skip(if: $v) user @skip(if: $v) { id }
+        }
+    }
+    fragment A on MembershipEvent { role profile { id } }";
+    client
+        .subscribe("merged", query, json!({ "p": profile, "v": true }))
+        .await;
+    // Variables are coerced before the subscription starts: a bad one is refused at once.
+    client
+        .subscribe("refused", query, json!({ "p": profile, "v": "yes" }))
+        .await;
+    let refused: Value = serde_json::from_str(&client.next_text().await).expect("JSON");
+    assert_eq!(refused["id"], "refused", "{refused}");
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    gql(
+        &a.url,
+        Some(&ann),
+        SET,
+        json!({ "p": profile, "u": bob, "r": "MANAGER" }),
+    )
+    .await;
+    let event = client.next_text().await;
+    let expected = format!(
+        r#"{{"profileMembershipChanged":{{"role":"MANAGER","profile":{{"id":{profile},"name":"Team"}},"user":{{"email":"bob@example.com","id":"{bob}"}}}}}}"#
+    );
+    assert!(event.contains(&format!(r#""data":{expected}"#)), "{event}");
 }

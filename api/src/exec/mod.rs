@@ -20,7 +20,7 @@ use async_graphql::{
 
 pub use admission::Executions;
 pub use document::Documents;
-pub use stream::Subscriptions;
+pub use stream::{Subscriptions, connection_data};
 pub use types::Types;
 
 use crate::{

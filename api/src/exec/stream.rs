@@ -7,7 +7,17 @@ use async_graphql::{Data, Executor, Request, Response};
 use futures_util::{FutureExt, StreamExt, stream::BoxStream};
 
 use super::{Stop, finish, prepare};
-use crate::{AppState, graphql::Caught};
+use crate::{
+    AppState,
+    auth::Credentials,
+    graphql::{self, Caught},
+};
+
+/// The data of a WebSocket connection whose caller is `credentials`, from `ip`: what its
+/// operations run with.
+pub fn connection_data(state: &AppState, credentials: Arc<Credentials>, ip: String) -> Data {
+    graphql::connection_data(state, credentials, ip)
+}
 
 /// The executor async-graphql's WebSocket drives.
 #[derive(Clone)]

@@ -20,7 +20,6 @@ use crate::{
     auth::{Auth, Credentials},
     events::Event,
     exec::{self, Caller, Stop},
-    graphql,
 };
 
 /// How long a client has to send `connection_init`.
@@ -77,7 +76,7 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
         .and_then(|header| state.accounts.token_expiry(header));
 
     let credentials = Arc::new(Credentials::checked(state.accounts.clone(), auth));
-    let data: Data = graphql::connection_data(&state, credentials, ip.clone());
+    let data: Data = exec::connection_data(&state, credentials, ip.clone());
     // The answers of mutations, each run as a task of its own.
     let (answers, mut answered) = mpsc::channel::<(String, Vec<Message>)>(16);
     let (inbound, mut inbound_rx) = mpsc::channel::<String>(16);
