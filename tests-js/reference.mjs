@@ -60,7 +60,8 @@ function strictTime(text) {
       text,
     );
   if (!match || (match[8] && Number(match[9]) > 23)) return null;
-  return timeOf(match.slice(1, 7).map(Number), match[7], match[8] ? offsetOf(match[8] === "+" ? "+" : "-", match[9], match[10]) : 0);
+  const offset = match[8] ? offsetOf(match[8] === "+" ? "+" : "-", match[9], match[10]) : 0;
+  return timeOf(match.slice(1, 7).map(Number), match[7], offset);
 }
 
 /** chrono's `str::parse::<DateTime<Utc>>` (a relaxed RFC 3339), which DateTime arguments are read with. */
@@ -90,7 +91,7 @@ function formatTime(time) {
   return `${whole}${fraction}+00:00`;
 }
 
-// ---- The database: every request reads the tables it needs whole. ----
+// ---- The database: every request reads every table it needs, whole. ----
 
 const QUERIES = {
   users: 'SELECT * FROM "user"',
@@ -110,7 +111,6 @@ async function openDatabase(url) {
       Object.fromEntries(Object.entries(statements).map(([name, statement]) => [name, statement.all()])),
     );
     return {
-      backend: "sqlite",
       read: async () => readAll(),
       // SQLite's lower() changes ASCII letters only.
       lower: (text) => text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase()),
@@ -130,7 +130,6 @@ async function openDatabase(url) {
     };
     const pool = new pg.Pool({ connectionString: url, max: 4, types });
     return {
-      backend: "postgres",
       read: async () => {
         const client = await pool.connect();
         try {
@@ -207,17 +206,27 @@ function snapshot(tables) {
   return { users, profiles, links, roles, grants };
 }
 
+/** A user's roles, by role key. */
 function rolesOf(snap, userId) {
-  return snap.grants.filter((grant) => grant.userId === userId).map((grant) => snap.roles.get(grant.roleId));
+  return snap.grants
+    .filter((grant) => grant.userId === userId)
+    .map((grant) => grant.roleId)
+    .sort((a, b) => a - b)
+    .map((roleId) => snap.roles.get(roleId));
 }
 
-/** The caller: an active user, with what their roles let them read; null for nobody. */
+/** The caller: an active user, what their roles let them read, and the profiles they manage; null for nobody. */
 function viewerOf(snap, header) {
   if (header === undefined || !/^[0-9]+$/.test(header)) return null;
   const user = snap.users.get(Number(header));
   if (!user || !user.active) return null;
   const permissions = new Set(rolesOf(snap, user.id).flatMap((role) => role.permissions));
-  return { user, usersRead: permissions.has("users:read"), profilesRead: permissions.has("profiles:read") };
+  return {
+    user,
+    usersRead: permissions.has("users:read"),
+    profilesRead: permissions.has("profiles:read"),
+    manages: new Set(snap.links.filter((link) => link.userId === user.id).map((link) => link.profileId)),
+  };
 }
 
 // ---- Who sees what. ----
@@ -232,22 +241,18 @@ function requireViewer(req) {
   return req.viewer;
 }
 
-function profilesManagedBy(req, userId) {
-  return new Set(req.snap.links.filter((link) => link.userId === userId).map((link) => link.profileId));
-}
-
 /** A profile is visible to its managers and to `profiles:read` holders. */
 function profileVisible(req, profileId) {
-  if (!req.viewer) return false;
-  return req.viewer.profilesRead || profilesManagedBy(req, req.viewer.user.id).has(profileId);
+  const viewer = req.viewer;
+  return Boolean(viewer) && (viewer.profilesRead || viewer.manages.has(profileId));
 }
 
 /** A user is visible to themself, to users sharing a profile with them, and to `users:read` holders. */
 function userVisible(req, userId) {
-  if (!req.viewer) return false;
-  if (req.viewer.usersRead || req.viewer.user.id === userId) return true;
-  const mine = profilesManagedBy(req, req.viewer.user.id);
-  return req.snap.links.some((link) => link.userId === userId && mine.has(link.profileId));
+  const viewer = req.viewer;
+  if (!viewer) return false;
+  if (viewer.usersRead || viewer.user.id === userId) return true;
+  return req.snap.links.some((link) => link.userId === userId && viewer.manages.has(link.profileId));
 }
 
 /** The user's account details, for the user themself and `users:read` holders; else null. */
@@ -357,8 +362,9 @@ function compareAscending(key, a, b) {
 
 function encodeCursor(list, sort, position) {
   const { key } = sort;
-  const value =
-    position.value === null ? null : key === "Role" ? Number(position.value) : TIME_KEYS.has(key) ? formatTime(position.value) : position.value;
+  let value = position.value;
+  if (value !== null && key === "Role") value = Number(value);
+  if (value !== null && TIME_KEYS.has(key)) value = formatTime(value);
   const json = JSON.stringify([list, orderTag(sort), value, Number(position.id)]);
   return Buffer.from(json).toString("base64url");
 }
@@ -635,10 +641,13 @@ function loadSchema() {
   return schema;
 }
 
-/** An error as Roster writes it: one location (the first field of a merged response key). */
-function errorJson(error, code) {
+/**
+ * An error with its code. A field error has one location, as Roster writes it: that of the
+ * first field of its response key (graphql-js gives every merged field's).
+ */
+function errorJson(error, code, firstLocationOnly = false) {
   const json = { message: error.message };
-  if (error.locations?.length) json.locations = [error.locations[0]];
+  if (error.locations?.length) json.locations = firstLocationOnly ? [error.locations[0]] : error.locations;
   if (error.path) json.path = error.path;
   json.extensions = { code: error.extensions?.code ?? code, ...error.extensions };
   return json;
@@ -696,7 +705,7 @@ async function answer(schema, db, body, viewerHeader) {
   if (!("data" in result)) return requestError(result.errors, "GRAPHQL_VALIDATION_FAILED");
   const json = { data: result.data };
   if (result.errors?.length) {
-    json.errors = result.errors.map((error) => errorJson(error, "INTERNAL_SERVER_ERROR")).sort(compareErrors);
+    json.errors = result.errors.map((error) => errorJson(error, "INTERNAL_SERVER_ERROR", true)).sort(compareErrors);
   }
   return json;
 }

@@ -12,6 +12,7 @@ use async_graphql::{
 use lru::LruCache;
 use tokio::sync::OnceCell;
 
+use super::{Types, rules};
 use crate::graphql::{self, Validator};
 
 /// A parsed document, and what validation found in it (once asked).
@@ -23,9 +24,15 @@ pub struct Document {
 impl Document {
     /// The validation errors of the document, by every rule of GraphQL validation that does
     /// not depend on variables' values; validated the first time it is asked.
-    pub async fn errors(&self, validator: &Validator) -> &[ServerError] {
+    pub async fn errors(&self, validator: &Validator, types: &Types) -> &[ServerError] {
         self.validation
-            .get_or_init(|| graphql::validate(validator, &self.parsed))
+            .get_or_init(|| async {
+                let errors = graphql::validate(validator, &self.parsed).await;
+                if !errors.is_empty() {
+                    return errors;
+                }
+                rules::check(types, &self.parsed)
+            })
             .await
     }
 }

@@ -7,6 +7,7 @@ mod admission;
 mod collect;
 mod document;
 mod limits;
+mod rules;
 mod stream;
 pub mod types;
 mod variables;
@@ -126,11 +127,17 @@ pub async fn prepare(
     if only_queries && facts.kind == OperationType::Mutation {
         return Err(Stop::MutationNotAllowed);
     }
-    let errors = document.errors(&state.validator).await;
+    let errors = document.errors(&state.validator, &state.types).await;
     if !errors.is_empty() {
         let errors = errors
             .iter()
-            .map(|error| with_code(error.clone(), "GRAPHQL_VALIDATION_FAILED"))
+            .map(|error| {
+                let code = error.extensions.as_ref().and_then(|ext| ext.get("code"));
+                match code {
+                    Some(_) => error.clone(),
+                    None => with_code(error.clone(), "GRAPHQL_VALIDATION_FAILED"),
+                }
+            })
             .collect();
         return Err(Stop::Refused {
             errors,
@@ -231,7 +238,13 @@ pub async fn run(
     state
         .metrics
         .request(name.as_deref(), outcome, started.elapsed(), counter.get());
-    let body = match graphql::to_json(&response) {
+    let written = if executed {
+        graphql::to_json(&response)
+    } else {
+        // Refused by the engine before it ran: a request error, without `data`.
+        Ok(request_error(&response.errors))
+    };
+    let body = match written {
         Ok(body) if body.len() <= limits.max_response_bytes => body,
         Ok(body) => {
             let message = format!(
@@ -290,11 +303,10 @@ async fn execute(state: AppState, prepared: Prepared, caller: Caller) -> Respons
         caught.clone(),
     );
     let mut response = loads.run(state.schema.execute(request)).await;
-    response.errors.extend(caught.take());
+    finish(&mut response, &caught);
     if let Some(end) = end {
         end_mutation(end, &mut response).await;
     }
-    finish(&mut response);
     response
 }
 
@@ -312,11 +324,17 @@ async fn end_mutation(end: RequestEnd, response: &mut Response) {
     }
 }
 
-/// Gives every error of an executed request an `extensions.code` (an error outside any field
-/// is a limit the engine checked, such as complexity: `GRAPHQL_VALIDATION_FAILED`; an argument
-/// value refused in a field, `BAD_USER_INPUT`), and puts the errors in the order of the
-/// document, so the same request always gets the same answer.
-pub fn finish(response: &mut Response) {
+/// Completes the answer of an execution: the field errors `caught` (and `data` null when they
+/// reach it), an `extensions.code` for every error (an error outside any field is a limit the
+/// engine checked, such as complexity: `GRAPHQL_VALIDATION_FAILED`; an argument value refused
+/// in a field, `BAD_USER_INPUT`), and the errors in the order of the document, so the same
+/// request always gets the same answer.
+pub fn finish(response: &mut Response, caught: &Caught) {
+    let (errors, data_nulled) = caught.take();
+    response.errors.extend(errors);
+    if data_nulled {
+        response.data = Value::Null;
+    }
     for error in &mut response.errors {
         let code = if error.path.is_empty() {
             "GRAPHQL_VALIDATION_FAILED"

@@ -44,8 +44,7 @@ impl Executor for Subscriptions {
                         .schema
                         .execute_stream_with_session_data(request, session_data.unwrap_or_default())
                         .map(move |mut response| {
-                            response.errors.extend(caught.take());
-                            finish(&mut response);
+                            finish(&mut response, &caught);
                             response
                         })
                         .boxed()

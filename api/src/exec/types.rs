@@ -22,12 +22,11 @@ pub struct Types {
 #[derive(Debug)]
 pub enum Named {
     Object {
-        /// The type each field returns.
-        fields: HashMap<String, Type>,
+        fields: HashMap<String, FieldType>,
     },
     /// An interface or a union: the objects it may be, in the schema's order.
     Abstract {
-        fields: HashMap<String, Type>,
+        fields: HashMap<String, FieldType>,
         possible: Vec<String>,
     },
     Scalar,
@@ -37,6 +36,13 @@ pub enum Named {
     Input {
         fields: Vec<InputField>,
     },
+}
+
+/// What a field returns, and the types of its arguments.
+#[derive(Debug)]
+pub struct FieldType {
+    pub ty: Type,
+    pub args: HashMap<String, Type>,
 }
 
 /// A field of an input object.
@@ -104,6 +110,11 @@ impl Types {
     /// The type field `field` of type `parent` returns; `None` for `__typename` and unknown
     /// fields.
     pub fn field(&self, parent: &str, field: &str) -> Option<&Type> {
+        self.field_type(parent, field).map(|field| &field.ty)
+    }
+
+    /// Field `field` of type `parent`; `None` for `__typename` and unknown fields.
+    pub fn field_type(&self, parent: &str, field: &str) -> Option<&FieldType> {
         match self.types.get(parent)? {
             Named::Object { fields, .. } | Named::Abstract { fields, .. } => fields.get(field),
             _ => None,
@@ -158,7 +169,7 @@ query Types {
 }
 fragment T on __Type {
   kind name
-  fields(includeDeprecated: true) { name type { ...R } }
+  fields(includeDeprecated: true) { name args { name type { ...R } } type { ...R } }
   inputFields { name defaultValue type { ...R } }
   possibleTypes { name }
   enumValues(includeDeprecated: true) { name }
@@ -200,6 +211,15 @@ struct Described {
 
 #[derive(Deserialize)]
 struct DescribedField {
+    name: String,
+    #[serde(default)]
+    args: Vec<DescribedArgument>,
+    #[serde(rename = "type")]
+    ty: TypeRef,
+}
+
+#[derive(Deserialize)]
+struct DescribedArgument {
     name: String,
     #[serde(rename = "type")]
     ty: TypeRef,
@@ -259,12 +279,21 @@ impl Described {
                 .map(|item| item.name)
                 .collect()
         };
-        let fields = |list: Option<Vec<DescribedField>>| -> Result<HashMap<String, Type>, String> {
-            list.unwrap_or_default()
-                .into_iter()
-                .map(|field| Ok((field.name, field.ty.to_type()?)))
-                .collect()
-        };
+        let fields =
+            |list: Option<Vec<DescribedField>>| -> Result<HashMap<String, FieldType>, String> {
+                list.unwrap_or_default()
+                    .into_iter()
+                    .map(|field| {
+                        let args = field
+                            .args
+                            .into_iter()
+                            .map(|arg| Ok((arg.name, arg.ty.to_type()?)))
+                            .collect::<Result<_, String>>()?;
+                        let ty = field.ty.to_type()?;
+                        Ok((field.name, FieldType { ty, args }))
+                    })
+                    .collect()
+            };
         Ok(match self.kind.as_str() {
             "OBJECT" => Named::Object {
                 fields: fields(self.fields)?,

@@ -173,6 +173,14 @@ impl Coercion<'_> {
     }
 }
 
+/// Whether `value` is a value of the schema's own scalar `name`; `None` for other scalars.
+pub fn scalar_accepts(name: &str, value: &Value) -> Option<bool> {
+    CUSTOM_SCALARS
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, accepts)| accepts(value))
+}
+
 /// Input coercion of `value` to the scalar `name`; `None` when it does not fit.
 fn scalar(value: &Value, name: &str) -> Option<Value> {
     match (name, value) {

@@ -10,38 +10,50 @@
 //! - A resolver sees its field's selection set as `ctx.item` (`#[doc(hidden)]`).
 //! - The engine's validation does not visit the directives of `__typename`; `validate` moves
 //!   them to an inline fragment, where it does.
-//! - An error of a nullable field's resolver fails the whole object holding it (try_join_all);
-//!   `NullableFieldErrors` turns it into the field's null, as the specification does.
+//! - The engine cancels the fields beside one that fails (try_join_all) and rewrites an error's
+//!   path at each list item it crosses; `FieldErrors` handles every field's error itself, as
+//!   the specification does, so none reaches the engine.
 //! - `DataLoader` hands its loads to the spawner it was given as soon as a key is asked for,
 //!   and a load waits for its delay before it takes its keys (`scheduler::Loads`).
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{
+    Arc, Mutex, OnceLock,
+    atomic::{AtomicBool, Ordering},
+};
 
 use async_graphql::{
-    ContextSelectionSet, ObjectType, Positioned, Request, ServerError, ServerResult,
-    SubscriptionType, ValidationMode, ValidationResult, Value,
+    ContextSelectionSet, ObjectType, PathSegment, Positioned, QueryPathNode, QueryPathSegment,
+    Request, ServerError, ServerResult, SubscriptionType, ValidationMode, ValidationResult, Value,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextResolve, NextValidation, ResolveInfo,
     },
     parser::types::{ExecutableDocument, InlineFragment, Selection, SelectionSet},
 };
 
-/// Errors that Roster catches during execution, beside those async-graphql collects: they
-/// join the response's errors when the execution ends.
+/// The field errors of one execution, handled as the specification handles them: each error
+/// is recorded once, with its path, where it is raised, and its field answers null; a null in a
+/// non-null field or list item makes its parent null in turn, up to the nearest nullable one
+/// (or the whole `data`). `FieldErrors` does this around every field and list item, so no error
+/// reaches the engine's own handling, which would cancel the fields beside it (try_join_all:
+/// answers that depend on timing) and rewrite its path at each list item it crosses.
 #[derive(Default)]
-pub struct Caught(Mutex<Vec<ServerError>>);
+pub struct Caught {
+    errors: Mutex<Vec<ServerError>>,
+    /// Values that must be null because a non-null field or item in them is; taken by the
+    /// field or item holding them (the empty path: the whole `data`).
+    nulled: Mutex<Vec<Vec<PathSegment>>>,
+    /// Whether `nulled` holds anything (checked by every field).
+    pending: AtomicBool,
+}
 
 impl Caught {
     pub fn push(&self, error: ServerError) {
-        if let Ok(mut errors) = self.0.lock() {
-            errors.push(error);
-        }
+        lock(&self.errors).push(error);
     }
 
-    /// Whether any error was caught or collected so far in the request of `ctx`.
+    /// Whether any error was recorded so far in the request of `ctx`.
     pub fn any(&self, ctx: &async_graphql::Context<'_>) -> bool {
-        let caught = self.0.lock().map_or(true, |errors| !errors.is_empty());
-        caught
+        !lock(&self.errors).is_empty()
             || ctx
                 .query_env
                 .errors
@@ -49,44 +61,100 @@ impl Caught {
                 .map_or(true, |errors| !errors.is_empty())
     }
 
-    pub fn take(&self) -> Vec<ServerError> {
-        self.0
-            .lock()
-            .map(|mut errors| std::mem::take(&mut *errors))
-            .unwrap_or_default()
+    /// The errors recorded, and whether `data` itself must be null; the record is emptied
+    /// (a subscription's events each have their own).
+    pub fn take(&self) -> (Vec<ServerError>, bool) {
+        let errors = std::mem::take(&mut *lock(&self.errors));
+        let mut nulled = lock(&self.nulled);
+        let data_nulled = !nulled.is_empty();
+        nulled.clear();
+        self.pending.store(false, Ordering::Release);
+        (errors, data_nulled)
+    }
+
+    /// The value at `path` must be null.
+    fn null(&self, path: Vec<PathSegment>) {
+        lock(&self.nulled).push(path);
+        self.pending.store(true, Ordering::Release);
+    }
+
+    /// Whether the value at `path` must be null; the marks for it are taken.
+    fn take_nulled(&self, path: &[PathSegment]) -> bool {
+        if !self.pending.load(Ordering::Acquire) {
+            return false;
+        }
+        let mut nulled = lock(&self.nulled);
+        let before = nulled.len();
+        nulled.retain(|marked| marked != path);
+        let taken = nulled.len() != before;
+        if nulled.is_empty() {
+            self.pending.store(false, Ordering::Release);
+        }
+        taken
     }
 }
 
-/// Turns the error of a nullable field into the field's null (and the error into the
-/// request's errors), as the specification's execution does; the errors of non-null fields
-/// travel up to the nearest nullable field, as async-graphql already does.
-pub struct NullableFieldErrors;
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
-impl ExtensionFactory for NullableFieldErrors {
+/// The path of a field or list item.
+fn path_of(node: &QueryPathNode<'_>) -> Vec<PathSegment> {
+    let mut path: Vec<PathSegment> = std::iter::once(node)
+        .chain(node.parents())
+        .map(|node| match node.segment {
+            QueryPathSegment::Name(name) => PathSegment::Field(name.to_owned()),
+            QueryPathSegment::Index(index) => PathSegment::Index(index),
+        })
+        .collect();
+    path.reverse();
+    path
+}
+
+/// Handles the errors of every field and list item as the specification does (see `Caught`).
+pub struct FieldErrors;
+
+impl ExtensionFactory for FieldErrors {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(NullableFieldErrors)
+        Arc::new(FieldErrors)
     }
 }
 
 #[async_graphql::async_trait::async_trait]
-impl Extension for NullableFieldErrors {
+impl Extension for FieldErrors {
     async fn resolve(
         &self,
         ctx: &ExtensionContext<'_>,
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
+        let Some(caught) = ctx.data_opt::<Arc<Caught>>() else {
+            return next.run(ctx, info).await;
+        };
+        let node = info.path_node;
         let nullable = !info.return_type.ends_with('!');
-        match next.run(ctx, info).await {
-            Err(error) if nullable => match ctx.data_opt::<Arc<Caught>>() {
-                Some(caught) => {
-                    caught.push(error);
-                    Ok(Some(Value::Null))
+        let path = match next.run(ctx, info).await {
+            Ok(value) if !caught.pending.load(Ordering::Acquire) => return Ok(value),
+            Ok(value) => {
+                let path = path_of(node);
+                if !caught.take_nulled(&path) {
+                    return Ok(value);
                 }
-                None => Err(error),
-            },
-            answer => answer,
+                path
+            }
+            Err(error) => {
+                caught.push(error);
+                path_of(node)
+            }
+        };
+        if !nullable {
+            let mut parent = path;
+            parent.pop();
+            caught.null(parent);
         }
+        Ok(Some(Value::Null))
     }
 }
 
@@ -244,6 +312,23 @@ mod tests {
         calls: AtomicUsize,
     }
 
+    struct Item(i32);
+
+    #[Object]
+    impl Item {
+        async fn fine(&self) -> i32 {
+            self.0
+        }
+
+        /// Fails for odd items.
+        async fn odd(&self) -> async_graphql::Result<i32> {
+            if self.0 % 2 == 1 {
+                return Err(format!("{} is odd", self.0).into());
+            }
+            Ok(self.0)
+        }
+    }
+
     #[Object]
     impl Query {
         /// Answers last.
@@ -270,6 +355,14 @@ mod tests {
 
         async fn failing_non_null(&self) -> async_graphql::Result<i32> {
             Err("no".into())
+        }
+
+        async fn items(&self) -> Vec<Item> {
+            (0..4).map(Item).collect()
+        }
+
+        async fn maybe_items(&self) -> Option<Vec<Item>> {
+            Some((0..4).map(Item).collect())
         }
 
         async fn splice(&self) -> SpliceOut {
@@ -325,7 +418,7 @@ mod tests {
 
     fn schema() -> Schema<Query, EmptyMutation, EmptySubscription> {
         Schema::build(Query::default(), EmptyMutation, EmptySubscription)
-            .extension(NullableFieldErrors)
+            .extension(FieldErrors)
             .finish()
     }
 
@@ -334,7 +427,11 @@ mod tests {
         let mut response = schema()
             .execute(Request::new(query).data(caught.clone()))
             .await;
-        response.errors.extend(caught.take());
+        let (errors, data_nulled) = caught.take();
+        response.errors.extend(errors);
+        if data_nulled {
+            response.data = Value::Null;
+        }
         serde_json::to_value(&response).expect("JSON")
     }
 
@@ -397,6 +494,36 @@ mod tests {
         let answer = self::answer("{ fast failingNonNull }").await;
         assert_eq!(answer["data"], json!(null));
         assert_eq!(answer["errors"][0]["path"], json!(["failingNonNull"]));
+    }
+
+    #[tokio::test]
+    async fn errors_keep_their_paths_through_lists_and_nulls_stop_at_the_first_nullable() {
+        let answer = answer("{ fast maybeItems { fine odd } }").await;
+        assert_eq!(answer["data"], json!({ "fast": 2, "maybeItems": null }));
+        let paths: Vec<_> = answer["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|error| error["path"].clone())
+            .collect();
+        assert!(paths.contains(&json!(["maybeItems", 1, "odd"])), "{answer}");
+        assert!(paths.contains(&json!(["maybeItems", 3, "odd"])), "{answer}");
+        assert_eq!(
+            paths.len(),
+            2,
+            "every error raised is reported, once: {answer}"
+        );
+        // Up to the whole `data` when nothing above is nullable; every failing sibling runs
+        // to its end and reports its error, whatever finishes first.
+        for _ in 0..20 {
+            let answer = self::answer("{ items { odd } failingNonNull slow }").await;
+            assert_eq!(answer["data"], json!(null));
+            assert_eq!(
+                answer["errors"].as_array().map(Vec::len),
+                Some(3),
+                "{answer}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -62,7 +62,7 @@ pub fn schema(services: Option<(Db, Accounts, Metrics)>, config: &Config) -> Ros
     let limits = &config.limits;
     let mut builder = builder()
         .validation_mode(engine::RUNNING)
-        .extension(engine::NullableFieldErrors)
+        .extension(engine::FieldErrors)
         .limit_complexity(limits.query_max_complexity)
         .data(limits.clone());
     if !config.introspection {

@@ -37,20 +37,12 @@ impl ContainerType for Mutation {
         let Some(caught) = ctx.data_opt::<Arc<Caught>>() else {
             return self.0.resolve_field(ctx).await;
         };
-        // An error so far fails the request, which is rolled back: the rest does not run.
-        // The fields' values are not kept either (the answer has no data), so a failed field
-        // goes on as null rather than stopping the fields after it from saying so.
+        // An error so far fails the request, which is rolled back: the rest does not run,
+        // and says so.
         if caught.any(ctx) {
-            caught.push(engine::field_error(ctx, AppError::Aborted));
-            return Ok(Some(Value::Null));
+            return Err(engine::field_error(ctx, AppError::Aborted));
         }
-        match self.0.resolve_field(ctx).await {
-            Err(error) => {
-                caught.push(error);
-                Ok(Some(Value::Null))
-            }
-            answer => answer,
-        }
+        self.0.resolve_field(ctx).await
     }
 }
 

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use entity::{role, user_role};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, sea_query::OnConflict,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::OnConflict,
 };
 
 use super::one_of;
@@ -43,7 +44,7 @@ pub async fn revoke(conn: &impl ConnectionTrait, user_id: i64, role_id: i64) -> 
     Ok(())
 }
 
-/// The roles of each of `users`, in one statement.
+/// The roles of each of `users`, by role key, in one statement.
 pub async fn of_users(
     conn: &impl ConnectionTrait,
     users: &[i64],
@@ -54,6 +55,8 @@ pub async fn of_users(
             user_role::Column::UserId.into_expr(),
             users,
         ))
+        .order_by_asc(user_role::Column::UserId)
+        .order_by_asc(user_role::Column::RoleId)
         .find_also_related(role::Entity)
         .all(conn)
         .await?;

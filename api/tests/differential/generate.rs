@@ -382,11 +382,7 @@ impl<'s> Generator<'s> {
         self.depth = 0;
         self.aliases = 0;
         let count = 1 + self.rng.below(3);
-        let mut selections = Vec::new();
-        for _ in 0..count {
-            selections.extend(self.selections_on("Query", 1));
-        }
-        self.doc.selections = selections;
+        self.doc.selections = self.selections_on("Query", count);
         std::mem::take(&mut self.doc)
     }
 
