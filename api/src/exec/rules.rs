@@ -45,7 +45,10 @@ pub fn check(types: &Types, document: &ExecutableDocument) -> Vec<ServerError> {
         }
         rules.visit(root, &operation.node.selection_set.node);
     }
-    for fragment in document.fragments.values() {
+    // Fragments in the order of the document, so errors come in one order every time.
+    let mut fragments: Vec<_> = document.fragments.values().collect();
+    fragments.sort_by_key(|fragment| (fragment.pos.line, fragment.pos.column));
+    for fragment in fragments {
         let on = fragment.node.type_condition.node.on.node.as_str();
         rules.visit(on, &fragment.node.selection_set.node);
     }
