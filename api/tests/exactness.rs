@@ -247,7 +247,7 @@ async fn variables_are_coerced_before_anything_runs(app: &TestApp) {
 }
 
 async fn a_failing_nullable_field_is_null_and_its_siblings_stay(app: &TestApp) {
-    let Team { ann, .. } = team(app).await;
+    let Team { ann, team, .. } = team(app).await;
     let answer = raw(
         app,
         &ann.token,
@@ -276,6 +276,34 @@ async fn a_failing_nullable_field_is_null_and_its_siblings_stay(app: &TestApp) {
         json!({ "me": { "email": "ann@example.com" }, "user": null })
     );
     assert_eq!(body["errors"][0]["path"], json!(["user", "profiles"]));
+    // Inside a list of non-null items, the failed item nulls the list, and so on up to the
+    // nearest nullable field; each error keeps its item's index, in the order of the list.
+    let answer = raw(
+        app,
+        &ann.token,
+        "query($id: ID!) { me { email } profile(id: $id) { name users { nodes { email profiles(first: 101) { totalCount } } } } }",
+        json!({ "id": team }),
+    )
+    .await;
+    let body: Value = serde_json::from_str(&answer).expect("JSON");
+    assert_eq!(
+        body["data"],
+        json!({ "me": { "email": "ann@example.com" }, "profile": null })
+    );
+    let paths: Vec<&Value> = body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|error| &error["path"])
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            &json!(["profile", "users", "nodes", 0, "profiles"]),
+            &json!(["profile", "users", "nodes", 1, "profiles"])
+        ],
+        "{answer}"
+    );
 }
 
 async fn fields_that_cannot_merge_are_refused(app: &TestApp) {

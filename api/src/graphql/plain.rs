@@ -12,7 +12,6 @@ use async_graphql::{
     indexmap::IndexMap,
     parser::types::{Field, Selection},
     registry::Registry,
-    resolver_utils::resolve_list,
 };
 use chrono::{DateTime, Utc};
 
@@ -291,7 +290,7 @@ impl<T: PlainFields> OutputType for PlainList<T> {
                 return Ok(Value::List(items));
             }
         }
-        resolve_list(ctx, field, &self.0, Some(self.0.len())).await
+        engine::resolve_non_null_items(ctx, field, &self.0).await
     }
 }
 
