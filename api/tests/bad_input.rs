@@ -12,6 +12,7 @@ db_tests!(
     bad_profile_names_write_nothing,
     bad_emails_and_passwords_write_nothing,
     page_arguments_out_of_range,
+    filter_texts_are_bounded,
     cursors_that_are_not_ours,
     missing_targets_of_mutations_write_nothing,
     variables_of_the_wrong_type,
@@ -178,6 +179,39 @@ async fn page_arguments_out_of_range(app: &TestApp) {
         )
         .await;
     assert_eq!(data["profiles"]["nodes"], json!([]));
+}
+
+async fn filter_texts_are_bounded(app: &TestApp) {
+    let admin = app.admin().await;
+    let token = admin.token.as_str();
+    let team = app.create_profile(&admin, "Ä Team").await;
+    let long = "a".repeat(200_000);
+    for query in [
+        "query($t: String) { users(filter: { emailContains: $t }) { totalCount } }",
+        "query($t: String) { profiles(filter: { nameContains: $t }) { totalCount } }",
+        "query($t: String) { me { profiles(filter: { nameContains: $t }) { totalCount } } }",
+    ] {
+        refused(app, token, query, json!({ "t": long }), "BAD_USER_INPUT").await;
+    }
+    let nested = "query($id: ID!, $t: String) { profile(id: $id) { users(filter: { emailContains: $t }) { totalCount } } }";
+    refused(
+        app,
+        token,
+        nested,
+        json!({ "id": team, "t": long }),
+        "BAD_USER_INPUT",
+    )
+    .await;
+    // As long as the longest name is accepted.
+    let name = "a".repeat(255);
+    let data = app
+        .data_as(
+            token,
+            "query($t: String) { profiles(filter: { nameContains: $t }) { totalCount } }",
+            json!({ "t": name }),
+        )
+        .await;
+    assert_eq!(data["profiles"]["totalCount"], 0);
 }
 
 async fn cursors_that_are_not_ours(app: &TestApp) {

@@ -131,6 +131,36 @@ async fn get_executes_queries_but_not_mutations(app: &TestApp) {
         .data_as(&ann.token, "{ profiles { totalCount } }", json!({}))
         .await;
     assert_eq!(data["profiles"]["totalCount"], 1, "a GET never writes");
+
+    // The parameters GraphQL over HTTP names: `operationName` picks one operation of several,
+    // `variables` is JSON.
+    let parameters = |parameters: &[(&str, &str)]| {
+        app.client()
+            .get(format!("{}/graphql", app.url))
+            .bearer_auth(&ann.token)
+            .query(parameters)
+            .send()
+    };
+    let document = "query A { me { email } } query B($first: Int) { profiles(first: $first) { nodes { name } } }";
+    let response = parameters(&[
+        ("query", document),
+        ("operationName", "B"),
+        ("variables", r#"{"first": 1}"#),
+    ])
+    .await
+    .expect("answers");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body,
+        json!({ "data": { "profiles": { "nodes": [{ "name": "Team" }] } } })
+    );
+    let response = parameters(&[("query", document), ("variables", "{not json")])
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
 }
 
 async fn browsers_get_graphiql(app: &TestApp) {

@@ -131,7 +131,9 @@ order!(
 /// Which users to list. Every condition given must hold.
 #[derive(Clone, Debug, Default, InputObject)]
 pub struct UserFilter {
-    /// The email address contains this text, ignoring case (`%` and `_` are plain characters).
+    /// The email address contains this text, ignoring case (`%` and `_` are plain characters);
+    /// at most 254 characters, the longest address.
+    #[graphql(validator(max_length = 254))]
     pub email_contains: Option<String>,
     /// The user may log in, or may not.
     pub active: Option<bool>,
@@ -142,14 +144,18 @@ pub struct UserFilter {
 /// Which profiles to list. Every condition given must hold.
 #[derive(Clone, Debug, Default, InputObject)]
 pub struct ProfileFilter {
-    /// The name contains this text, ignoring case (`%` and `_` are plain characters).
+    /// The name contains this text, ignoring case (`%` and `_` are plain characters); at most
+    /// 255 characters, the longest name.
+    #[graphql(validator(max_length = 255))]
     pub name_contains: Option<String>,
 }
 
 /// Which managers of a profile to list. Every condition given must hold.
 #[derive(Clone, Debug, Default, InputObject)]
 pub struct ProfileUserFilter {
-    /// The email address contains this text, ignoring case (`%` and `_` are plain characters).
+    /// The email address contains this text, ignoring case (`%` and `_` are plain characters);
+    /// at most 254 characters, the longest address.
+    #[graphql(validator(max_length = 254))]
     pub email_contains: Option<String>,
     /// The user may log in, or may not. Needs `users:read`.
     pub active: Option<bool>,
@@ -166,7 +172,9 @@ pub struct ProfileUserFilter {
 /// Which profiles of a user to list. Every condition given must hold.
 #[derive(Clone, Debug, Default, InputObject)]
 pub struct UserProfileFilter {
-    /// The name contains this text, ignoring case (`%` and `_` are plain characters).
+    /// The name contains this text, ignoring case (`%` and `_` are plain characters); at most
+    /// 255 characters, the longest name.
+    #[graphql(validator(max_length = 255))]
     pub name_contains: Option<String>,
     /// The user's role on the profile.
     pub role: Option<ProfileRole>,

@@ -160,9 +160,11 @@ pub async fn get(State(state): State<AppState>, peer: Peer, request: Request) ->
     let Some(format) = Format::negotiate(&headers) else {
         return not_acceptable();
     };
-    let Ok(request) = async_graphql::http::parse_query_string(&query) else {
-        let message = "pass the request as URL parameters `query`, `operationName` and `variables`";
-        return request_error(format, StatusCode::BAD_REQUEST, "BAD_REQUEST", message);
+    let request = match from_url_parameters(&query) {
+        Ok(request) => request,
+        Err(message) => {
+            return request_error(format, StatusCode::BAD_REQUEST, "BAD_REQUEST", &message);
+        }
     };
     if request.query.trim().is_empty() {
         return no_query(format);
@@ -172,6 +174,42 @@ pub async fn get(State(state): State<AppState>, peer: Peer, request: Request) ->
         format,
         exec::run(&state, request, caller(&state, &headers, peer), true).await,
     )
+}
+
+/// The request of a GET's URL parameters, named as GraphQL over HTTP names them: `query`,
+/// `operationName`, and `variables` and `extensions` as JSON. (async-graphql's own parser
+/// reads `operation_name`.)
+fn from_url_parameters(parameters: &str) -> Result<async_graphql::Request, String> {
+    #[derive(serde::Deserialize)]
+    struct Parameters {
+        #[serde(default)]
+        query: String,
+        #[serde(rename = "operationName")]
+        operation_name: Option<String>,
+        variables: Option<String>,
+        extensions: Option<String>,
+    }
+    let usage =
+        "pass the request as URL parameters `query`, `operationName`, `variables` and `extensions`";
+    let parameters: Parameters =
+        serde_urlencoded::from_str(parameters).map_err(|err| format!("{usage}: {err}"))?;
+    let mut request = async_graphql::Request::new(parameters.query)
+        .variables(json_parameter("variables", parameters.variables)?);
+    request.operation_name = parameters.operation_name;
+    request.extensions = json_parameter("extensions", parameters.extensions)?;
+    Ok(request)
+}
+
+/// The JSON object of URL parameter `name`, empty when it is absent.
+fn json_parameter<T: serde::de::DeserializeOwned + Default>(
+    name: &str,
+    text: Option<String>,
+) -> Result<T, String> {
+    match text {
+        None => Ok(T::default()),
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|err| format!("the URL parameter `{name}` is not a JSON object: {err}")),
+    }
 }
 
 fn answer(
