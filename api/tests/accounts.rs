@@ -443,14 +443,15 @@ async fn lockout_and_its_expiry(backend: Backend) {
             "UNAUTHENTICATED"
         );
     }
-    // Locked: the right password is told so; a wrong one learns nothing new.
+    // Locked: the same answer whatever the password, so the lock tells a guesser nothing
+    // about their guess.
+    let right = app.login("ann@example.com", PASSWORD).await;
+    let wrong = app.login("ann@example.com", "wrong password").await;
+    assert_eq!(right.code(), "LOCKED");
     assert_eq!(
-        app.login("ann@example.com", PASSWORD).await.code(),
-        "LOCKED"
-    );
-    assert_eq!(
-        app.login("ann@example.com", "wrong password").await.code(),
-        "UNAUTHENTICATED"
+        (wrong.status, &wrong.body),
+        (right.status, &right.body),
+        "a locked account answers a wrong password as it answers the right one"
     );
     // Other accounts are not locked.
     app.register("bob@example.com").await;

@@ -160,8 +160,10 @@ impl Accounts {
         Ok(user)
     }
 
-    /// Logs in. An unknown email and a wrong password get the same answer after the same work;
-    /// that an account is locked or disabled is only told to someone who knows its password.
+    /// Logs in. An unknown email and a wrong password get the same answer after the same work.
+    /// A locked account answers `LOCKED` whatever the password, which is not verified (the time
+    /// of a verification is spent all the same), and a guess made while it is locked does not
+    /// count; that an account is disabled is only told to someone who knows its password.
     pub async fn login(
         &self,
         db: &Db,
@@ -181,6 +183,12 @@ impl Accounts {
                 .await?;
             return Err(AppError::InvalidCredentials);
         };
+        if sessions::failures_of_user(conn, user.id, since).await?
+            >= self.config.lockout_max_failures
+        {
+            self.passwords.verify_nobody(password).await?;
+            return Err(AppError::Locked);
+        }
         if !self
             .passwords
             .verify(password, user.password_hash.clone())
@@ -189,11 +197,6 @@ impl Accounts {
             db.write_regardless(&sessions::login_failure(Some(user.id), ip))
                 .await?;
             return Err(AppError::InvalidCredentials);
-        }
-        if sessions::failures_of_user(conn, user.id, since).await?
-            >= self.config.lockout_max_failures
-        {
-            return Err(AppError::Locked);
         }
         if !user.active {
             return Err(AppError::forbidden("this account is disabled"));
