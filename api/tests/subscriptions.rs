@@ -469,6 +469,13 @@ async fn connections_and_subscriptions_are_bounded(backend: Backend) {
         refused["payload"][0]["extensions"]["code"],
         "LIMIT_EXCEEDED"
     );
+    // A message has the limit of a request body (MAX_BODY_BYTES, 256 KiB): a larger one closes
+    // the connection with "message too big" before it is read whole.
+    let padding = " ".repeat(1024 * 1024);
+    let message = json!({ "id": "big", "type": "subscribe", "payload": { "query": format!("subscription {{ myProfilesChanged {{ kind }} }}{padding}") } });
+    let _ = other.socket.send(Message::text(message.to_string())).await;
+    let closed = other.next().await.expect("an answer");
+    assert_eq!(closed.map_err(|(code, _)| code), Err(1009));
 }
 
 async fn stopping_replicas_send_subscribers_away(backend: Backend) {

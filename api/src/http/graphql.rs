@@ -150,7 +150,11 @@ pub async fn get(State(state): State<AppState>, peer: Peer, request: Request) ->
             return (StatusCode::BAD_REQUEST, message).into_response();
         };
         let ip = caller(&state, &headers, peer).ip;
+        // A message gets the limit of a request body, checked as its frames arrive.
+        let largest = state.config.limits.max_body_bytes;
         return upgrade
+            .max_message_size(largest)
+            .max_frame_size(largest)
             .protocols(ALL_WEBSOCKET_PROTOCOLS)
             .on_upgrade(move |socket| subscriptions::serve(socket, protocol, state, ip));
     }

@@ -32,6 +32,9 @@ const INIT_TIMED_OUT: u16 = 4408;
 const SUBSCRIBER_EXISTS: u16 = 4409;
 /// WebSocket's "going away": the server stops; clients reconnect, to another replica.
 const GOING_AWAY: u16 = 1001;
+/// WebSocket's "message too big" (RFC 6455 §7.4.1): a message over the body limit.
+const MESSAGE_TOO_BIG: u16 = 1009;
+const TOO_BIG_REASON: &str = "the message is larger than MAX_BODY_BYTES";
 /// How long a message may wait for the client to read; a client that stops reading is
 /// disconnected, not buffered for.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,7 +44,12 @@ type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 /// Serves one upgraded connection until it closes.
 pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState, ip: String) {
     let (mut sink, mut source) = socket.split();
-    let Ok(Some(init)) = tokio::time::timeout(INIT_TIMEOUT, next_text(&mut source)).await else {
+    let init = tokio::time::timeout(INIT_TIMEOUT, next_text(&mut source)).await;
+    if let Ok(Inbound::TooLarge) = init {
+        close(&mut sink, MESSAGE_TOO_BIG, TOO_BIG_REASON).await;
+        return;
+    }
+    let Ok(Inbound::Text(init)) = init else {
         close(
             &mut sink,
             INIT_TIMED_OUT,
@@ -105,7 +113,14 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                 break;
             }
             message = next_text(&mut source) => {
-                let Some(text) = message else { break };
+                let text = match message {
+                    Inbound::Text(text) => text,
+                    Inbound::TooLarge => {
+                        close(&mut sink, MESSAGE_TOO_BIG, TOO_BIG_REASON).await;
+                        break;
+                    }
+                    Inbound::Closed => break,
+                };
                 let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                 let id = value["id"].as_str().unwrap_or_default().to_owned();
                 let kind = value["type"].as_str();
@@ -187,17 +202,39 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
     }
 }
 
-/// The next text message of the client; `None` when it closed the connection.
-async fn next_text(source: &mut futures_util::stream::SplitStream<WebSocket>) -> Option<String> {
-    while let Some(Ok(message)) = source.next().await {
+/// What the client sent next.
+enum Inbound {
+    Text(String),
+    /// A message over `MAX_BODY_BYTES`, refused before it was read whole.
+    TooLarge,
+    /// The client closed the connection, or broke it.
+    Closed,
+}
+
+/// The next text message of the client.
+async fn next_text(source: &mut futures_util::stream::SplitStream<WebSocket>) -> Inbound {
+    while let Some(message) = source.next().await {
         match message {
-            Message::Text(text) => return Some(text.to_string()),
-            Message::Binary(bytes) => return String::from_utf8(bytes.to_vec()).ok(),
-            Message::Close(_) => return None,
-            Message::Ping(_) | Message::Pong(_) => {}
+            Ok(Message::Text(text)) => return Inbound::Text(text.to_string()),
+            Ok(Message::Binary(bytes)) => {
+                return String::from_utf8(bytes.to_vec()).map_or(Inbound::Closed, Inbound::Text);
+            }
+            Ok(Message::Close(_)) => return Inbound::Closed,
+            Ok(Message::Ping(_) | Message::Pong(_)) => {}
+            Err(err) => {
+                let too_large = err
+                    .into_inner()
+                    .downcast::<tungstenite::Error>()
+                    .is_ok_and(|err| matches!(*err, tungstenite::Error::Capacity(_)));
+                return if too_large {
+                    Inbound::TooLarge
+                } else {
+                    Inbound::Closed
+                };
+            }
         }
     }
-    None
+    Inbound::Closed
 }
 
 /// Sends `message`; false when the client is gone or has not read it within `SEND_TIMEOUT`.
