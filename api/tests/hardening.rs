@@ -190,7 +190,27 @@ async fn hostile_documents_are_refused(backend: Backend) {
     let app = with_defaults(backend).await;
     let ann = app.register("ann@example.com").await;
     let token = ann.token.as_str();
+    // Fragments that each spread the next four times: 4^13 fields once spread, in 700 bytes.
+    let explosion = std::iter::once("query { me { ...F0 } }".to_owned())
+        .chain((0..13).map(|n| {
+            let next = n + 1;
+            format!("fragment F{n} on User {{ ...F{next} ...F{next} ...F{next} ...F{next} }}")
+        }))
+        .chain(std::iter::once("fragment F13 on User { email }".to_owned()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let unused = explosion.replace("query { me { ...F0 } }", "{ __typename }");
     let cases = [
+        (
+            "fragments that explode once spread",
+            explosion.as_str(),
+            "LIMIT_EXCEEDED",
+        ),
+        (
+            "fragments that explode, spread by no operation (validation would expand them)",
+            unused.as_str(),
+            "LIMIT_EXCEEDED",
+        ),
         (
             "circular fragments",
             "query { me { ...A } } fragment A on User { profiles { nodes { users { nodes { ...B } } } } } fragment B on User { ...A }",

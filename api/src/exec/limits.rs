@@ -40,8 +40,9 @@ const INTROSPECTION_MAX_LISTS: usize = 3;
 /// The size of a list that gives neither `first` nor `last` (the default `PAGE_MAX_SIZE`).
 const UNSIZED_LIST_ITEMS: u64 = 100;
 
-/// Counting stops past this many fields, which is over every limit (fragments spreading
-/// fragments could otherwise make the count itself expensive).
+/// Counting stops past this many fields, and the operation is refused: fragments that spread
+/// fragments several times each select exponentially many fields in a short document, which
+/// neither this count nor the engine's validation may expand.
 const COUNT_CAP: usize = 100_000;
 
 impl Operation {
@@ -98,6 +99,38 @@ impl Operation {
         }
         None
     }
+}
+
+/// Why `document` is refused before anything else looks at it: every operation and every
+/// fragment of it, fragments spread in place, select more than `COUNT_CAP` fields. Validation
+/// visits every operation and fragment, used or not, and follows spreads: the count stops at
+/// the cap, so this costs at most that many steps whatever the document.
+pub fn explodes(document: &ExecutableDocument) -> Option<String> {
+    let variables = Variables::default();
+    let mut walk = Walk {
+        document,
+        variables: &variables,
+        spreading: Vec::new(),
+        tally: Tally::default(),
+    };
+    let operations = document.operations.iter().map(|(_, operation)| operation);
+    let sets = operations
+        .map(|operation| &operation.node.selection_set.node)
+        .chain(
+            document
+                .fragments
+                .values()
+                .map(|fragment| &fragment.node.selection_set.node),
+        );
+    for set in sets {
+        walk.selections(set, Place::default());
+        if walk.tally.fields > COUNT_CAP {
+            return Some(format!(
+                "the document selects more than {COUNT_CAP} fields once its fragments are spread"
+            ));
+        }
+    }
+    None
 }
 
 /// Where a selection set sits.
