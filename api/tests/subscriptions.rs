@@ -15,7 +15,7 @@ use tokio_tungstenite::{
 
 use crate::{
     db_tests,
-    helpers::{Backend, PASSWORD, ServerProcess, TestDatabase},
+    helpers::{Backend, PASSWORD, ServerProcess, TestApp, TestDatabase},
 };
 
 db_tests!(
@@ -26,6 +26,7 @@ db_tests!(
     revocations_reach_every_replica[own_server],
     mutations_are_all_or_nothing_over_the_socket_and_for_subscribers[own_server],
     events_are_answered_as_the_specification_executes_them[own_server],
+    rights_are_read_per_operation_and_subscriptions_end_when_they_change,
 );
 
 /// A `graphql-transport-ws` client.
@@ -585,6 +586,44 @@ async fn revocations_reach_every_replica(backend: Backend) {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+async fn rights_are_read_per_operation_and_subscriptions_end_when_they_change(app: &TestApp) {
+    let admin = app.admin().await;
+    let frank = app.register("frank@example.com").await;
+    app.register("ann@example.com").await;
+    let role = |change: &str| {
+        format!("mutation($u: ID!) {{ {change}(userId: $u, role: \"admin\") {{ id }} }}")
+    };
+    app.data_as(&admin.token, &role("grantRole"), json!({ "u": frank.id }))
+        .await;
+    let mut socket = Client::with_token(&app.url, &frank.token).await;
+    let everyone = "{ users(first: 100) { nodes { email } } }";
+    let seen = mutate_over(&mut socket, "1", everyone).await;
+    assert!(seen.to_string().contains("ann@example.com"), "{seen}");
+    socket
+        .subscribe(
+            "2",
+            "subscription { myProfilesChanged { kind } }",
+            json!({}),
+        )
+        .await;
+
+    app.data_as(&admin.token, &role("revokeRole"), json!({ "u": frank.id }))
+        .await;
+    // An operation started now runs with the rights Frank has now; and the connection ends,
+    // with the subscription that started with the old ones.
+    socket.subscribe("3", everyone, json!({})).await;
+    let closed = loop {
+        match socket.next().await.expect("an answer or the close") {
+            Ok(message) => assert!(
+                !message.to_string().contains("ann@example.com"),
+                "a revoked right still works on an open socket: {message}"
+            ),
+            Err(closed) => break closed,
+        }
+    };
+    assert_eq!(closed.0, 4403, "{closed:?}");
 }
 
 /// A mutation sent over the socket, and its answer: the result, then `complete`.

@@ -60,6 +60,20 @@ pub struct Viewer {
 }
 
 impl Viewer {
+    /// Whether `other` holds the same roles, with the same permissions, as this viewer.
+    pub fn same_rights(&self, other: &Viewer) -> bool {
+        let roles = |viewer: &Viewer| {
+            let mut roles: Vec<(i64, String)> = viewer
+                .roles
+                .iter()
+                .map(|role| (role.id, role.permissions.clone()))
+                .collect();
+            roles.sort_unstable();
+            roles
+        };
+        roles(self) == roles(other)
+    }
+
     pub fn new(user: user::Model, roles: Vec<role::Model>) -> Self {
         let mut permissions: Vec<Permission> = roles
             .iter()
@@ -143,12 +157,18 @@ impl Credentials {
     }
 
     /// Credentials already checked (a WebSocket connection's, at its start).
-    pub fn checked(accounts: Accounts, auth: Auth) -> Self {
+    pub fn checked(accounts: Accounts, authorization: Option<String>, auth: Auth) -> Self {
         Credentials {
             accounts,
-            authorization: None,
+            authorization,
             auth: tokio::sync::OnceCell::new_with(Some(auth)),
         }
+    }
+
+    /// The same credentials, to be checked again: each operation of a WebSocket connection
+    /// reads the caller's rights as they are when it starts, not as they were at connection.
+    pub fn renewed(&self) -> Self {
+        Credentials::new(self.accounts.clone(), self.authorization.clone())
     }
 
     /// Who is calling (looked up once per request).

@@ -39,7 +39,10 @@ impl Executor for Subscriptions {
             match prepare(&state, request, false).await {
                 Ok(prepared) => {
                     let caught = Arc::new(Caught::default());
-                    let request = prepared.request.data(caught.clone());
+                    let mut request = prepared.request.data(caught.clone());
+                    if let Some(session) = &session_data {
+                        request = graphql::with_operation_data(request, &state, session);
+                    }
                     state
                         .schema
                         .execute_stream_with_session_data(request, session_data.unwrap_or_default())

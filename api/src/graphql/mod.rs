@@ -133,6 +133,25 @@ pub fn with_request_data(
         .data(db)
 }
 
+/// The data of one operation of a WebSocket connection whose data is `session`: its caller's
+/// credentials checked anew, and a batch loader that sees what they may see now.
+pub fn with_operation_data(
+    request: async_graphql::Request,
+    state: &AppState,
+    session: &async_graphql::Data,
+) -> async_graphql::Request {
+    let connection = session
+        .get(&std::any::TypeId::of::<Arc<Credentials>>())
+        .and_then(|credentials| credentials.downcast_ref::<Arc<Credentials>>());
+    let Some(connection) = connection else {
+        return request;
+    };
+    let credentials = Arc::new(connection.renewed());
+    let loader =
+        Batch::per_connection(state.db.clone(), credentials.clone(), state.metrics.clone());
+    request.data(credentials).data(loader)
+}
+
 /// The data of a WebSocket connection: its caller, already authenticated, and a batch loader
 /// shared by the events it receives.
 pub fn connection_data(

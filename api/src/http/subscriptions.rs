@@ -83,7 +83,12 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
         .as_deref()
         .and_then(|header| state.accounts.token_expiry(header));
 
-    let credentials = Arc::new(Credentials::checked(state.accounts.clone(), auth));
+    let rights = viewer.clone();
+    let credentials = Arc::new(Credentials::checked(
+        state.accounts.clone(),
+        authorization.clone(),
+        auth,
+    ));
     let data: Data = exec::connection_data(&state, credentials, ip.clone());
     // The answers of mutations, each run as a task of its own.
     let (answers, mut answered) = mpsc::channel::<(String, Vec<Message>)>(16);
@@ -190,9 +195,20 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                     Ok(Event::Membership(_) | Event::Card { .. }) => false,
                     Err(RecvError::Closed) => break,
                 };
-                if changed && !matches!(state.accounts.authenticate(authorization.as_deref()).await, Auth::User(_)) {
-                    close(&mut sink, FORBIDDEN, "Forbidden: the access token was revoked").await;
-                    break;
+                if changed {
+                    match state.accounts.authenticate(authorization.as_deref()).await {
+                        Auth::User(now) if now.same_rights(&rights) => {}
+                        // Subscriptions run with the rights they started with: they end, and
+                        // the client subscribes again with the rights it has now.
+                        Auth::User(_) => {
+                            close(&mut sink, FORBIDDEN, "Forbidden: the account's rights changed; connect again").await;
+                            break;
+                        }
+                        _ => {
+                            close(&mut sink, FORBIDDEN, "Forbidden: the access token was revoked").await;
+                            break;
+                        }
+                    }
                 }
             }
             _ = ping.tick() => {
