@@ -313,7 +313,10 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family(app: &TestApp) {
     assert_eq!(second.id, ann.id);
     assert_eq!(code_of_me(app, &second.token).await, "OK");
     let third = refresh(app, &second.refresh).await.expect("rotation again");
-    // The first token again: reuse. Its whole family is revoked, the newest token too.
+    let elsewhere = account(&app.login("ann@example.com", PASSWORD).await.body["data"]["login"]);
+    assert_eq!(code_of_me(app, &third.token).await, "OK");
+    // The first token again: reuse. Its whole family is revoked, the newest token too, and
+    // every access token of the family (the thief's as well as the owner's).
     assert_eq!(
         refresh(app, &ann.refresh).await.err().as_deref(),
         Some("UNAUTHENTICATED")
@@ -322,6 +325,11 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family(app: &TestApp) {
         refresh(app, &third.refresh).await.err().as_deref(),
         Some("UNAUTHENTICATED")
     );
+    for token in [&ann.token, &second.token, &third.token] {
+        assert_eq!(code_of_me(app, token).await, "UNAUTHENTICATED");
+    }
+    // Another session of the same user is not touched.
+    assert_eq!(code_of_me(app, &elsewhere.token).await, "OK");
     // An access token is not a refresh token, nor is garbage.
     for token in [ann.token.as_str(), "rt_garbage", ""] {
         assert_eq!(
@@ -347,10 +355,13 @@ async fn logout_ends_one_session(app: &TestApp) {
         refresh(app, &phone.refresh).await.err().as_deref(),
         Some("UNAUTHENTICATED")
     );
+    // The session's access token ends with it; the other session's keeps working.
+    assert_eq!(code_of_me(app, &phone.token).await, "UNAUTHENTICATED");
+    assert_eq!(code_of_me(app, &laptop.token).await, "OK");
     assert!(refresh(app, &laptop.refresh).await.is_ok());
     // Someone else's refresh token is not the caller's to revoke.
     let bob = app.register("bob@example.com").await;
-    app.data_as(&phone.token, logout, json!({ "t": bob.refresh }))
+    app.data_as(&laptop.token, logout, json!({ "t": bob.refresh }))
         .await;
     assert!(refresh(app, &bob.refresh).await.is_ok());
 }
@@ -719,7 +730,6 @@ async fn secrets_never_reach_the_logs(backend: Backend) {
     .await;
     let refreshed = post(None, REFRESH, json!({ "t": first.refresh })).await;
     let second = account(&refreshed["data"]["refreshToken"]);
-    post(None, REFRESH, json!({ "t": first.refresh })).await;
     let changed = post(
         Some(second.token.clone()),
         "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) { accessToken refreshToken user { id email } } }",
@@ -727,6 +737,8 @@ async fn secrets_never_reach_the_logs(backend: Backend) {
     )
     .await;
     let third = account(&changed["data"]["changePassword"]);
+    // A refresh token presented again.
+    post(None, REFRESH, json!({ "t": first.refresh })).await;
     post(
         Some(third.token.clone()),
         "{ me { email profiles { totalCount } } }",

@@ -208,10 +208,15 @@ async fn a_reused_refresh_token_revokes_its_session_though_the_request_writes_no
         codes_and_paths(&response.body),
         [("UNAUTHENTICATED".into(), json!(["refreshToken"]))]
     );
-    assert_eq!(profile_names(app, &rotated).await, Vec::<String>::new());
-    // The whole session is revoked: the token rotated from it no longer works.
+    // The whole session is revoked: the tokens rotated from it no longer work, the access
+    // token included, though the request that revoked it wrote nothing.
     let response = app.gql(refresh, json!({ "t": rotated.refresh })).await;
     assert_eq!(response.code(), "UNAUTHENTICATED", "{}", response.body);
+    let response = app.gql_as(&rotated.token, "{ me { id } }", json!({})).await;
+    assert_eq!(response.code(), "UNAUTHENTICATED", "{}", response.body);
+    let login = app.login("ann@example.com", PASSWORD).await;
+    let other = account(&login.body["data"]["login"]);
+    assert_eq!(profile_names(app, &other).await, Vec::<String>::new());
 }
 
 /// An administrator's link and unlink of one pair in one request (the benchmark's M1) both

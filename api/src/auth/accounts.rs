@@ -88,7 +88,8 @@ impl Accounts {
     }
 
     /// Who sends this `Authorization` header: one statement looks the user up by the token's
-    /// uniquifier, so a rotated uniquifier or a deactivated user refuses the token at once.
+    /// uniquifier and session, so a rotated uniquifier, a revoked session or a deactivated
+    /// user refuses the token at once.
     pub async fn authenticate(&self, authorization: Option<&str>) -> Auth {
         let Some(value) = authorization else {
             return Auth::Anonymous;
@@ -97,19 +98,27 @@ impl Accounts {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
             _ => return Auth::Refused(AppError::Unauthenticated),
         };
-        let uniquifier = match self.keys.verify(token) {
-            Ok(uniquifier) => uniquifier,
+        let subject = match self.keys.verify(token) {
+            Ok(subject) => subject,
             Err(err) => return Auth::Refused(err),
         };
+        // A session's callers are kept apart: one session revoked leaves the others working.
+        let key = format!("{} {}", subject.uniquifier, subject.family);
         let changes = self.db.events().account_changes();
-        if let Some(viewer) = changes.and_then(|changes| self.viewers.get(&uniquifier, changes)) {
+        if let Some(viewer) = changes.and_then(|changes| self.viewers.get(&key, changes)) {
             return Auth::User(viewer);
         }
-        match users::by_uniquifier_with_roles(self.db.pool(), &uniquifier).await {
+        let found = users::by_uniquifier_with_roles(
+            self.db.pool(),
+            &subject.uniquifier,
+            &subject.family,
+        )
+        .await;
+        match found {
             Ok(Some((user, roles))) if user.active => {
                 let viewer = Arc::new(Viewer::new(user, roles));
                 if let Some(changes) = changes {
-                    self.viewers.put(&uniquifier, viewer.clone(), changes);
+                    self.viewers.put(&key, viewer.clone(), changes);
                 }
                 Auth::User(viewer)
             }
@@ -228,9 +237,14 @@ impl Accounts {
                 "a used refresh token was presented again: revoking its family"
             );
             // The answer is an error, which rolls the request back: the revocation stands
-            // anyway.
+            // anyway, and every replica learns of it at once (the family's access tokens stop
+            // working too).
             db.write_regardless(&sessions::revoke_family(&found.family))
                 .await?;
+            db.publish_regardless(Event::Account {
+                user_id: found.user_id,
+            })
+            .await?;
             return Err(AppError::Unauthenticated);
         }
         let user = user::Entity::find_by_id(found.user_id).one(&*tx).await?;
@@ -245,11 +259,16 @@ impl Accounts {
 
     /// Revokes the family of one of the caller's refresh tokens.
     pub async fn logout(&self, db: &Db, viewer: &Viewer, token: &str) -> AppResult<()> {
-        let tx = db.begin_write().await?;
+        let mut tx = db.begin_write().await?;
         let found =
             sessions::refresh_token_by_hash(&*tx, &tokens::refresh_token_hash(token)).await?;
         if let Some(found) = found.filter(|found| found.user_id == viewer.id()) {
             tx.execute(&sessions::revoke_family(&found.family)).await?;
+            // The session's access tokens stop working too, on every replica.
+            tx.publish(Event::Account {
+                user_id: viewer.id(),
+            })
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -374,7 +393,7 @@ impl Accounts {
         )
         .await?;
         Ok(Session {
-            access: self.keys.issue(&user.fs_uniquifier)?,
+            access: self.keys.issue(&user.fs_uniquifier, family)?,
             refresh_token,
             user,
         })

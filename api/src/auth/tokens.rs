@@ -22,6 +22,8 @@ const REFRESH_PREFIX: &str = "rt_";
 struct AccessClaims {
     /// The user's `fs_uniquifier`.
     sub: String,
+    /// The session: the family of refresh tokens of the login that issued it.
+    sid: String,
     iat: i64,
     exp: i64,
     aud: String,
@@ -75,12 +77,13 @@ impl TokenKeys {
         })
     }
 
-    /// Issues an access token for the user with this uniquifier.
-    pub fn issue(&self, uniquifier: &str) -> AppResult<AccessToken> {
+    /// Issues an access token for the user with this uniquifier, in session `family`.
+    pub fn issue(&self, uniquifier: &str, family: &str) -> AppResult<AccessToken> {
         let now = Utc::now();
         let expires_at = now + self.ttl;
         let claims = AccessClaims {
             sub: uniquifier.to_owned(),
+            sid: family.to_owned(),
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
             aud: self.audience.clone(),
@@ -97,12 +100,12 @@ impl TokenKeys {
 
     /// The uniquifier of a valid access token: signed by our key with our algorithm (never
     /// `none`, never another one), for our audience and issuer, not expired, issued in the past.
-    pub fn verify(&self, token: &str) -> AppResult<String> {
-        self.verify_until(token).map(|(uniquifier, _)| uniquifier)
+    pub fn verify(&self, token: &str) -> AppResult<Subject> {
+        self.verify_until(token).map(|(subject, _)| subject)
     }
 
-    /// The uniquifier of a valid access token, and when it expires.
-    pub fn verify_until(&self, token: &str) -> AppResult<(String, DateTime<Utc>)> {
+    /// Whose a valid access token is, and when it expires.
+    pub fn verify_until(&self, token: &str) -> AppResult<(Subject, DateTime<Utc>)> {
         let mut validation = Validation::new(self.algorithm);
         validation.set_audience(&[&self.audience]);
         validation.set_issuer(&[ISSUER]);
@@ -118,8 +121,18 @@ impl TokenKeys {
             return Err(AppError::Unauthenticated);
         }
         let expires = DateTime::from_timestamp(claims.exp, 0).ok_or(AppError::Unauthenticated)?;
-        Ok((claims.sub, expires))
+        let subject = Subject {
+            uniquifier: claims.sub,
+            family: claims.sid,
+        };
+        Ok((subject, expires))
     }
+}
+
+/// Whose an access token is: the user's uniquifier, and the session it belongs to.
+pub struct Subject {
+    pub uniquifier: String,
+    pub family: String,
 }
 
 /// A new random secret, base64url: 32 bytes for keys, uniquifiers and refresh tokens.

@@ -79,10 +79,23 @@ impl Db {
         }
     }
 
+    /// Publishes `event`, an account change that must be known whatever the request's outcome
+    /// (a revoked token family): now, or after the writes that stand regardless once the
+    /// request's transaction ended if it has begun.
+    pub async fn publish_regardless(&self, event: Event) -> Result<(), DbErr> {
+        match &self.request {
+            Some(request) if request.tx.initialized() => {
+                lock(&request.regardless_events).push(event);
+                Ok(())
+            }
+            _ => publish_now(&self.conn, &self.events, event).await,
+        }
+    }
+
     /// A handle for one mutation request, whose writes all go into one transaction, and the
     /// means to end it.
     pub fn for_mutation(&self) -> (Db, RequestEnd) {
-        let writes = Arc::new(RequestWrites::new(self.conn.clone()));
+        let writes = Arc::new(RequestWrites::new(self.conn.clone(), self.events.clone()));
         let db = Db {
             request: Some(writes.clone()),
             ..self.clone()
@@ -97,16 +110,78 @@ pub(super) struct RequestWrites {
     pub(super) tx: OnceCell<Writer>,
     /// Writes to run once the transaction ended, whatever its outcome.
     regardless: std::sync::Mutex<Vec<Statement>>,
+    /// Events to publish after them.
+    regardless_events: std::sync::Mutex<Vec<Event>>,
     conn: DatabaseConnection,
+    events: Bus,
 }
 
 impl RequestWrites {
-    fn new(conn: DatabaseConnection) -> Self {
+    fn new(conn: DatabaseConnection, events: Bus) -> Self {
         RequestWrites {
             tx: OnceCell::new(),
             regardless: std::sync::Mutex::default(),
+            regardless_events: std::sync::Mutex::default(),
             conn,
+            events,
         }
+    }
+
+    /// What stands regardless, taken out to be run.
+    fn take_regardless(&mut self) -> Regardless {
+        Regardless {
+            statements: std::mem::take(
+                self.regardless.get_mut().unwrap_or_else(|e| e.into_inner()),
+            ),
+            events: std::mem::take(
+                self.regardless_events
+                    .get_mut()
+                    .unwrap_or_else(|e| e.into_inner()),
+            ),
+            conn: self.conn.clone(),
+            bus: self.events.clone(),
+        }
+    }
+}
+
+/// The writes and events of a request that stand whatever its outcome.
+struct Regardless {
+    statements: Vec<Statement>,
+    events: Vec<Event>,
+    conn: DatabaseConnection,
+    bus: Bus,
+}
+
+impl Regardless {
+    fn is_empty(&self) -> bool {
+        self.statements.is_empty() && self.events.is_empty()
+    }
+
+    async fn run(self) {
+        for statement in self.statements {
+            if let Err(err) = self.conn.execute_raw(statement).await {
+                tracing::error!(error = %err, "could not record a failed request's security event");
+            }
+        }
+        for event in self.events {
+            if let Err(err) = publish_now(&self.conn, &self.bus, event).await {
+                tracing::error!(error = %err, "could not announce a failed request's security event");
+            }
+        }
+    }
+}
+
+/// Publishes `event` outside any transaction: counted at once on this replica, and sent to
+/// every replica.
+async fn publish_now(conn: &DatabaseConnection, bus: &Bus, event: Event) -> Result<(), DbErr> {
+    if event.changes_account() {
+        bus.account_changed();
+    }
+    if bus.travels_with_commit() {
+        bus.notify(conn, &event).await
+    } else {
+        bus.send(event);
+        Ok(())
     }
 }
 
@@ -121,22 +196,12 @@ impl std::fmt::Debug for RequestWrites {
 impl Drop for RequestWrites {
     fn drop(&mut self) {
         // A request cut short (a timeout) still keeps these.
-        let statements =
-            std::mem::take(self.regardless.get_mut().unwrap_or_else(|e| e.into_inner()));
-        if statements.is_empty() {
+        let regardless = self.take_regardless();
+        if regardless.is_empty() {
             return;
         }
-        let conn = self.conn.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(run_regardless(conn, statements));
-        }
-    }
-}
-
-async fn run_regardless(conn: DatabaseConnection, statements: Vec<Statement>) {
-    for statement in statements {
-        if let Err(err) = conn.execute_raw(statement).await {
-            tracing::error!(error = %err, "could not record a failed request's security event");
+            runtime.spawn(regardless.run());
         }
     }
 }
@@ -166,13 +231,7 @@ impl RequestEnd {
             Some(writer) => writer.rollback().await,
             None => Ok(()),
         };
-        let statements = std::mem::take(
-            writes
-                .regardless
-                .get_mut()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
-        run_regardless(writes.conn.clone(), statements).await;
+        writes.take_regardless().run().await;
         ended
     }
 }

@@ -1,10 +1,10 @@
 //! Reading and writing users and their credentials.
 
-use entity::{role, user};
+use entity::{refresh_token, role, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter, Set,
-    sea_query::{Expr, ExprTrait, Func},
+    sea_query::{Expr, ExprTrait, Func, Query},
 };
 
 use super::now;
@@ -48,13 +48,22 @@ pub async fn by_email(
         .await
 }
 
-/// The user whose tokens carry this uniquifier, with their roles, in one statement.
+/// The user whose tokens carry this uniquifier, with their roles, unless their session
+/// `family` was revoked: in one statement.
 pub async fn by_uniquifier_with_roles(
     conn: &impl ConnectionTrait,
     uniquifier: &str,
+    family: &str,
 ) -> Result<Option<(user::Model, Vec<role::Model>)>, DbErr> {
+    let revoked = Query::select()
+        .expr(Expr::val(1))
+        .from(refresh_token::Entity)
+        .and_where(refresh_token::Column::Family.eq(family))
+        .and_where(refresh_token::Column::RevokedAt.is_not_null())
+        .to_owned();
     let mut found = user::Entity::find()
         .filter(user::Column::FsUniquifier.eq(uniquifier))
+        .filter(Expr::exists(revoked).not())
         .find_with_related(role::Entity)
         .all(conn)
         .await?;
