@@ -108,12 +108,9 @@ impl Accounts {
         if let Some(viewer) = changes.and_then(|changes| self.viewers.get(&key, changes)) {
             return Auth::User(viewer);
         }
-        let found = users::by_uniquifier_with_roles(
-            self.db.pool(),
-            &subject.uniquifier,
-            &subject.family,
-        )
-        .await;
+        let found =
+            users::by_uniquifier_with_roles(self.db.pool(), &subject.uniquifier, &subject.family)
+                .await;
         match found {
             Ok(Some((user, roles))) if user.active => {
                 let viewer = Arc::new(Viewer::new(user, roles));
