@@ -12,12 +12,14 @@ use async_graphql::{
 use lru::LruCache;
 use tokio::sync::OnceCell;
 
-use super::{Types, rules};
+use super::{Types, limits, rules};
 use crate::graphql::{self, Validator};
 
 /// A parsed document, and what validation found in it (once asked).
 pub struct Document {
     pub parsed: ExecutableDocument,
+    /// Why the document is refused before validation, if it is (`limits::explodes`).
+    pub explosion: Option<String>,
     validation: OnceCell<Vec<ServerError>>,
 }
 
@@ -67,8 +69,10 @@ impl Documents {
         {
             return Ok(document);
         }
+        let parsed = async_graphql::parser::parse_query(text)?;
         let document = Arc::new(Document {
-            parsed: async_graphql::parser::parse_query(text)?,
+            explosion: limits::explodes(&parsed),
+            parsed,
             validation: OnceCell::new(),
         });
         if kept && let Ok(mut documents) = self.0.lock() {

@@ -120,8 +120,8 @@ pub async fn prepare(
         document::operation(&document.parsed, request.operation_name.as_deref())
             .map_err(|message| Stop::refused("GRAPHQL_VALIDATION_FAILED", message, vec![]))?;
     let refused = |code, message, at| Stop::refused(code, message, at).of(name);
-    if let Some(message) = limits::explodes(&document.parsed) {
-        return Err(refused("LIMIT_EXCEEDED", message, vec![]));
+    if let Some(message) = &document.explosion {
+        return Err(refused("LIMIT_EXCEEDED", message.clone(), vec![]));
     }
     let facts = limits::Operation::of(&document.parsed, operation, &request.variables);
     if let Some(message) = facts.exceeds(&state.config.limits) {
