@@ -371,7 +371,8 @@ fn path_key(error: &ServerError) -> Vec<(usize, &str)> {
         .collect()
 }
 
-fn with_code(mut error: ServerError, code: &str) -> ServerError {
+/// `error` with `extensions.code` set to `code`.
+pub(super) fn with_code(mut error: ServerError, code: &str) -> ServerError {
     error
         .extensions
         .get_or_insert_with(ErrorExtensionValues::default)

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use async_graphql::{
-    ErrorExtensionValues, Pos, Positioned, ServerError,
+    Pos, Positioned, ServerError,
     indexmap::IndexMap,
     parser::types::{
         BaseType, ExecutableDocument, Field, OperationType, Selection, SelectionSet, Type,
@@ -17,7 +17,7 @@ use async_graphql_value::Value;
 
 use super::{
     types::{Named, Types, named},
-    variables,
+    variables, with_code,
 };
 
 /// Most comparisons of fields one document may take to check: beyond, it is refused.
@@ -57,14 +57,6 @@ pub fn check(types: &Types, document: &ExecutableDocument) -> Vec<ServerError> {
         return vec![with_code(ServerError::new(message, None), "LIMIT_EXCEEDED")];
     }
     rules.errors
-}
-
-fn with_code(mut error: ServerError, code: &str) -> ServerError {
-    error
-        .extensions
-        .get_or_insert_with(ErrorExtensionValues::default)
-        .set("code", code);
-    error
 }
 
 /// The fields of one response key, each with the type it is selected on.
