@@ -76,6 +76,19 @@ impl Caught {
         (errors, data_nulled)
     }
 
+    /// The value completed at `node`, unless it is null: its error recorded, or a non-null
+    /// value inside it failed (the mark taken).
+    fn settle<T>(&self, node: &QueryPathNode<'_>, completed: ServerResult<T>) -> Option<T> {
+        match completed {
+            Ok(value) if !self.pending.load(Ordering::Acquire) => Some(value),
+            Ok(value) => (!self.take_nulled(&path_of(node))).then_some(value),
+            Err(error) => {
+                self.push(error);
+                None
+            }
+        }
+    }
+
     /// The value at `path` must be null.
     fn null(&self, path: Vec<PathSegment>) {
         lock(&self.nulled).push(path);
@@ -139,22 +152,11 @@ impl Extension for FieldErrors {
         };
         let node = info.path_node;
         let nullable = !info.return_type.ends_with('!');
-        let path = match next.run(ctx, info).await {
-            Ok(value) if !caught.pending.load(Ordering::Acquire) => return Ok(value),
-            Ok(value) => {
-                let path = path_of(node);
-                if !caught.take_nulled(&path) {
-                    return Ok(value);
-                }
-                path
-            }
-            Err(error) => {
-                caught.push(error);
-                path_of(node)
-            }
-        };
+        if let Some(value) = caught.settle(node, next.run(ctx, info).await) {
+            return Ok(value);
+        }
         if !nullable {
-            let mut parent = path;
+            let mut parent = path_of(node);
             parent.pop();
             caught.null(parent);
         }
@@ -186,22 +188,12 @@ pub async fn resolve_non_null_items<'a, T: OutputType + 'a>(
         let ctx = ctx.clone();
         async move {
             let ctx_item = ctx.with_index(index);
-            match item.resolve(&ctx_item, field).await {
-                Err(error) => {
-                    caught.push(ctx_item.set_error_path(error));
-                    None
-                }
-                Ok(_)
-                    if caught.pending.load(Ordering::Acquire)
-                        && ctx_item
-                            .path_node
-                            .as_ref()
-                            .is_some_and(|node| caught.take_nulled(&path_of(node))) =>
-                {
-                    None
-                }
-                Ok(value) => Some(value),
-            }
+            let completed = item
+                .resolve(&ctx_item, field)
+                .await
+                .map_err(|error| ctx_item.set_error_path(error));
+            let node = ctx_item.path_node.as_ref()?;
+            caught.settle(node, completed)
         }
     }))
     .await;
