@@ -233,7 +233,8 @@ pub struct Config {
     )]
     pub registration: Registration,
 
-    /// Failed logins of one account within `LOCKOUT_WINDOW` that lock it.
+    /// Failed logins of one account from one client address within `LOCKOUT_WINDOW` that lock
+    /// the account for that address.
     #[arg(
         long,
         env = "LOCKOUT_MAX_FAILURES",
@@ -242,11 +243,22 @@ pub struct Config {
     )]
     pub lockout_max_failures: u64,
 
+    /// Failed logins of one account from all addresses within `LOCKOUT_WINDOW` that lock it for
+    /// every address it has not logged in from (guessing spread over many addresses).
+    #[arg(
+        long,
+        env = "LOCKOUT_ACCOUNT_MAX_FAILURES",
+        default_value_t = 100,
+        global = true
+    )]
+    pub lockout_account_max_failures: u64,
+
     /// The window in which failed logins count, and how long a lock lasts.
     #[arg(long, env = "LOCKOUT_WINDOW", default_value = "15m", value_parser = humantime::parse_duration, global = true)]
     pub lockout_window: Duration,
 
-    /// Failed logins from one client address within `LOCKOUT_WINDOW` before its attempts are refused.
+    /// Failed logins from one client address within `LOCKOUT_WINDOW` before its attempts on
+    /// accounts that have not logged in from it are refused.
     #[arg(
         long,
         env = "LOGIN_IP_MAX_FAILURES",

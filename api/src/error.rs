@@ -18,8 +18,12 @@ pub enum AppError {
     InvalidCredentials,
     #[error("this account is locked after too many failed logins; try again later")]
     Locked,
-    #[error("too many failed logins from this address; try again later")]
-    RateLimited,
+    /// Too much of some work: `retry_after` seconds before trying again is worth it.
+    #[error("{message}")]
+    RateLimited {
+        message: &'static str,
+        retry_after: u64,
+    },
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -44,7 +48,7 @@ impl AppError {
         match self {
             AppError::Unauthenticated | AppError::InvalidCredentials => "UNAUTHENTICATED",
             AppError::Locked => "LOCKED",
-            AppError::RateLimited => "RATE_LIMITED",
+            AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",
@@ -65,6 +69,13 @@ impl AppError {
 
     pub fn forbidden(message: impl Into<String>) -> Self {
         AppError::Forbidden(message.into())
+    }
+
+    pub fn rate_limited(message: &'static str, retry_after: u64) -> Self {
+        AppError::RateLimited {
+            message,
+            retry_after,
+        }
     }
 
     pub fn conflict(message: impl Into<String>) -> Self {
@@ -168,6 +179,11 @@ impl<T> DbResultExt<T> for Result<T, DbErr> {
 
 impl From<AppError> for async_graphql::Error {
     fn from(err: AppError) -> Self {
-        async_graphql::Error::new(err.to_string()).extend_with(|_, ext| ext.set("code", err.code()))
+        async_graphql::Error::new(err.to_string()).extend_with(|_, ext| {
+            ext.set("code", err.code());
+            if let AppError::RateLimited { retry_after, .. } = err {
+                ext.set("retryAfter", retry_after);
+            }
+        })
     }
 }

@@ -58,7 +58,10 @@ pub async fn seed(db: &Db, scale: Scale, password: &str, force: bool) -> anyhow:
             "the database already holds {existing} users; pass --force to replace every user and profile"
         );
     }
-    let hash = Passwords::default().hash(password.to_owned()).await?;
+    let passwords = Passwords::default();
+    let hash = passwords
+        .hash(passwords.admit()?, password.to_owned())
+        .await?;
     let now = store::now();
     let tx = db.begin_write().await?;
     let backend = tx.get_database_backend();
@@ -158,7 +161,7 @@ fn statements(backend: DatabaseBackend) -> [Sql; 5] {
     match backend {
         DatabaseBackend::Postgres => [
             Sql {
-                text: r#"TRUNCATE "user_profile", "user_role", "refresh_token", "login_failure", "user", "profile" RESTART IDENTITY"#,
+                text: r#"TRUNCATE "user_profile", "user_role", "refresh_token", "login_attempt", "user", "profile" RESTART IDENTITY"#,
                 params: &[],
             },
             Sql {

@@ -333,6 +333,8 @@ pub struct Gql {
     pub status: u16,
     pub body: Value,
     pub sql_statements: Option<u32>,
+    /// The `Retry-After` header, in seconds.
+    pub retry_after: Option<u64>,
 }
 
 impl Gql {
@@ -343,11 +345,17 @@ impl Gql {
             .get("x-sql-statements")
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse().ok());
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse().ok());
         let body = response.json().await.expect("a JSON body");
         Gql {
             status,
             body,
             sql_statements,
+            retry_after,
         }
     }
 

@@ -20,5 +20,6 @@ mod outage;
 mod schema;
 mod seed;
 mod subscriptions;
+mod throttling;
 mod transactions;
 mod traversal;

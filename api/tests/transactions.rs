@@ -15,6 +15,7 @@ db_tests!(
     a_request_reads_what_it_wrote,
     an_administrator_links_and_unlinks_in_one_request,
     a_failed_login_counts_though_the_request_writes_nothing[own_server],
+    a_password_is_checked_before_the_writes_of_its_request,
     a_reused_refresh_token_revokes_its_session_though_the_request_writes_nothing,
 );
 
@@ -166,15 +167,18 @@ async fn a_failed_login_counts_though_the_request_writes_nothing(backend: Backen
         .gql_as(
             &ann.token,
             r#"mutation {
-                createProfile(name: "Team") { id }
                 login(email: "ann@example.com", password: "wrong password") { accessToken }
+                createProfile(name: "Team") { id }
             }"#,
             json!({}),
         )
         .await;
     assert_eq!(
         codes_and_paths(&response.body),
-        [("UNAUTHENTICATED".into(), json!(["login"]))]
+        [
+            ("UNAUTHENTICATED".into(), json!(["login"])),
+            ("ABORTED".into(), json!(["createProfile"])),
+        ]
     );
     assert_eq!(profile_names(&app, &ann).await, Vec::<String>::new());
     // The failure was recorded all the same: one is enough to lock the account here.
@@ -183,6 +187,25 @@ async fn a_failed_login_counts_though_the_request_writes_nothing(backend: Backen
         "LOCKED"
     );
     app.stop().await;
+}
+
+/// A password is checked or set before any write of its request: a login attempt is recorded
+/// where concurrent attempts see it at once, which SQLite's one writer (the request's own
+/// transaction) would not allow after a write, and a request gives its execution slot back
+/// while it waits for a hash, which it must not do while holding that writer.
+async fn a_password_is_checked_before_the_writes_of_its_request(app: &TestApp) {
+    let ann = app.register("ann@example.com").await;
+    for field in [
+        r#"login(email: "ann@example.com", password: "wrong password") { accessToken }"#,
+        r#"changePassword(currentPassword: "wrong password", newPassword: "a new password") { accessToken }"#,
+        r#"register(input: { email: "bob@example.com", password: "a new password" }) { accessToken }"#,
+    ] {
+        let document = format!(r#"mutation {{ createProfile(name: "Team") {{ id }} {field} }}"#);
+        let response = app.gql_as(&ann.token, &document, json!({})).await;
+        assert_eq!(response.code(), "BAD_USER_INPUT", "{}", response.body);
+        assert_eq!(response.body["data"], Value::Null);
+        assert_eq!(profile_names(app, &ann).await, Vec::<String>::new());
+    }
 }
 
 async fn a_reused_refresh_token_revokes_its_session_though_the_request_writes_nothing(

@@ -2,7 +2,7 @@
 //! and the account tables.
 
 pub mod card_epoch;
-pub mod login_failure;
+pub mod login_attempt;
 pub mod profile;
 pub mod refresh_token;
 pub mod role;

@@ -284,7 +284,7 @@ async fn create_refresh_tokens(manager: &SchemaManager<'_>) -> Result<(), DbErr>
     Ok(())
 }
 
-async fn create_login_failures(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+pub(crate) async fn create_login_failures(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     manager
         .create_table(
             Table::create()

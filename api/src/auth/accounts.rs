@@ -11,7 +11,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::{
     Auth, Viewer, email,
-    password::{self, Passwords},
+    password::{self, Admitted, Passwords},
     tokens::{self, AccessToken, TokenKeys},
     viewers::Viewers,
 };
@@ -21,7 +21,7 @@ use crate::{
     error::{AppError, AppResult},
     events::Event,
     store::{
-        roles,
+        attempts, roles,
         sessions::{self, NewRefreshToken},
         users::{self, NewUser},
     },
@@ -154,7 +154,8 @@ impl Accounts {
     ) -> AppResult<user::Model> {
         let email = email::normalize(email)?;
         let password = password::normalize(password)?;
-        let password_hash = self.passwords.hash(password).await?;
+        let admitted = self.admit_password_work(db)?;
+        let password_hash = self.passwords.hash(admitted, password).await?;
         let new = NewUser {
             email: &email,
             password_hash,
@@ -166,10 +167,9 @@ impl Accounts {
         Ok(user)
     }
 
-    /// Logs in. An unknown email and a wrong password get the same answer after the same work.
-    /// A locked account answers `LOCKED` whatever the password, which is not verified (the time
-    /// of a verification is spent all the same), and a guess made while it is locked does not
-    /// count; that an account is disabled is only told to someone who knows its password.
+    /// Logs in. An unknown email and a wrong password get the same answer after the same work,
+    /// and are throttled alike (`check_password`); that an account is disabled is only told to
+    /// someone who knows its password.
     pub async fn login(
         &self,
         db: &Db,
@@ -177,44 +177,103 @@ impl Accounts {
         password: &str,
         ip: &str,
     ) -> AppResult<Session> {
-        let conn = &db.conn();
-        let since = Utc::now() - self.window()?;
-        if sessions::failures_from_ip(conn, ip, since).await? >= self.config.login_ip_max_failures {
-            return Err(AppError::RateLimited);
-        }
-        let password: String = password.nfkd().collect();
-        let Some(user) = users::by_email(conn, email.trim()).await? else {
-            self.passwords.verify_nobody(password).await?;
-            db.write_regardless(&sessions::login_failure(None, ip))
-                .await?;
-            return Err(AppError::InvalidCredentials);
-        };
-        if sessions::failures_of_user(conn, user.id, since).await?
-            >= self.config.lockout_max_failures
-        {
-            self.passwords.verify_nobody(password).await?;
-            return Err(AppError::Locked);
-        }
+        let admitted = self.admit_password_work(db)?;
+        let user = users::by_email(&db.conn(), email.trim()).await?;
         if !self
-            .passwords
-            .verify(password, user.password_hash.clone())
+            .check_password(db, admitted, email, ip, user.as_ref(), password)
             .await?
         {
-            db.write_regardless(&sessions::login_failure(Some(user.id), ip))
-                .await?;
             return Err(AppError::InvalidCredentials);
         }
-        if !user.active {
+        let Some(user) = user.filter(|user| user.active) else {
             return Err(AppError::forbidden("this account is disabled"));
-        }
+        };
         let mut tx = db.begin_write().await?;
-        sessions::clear_login_failures(&*tx, user.id, since).await?;
         // The tracking fields change: callers read before are not current any more.
         tx.publish(Event::Account { user_id: user.id }).await?;
         let user = users::record_login(&*tx, user, ip).await?;
         let session = self.start_session(&*tx, user).await?;
         tx.commit().await?;
         Ok(session)
+    }
+
+    /// Checks a password typed for the account of `email` (`user`, when there is one) from
+    /// `ip`: whether it is right, or `LOCKED` / `RATE_LIMITED` without checking it.
+    ///
+    /// The attempt is recorded before anything is checked, so concurrent attempts count at
+    /// once, and forgotten when the password was right or the attempt was refused unchecked
+    /// (a guess made while locked out does not count). Attempts are counted per (account,
+    /// address), so an attacker locks an account only for their own address; per account from
+    /// any address, which locks the account for addresses it has not logged in from; and per
+    /// address on any account, which refuses an address further attempts on accounts that have
+    /// not logged in from it. An email without an account is counted the same way, so the
+    /// answers never tell whether it has one. A refused attempt takes the time of a check.
+    async fn check_password(
+        &self,
+        db: &Db,
+        admitted: Admitted,
+        email: &str,
+        ip: &str,
+        user: Option<&user::Model>,
+        password: &str,
+    ) -> AppResult<bool> {
+        let conn = db.pool();
+        let password: String = password.nfkd().collect();
+        let since = Utc::now() - self.window()?;
+        let account = attempts::account_key(&email::fold(email));
+        let attempt = attempts::record(conn, &account, ip).await?;
+        let known_address = user.is_some_and(|user| logged_in_from(user, ip));
+        let counts = attempts::counts(conn, &account, ip, since).await?;
+        if let Some(refusal) = self.refusal(counts, known_address) {
+            attempts::forget(conn, attempt).await?;
+            self.passwords.verify_nobody(admitted, password).await?;
+            return Err(refusal);
+        }
+        let checked = match user {
+            Some(user) => {
+                let hash = user.password_hash.clone();
+                self.passwords.verify(admitted, password, hash).await
+            }
+            None => {
+                let checked = self.passwords.verify_nobody(admitted, password).await;
+                checked.map(|()| false)
+            }
+        };
+        match checked {
+            Ok(true) => attempts::forget_pair(conn, &account, ip, since).await?,
+            Ok(false) => {}
+            // Not checked: not a failure.
+            Err(err) => {
+                attempts::forget(conn, attempt).await?;
+                return Err(err);
+            }
+        }
+        checked
+    }
+
+    /// A place for one password hash: refused after a write of the request (`before_writes`),
+    /// and at once when the server has as much password work as it admits.
+    fn admit_password_work(&self, db: &Db) -> AppResult<Admitted> {
+        before_writes(db)?;
+        self.passwords.admit()
+    }
+
+    /// Why an attempt is refused unchecked, from the attempts counted with it (itself
+    /// included), if it is.
+    fn refusal(&self, counts: attempts::Counts, known_address: bool) -> Option<AppError> {
+        let config = &self.config;
+        if counts.pair > config.lockout_max_failures
+            || (!known_address && counts.account > config.lockout_account_max_failures)
+        {
+            return Some(AppError::Locked);
+        }
+        if !known_address && counts.address > config.login_ip_max_failures {
+            return Some(AppError::rate_limited(
+                "too many failed logins from this address; try again later",
+                config.lockout_window.as_secs(),
+            ));
+        }
+        None
     }
 
     /// Trades a refresh token for new tokens. Each refresh token works once: presenting one
@@ -292,23 +351,22 @@ impl Accounts {
         new: &str,
         ip: &str,
     ) -> AppResult<Session> {
-        let current: String = current.nfkd().collect();
-        if !self
-            .passwords
-            .verify(current.clone(), viewer.user.password_hash.clone())
-            .await?
-        {
-            db.write_regardless(&sessions::login_failure(Some(viewer.id()), ip))
-                .await?;
-            return Err(AppError::bad_input("the current password is not correct"));
-        }
         let new = password::normalize(new)?;
-        if new == current {
+        if new == current.nfkd().collect::<String>() {
             return Err(AppError::bad_input(
                 "the new password must differ from the current one",
             ));
         }
-        let hash = self.passwords.hash(new).await?;
+        let admitted = self.admit_password_work(db)?;
+        let email = viewer.user.email.clone();
+        if !self
+            .check_password(db, admitted, &email, ip, Some(&viewer.user), current)
+            .await?
+        {
+            return Err(AppError::bad_input("the current password is not correct"));
+        }
+        let admitted = self.admit_password_work(db)?;
+        let hash = self.passwords.hash(admitted, new).await?;
         let mut tx = db.begin_write().await?;
         tx.publish(Event::Account {
             user_id: viewer.id(),
@@ -399,6 +457,27 @@ impl Accounts {
     fn window(&self) -> AppResult<chrono::Duration> {
         chrono::Duration::from_std(self.config.lockout_window).map_err(|_| AppError::Internal)
     }
+}
+
+/// Refuses password work after a write of the same request: a login attempt is recorded
+/// where concurrent attempts see it at once, which SQLite's one writer (the request's own
+/// transaction) would not allow; and a request waiting for a hash gives its execution slot
+/// back, which it must not do while it holds the writer others wait for.
+fn before_writes(db: &Db) -> AppResult<()> {
+    if db.writing() {
+        return Err(AppError::bad_input(
+            "a password is checked or set before any change of its request: send it first, or \
+             in a request of its own",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `user` logged in from `ip` last time or the time before.
+fn logged_in_from(user: &user::Model, ip: &str) -> bool {
+    [&user.current_login_ip, &user.last_login_ip]
+        .into_iter()
+        .any(|known| known.as_deref() == Some(ip))
 }
 
 async fn find_user(conn: &impl ConnectionTrait, id: i64) -> AppResult<user::Model> {

@@ -1,5 +1,7 @@
 //! Email addresses: validation and normalization.
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::error::{AppError, AppResult};
 
 /// The longest address SMTP can carry.
@@ -23,6 +25,12 @@ pub fn normalize(email: &str) -> AppResult<String> {
         return Err(invalid());
     }
     Ok(format!("{local}@{}", domain.to_lowercase()))
+}
+
+/// The form of an email that tells accounts apart: two emails with the same fold are one
+/// account.
+pub fn fold(email: &str) -> String {
+    email.trim().nfkc().collect::<String>().to_lowercase()
 }
 
 #[cfg(test)]

@@ -65,6 +65,13 @@ impl Db {
         })
     }
 
+    /// Whether this is a mutation request whose transaction has begun.
+    pub fn writing(&self) -> bool {
+        self.request
+            .as_ref()
+            .is_some_and(|request| request.tx.initialized())
+    }
+
     /// Runs `statement`, a write that must stand whatever the request's outcome (the record of
     /// a failed login, a revoked token family): now, or once the request's transaction ended
     /// if it has begun.

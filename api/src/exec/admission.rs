@@ -1,14 +1,24 @@
 //! How many GraphQL executions run at once, large ones counting as several: small requests
 //! spend most of their time waiting for the database, so many run together, while the pages
-//! of a large one are held in memory until its answer is written.
+//! of a large one are held in memory until its answer is written. A request gives its slot
+//! back while it waits for work admitted elsewhere (a password hash), so such waits never
+//! starve other requests.
 
-use std::sync::Arc;
+use std::{
+    future::Future,
+    sync::{Arc, Mutex},
+};
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// A request that may return more list items than this counts as one more execution for each
 /// further this many.
 const ITEMS_PER_EXECUTION: u64 = 1_000;
+
+tokio::task_local! {
+    /// The slot of the request the current task executes.
+    static SLOT: Arc<Slot>;
+}
 
 #[derive(Clone)]
 pub struct Executions {
@@ -16,6 +26,29 @@ pub struct Executions {
     /// The most one request counts as: a quarter of the limit, so a few large requests still
     /// run together.
     most: u64,
+}
+
+/// The executions one request holds, while it holds them.
+struct Slot {
+    permits: Arc<Semaphore>,
+    weight: u32,
+    held: Mutex<Option<OwnedSemaphorePermit>>,
+}
+
+impl Slot {
+    async fn take(&self) {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_many_owned(self.weight)
+            .await
+            .ok();
+        *self.held.lock().unwrap_or_else(|e| e.into_inner()) = permit;
+    }
+
+    fn give_back(&self) {
+        drop(self.held.lock().unwrap_or_else(|e| e.into_inner()).take());
+    }
 }
 
 impl Executions {
@@ -33,10 +66,28 @@ impl Executions {
         u32::try_from(weight).unwrap_or(u32::MAX)
     }
 
-    /// Waits for the turn of a request that may return `items` list items.
-    pub async fn admit(&self, items: u64) -> Option<SemaphorePermit<'_>> {
-        self.permits.acquire_many(self.weight(items)).await.ok()
+    /// Runs `request`, which may return `items` list items, in its turn.
+    pub async fn run<F: Future>(&self, items: u64, request: F) -> F::Output {
+        let slot = Arc::new(Slot {
+            permits: self.permits.clone(),
+            weight: self.weight(items),
+            held: Mutex::new(None),
+        });
+        slot.take().await;
+        SLOT.scope(slot, request).await
     }
+}
+
+/// Runs `work` with the slot of the current request given back, and takes the slot again
+/// after: for waits admitted and bounded elsewhere.
+pub async fn without_slot<F: Future>(work: F) -> F::Output {
+    let Ok(slot) = SLOT.try_with(Arc::clone) else {
+        return work.await;
+    };
+    slot.give_back();
+    let output = work.await;
+    slot.take().await;
+    output
 }
 
 #[cfg(test)]

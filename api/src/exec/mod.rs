@@ -3,7 +3,7 @@
 //! variables coerced, the operation as the specification executes it (fields collected and
 //! merged), admission, the caller, the transaction, the batch loads, and the answer.
 
-mod admission;
+pub mod admission;
 mod collect;
 mod document;
 mod limits;
@@ -45,6 +45,9 @@ pub struct Answer {
     pub body: Vec<u8>,
     pub executed: bool,
     pub statements: u32,
+    /// Seconds to wait before trying again, when some work was refused as too much at once
+    /// (`RATE_LIMITED`).
+    pub retry_after: Option<u64>,
 }
 
 /// A request that gets no GraphQL answer.
@@ -201,6 +204,7 @@ pub async fn run(
                 body: request_error(&errors),
                 executed: false,
                 statements: 0,
+                retry_after: None,
             });
         }
     };
@@ -229,10 +233,12 @@ pub async fn run(
                 body: request_error(&[with_code(ServerError::new(message, None), "TIMEOUT")]),
                 executed: true,
                 statements,
+                retry_after: None,
             });
         }
     };
     let executed = !is_request_error(&response);
+    let retry_after = retry_after(&response);
     let outcome = match (executed, response.errors.is_empty()) {
         (false, _) => Outcome::Invalid,
         (true, true) => Outcome::Ok,
@@ -269,7 +275,24 @@ pub async fn run(
         body,
         executed,
         statements: counter.get(),
+        retry_after,
     })
+}
+
+/// The longest wait any `RATE_LIMITED` error of `response` asks for.
+fn retry_after(response: &Response) -> Option<u64> {
+    response
+        .errors
+        .iter()
+        .filter_map(|error| {
+            let extensions = error.extensions.as_ref()?;
+            (extensions.get("code")? == &Value::from("RATE_LIMITED")).then_some(())?;
+            match extensions.get("retryAfter")? {
+                Value::Number(seconds) => seconds.as_u64(),
+                _ => None,
+            }
+        })
+        .max()
 }
 
 /// No data at all and errors outside any field: the engine refused the request before it ran
@@ -283,7 +306,14 @@ fn is_request_error(response: &Response) -> bool {
 /// Runs a prepared request when admitted: as its caller, in a transaction when it is a
 /// mutation, its loads batched per level.
 async fn execute(state: AppState, prepared: Prepared, caller: Caller) -> Response {
-    let _permit = state.executions.admit(prepared.items).await;
+    let items = prepared.items;
+    let executions = state.executions.clone();
+    executions
+        .run(items, run_admitted(state, prepared, caller))
+        .await
+}
+
+async fn run_admitted(state: AppState, prepared: Prepared, caller: Caller) -> Response {
     let credentials = Arc::new(Credentials::new(
         state.accounts.clone(),
         caller.authorization,

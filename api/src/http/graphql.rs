@@ -120,17 +120,30 @@ async fn post_batch(
     }
     let mut answers = Vec::with_capacity(requests.len());
     let mut statements = 0;
+    let mut retry_after = None;
     for request in requests {
         match exec::run(state, request, caller(state, headers, peer), false).await {
             Ok(executed) => {
                 statements += executed.statements;
+                retry_after = retry_after.max(executed.retry_after);
                 answers.push(executed.body);
             }
             Err(failure) => return failed(format, failure),
         }
     }
     let body = [b"[".as_slice(), &answers.join(b",".as_slice()), b"]"].concat();
-    with_statements(state, format.answer(StatusCode::OK, body), statements)
+    let answer = with_retry_after(format.answer(StatusCode::OK, body), retry_after);
+    with_statements(state, answer, statements)
+}
+
+/// `Retry-After` on an answer that refused some work as too much at once.
+fn with_retry_after(mut answer: Response, seconds: Option<u64>) -> Response {
+    if let Some(seconds) = seconds {
+        answer
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    answer
 }
 
 pub async fn get(State(state): State<AppState>, peer: Peer, request: Request) -> Response {
@@ -224,6 +237,7 @@ fn answer(
     match executed {
         Ok(executed) => {
             let answer = format.answer(format.status(executed.executed), executed.body);
+            let answer = with_retry_after(answer, executed.retry_after);
             with_statements(state, answer, executed.statements)
         }
         Err(failure) => failed(format, failure),

@@ -1,5 +1,6 @@
 //! Data access: the SQL Roster runs, independent of GraphQL.
 
+pub mod attempts;
 pub mod cards;
 pub mod listing;
 pub mod memberships;

@@ -1,11 +1,10 @@
-//! Refresh tokens and failed logins.
+//! Refresh tokens.
 
-use entity::{login_failure, refresh_token};
+use entity::refresh_token;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
     prelude::DateTimeUtc,
-    sea_query::{Expr, ExprTrait, InsertStatement, Query, UpdateStatement},
+    sea_query::{Expr, Query, UpdateStatement},
 };
 
 use super::now;
@@ -68,61 +67,4 @@ pub fn revoke_family(family: &str) -> UpdateStatement {
         .and_where(refresh_token::Column::Family.eq(family))
         .and_where(refresh_token::Column::RevokedAt.is_null())
         .to_owned()
-}
-
-/// Records a failed login from `ip`, of the account `user_id` if known.
-pub fn login_failure(user_id: Option<i64>, ip: &str) -> InsertStatement {
-    Query::insert()
-        .into_table(login_failure::Entity)
-        .columns([
-            login_failure::Column::UserId,
-            login_failure::Column::Ip,
-            login_failure::Column::FailedAt,
-        ])
-        .values_panic([user_id.into(), ip.into(), now().into()])
-        .to_owned()
-}
-
-/// Failed logins of an account since `since`.
-pub async fn failures_of_user(
-    conn: &impl ConnectionTrait,
-    user_id: i64,
-    since: DateTimeUtc,
-) -> Result<u64, DbErr> {
-    login_failure::Entity::find()
-        .filter(login_failure::Column::UserId.eq(user_id))
-        .filter(login_failure::Column::FailedAt.gt(since))
-        .count(conn)
-        .await
-}
-
-/// Failed logins from a client address since `since`.
-pub async fn failures_from_ip(
-    conn: &impl ConnectionTrait,
-    ip: &str,
-    since: DateTimeUtc,
-) -> Result<u64, DbErr> {
-    login_failure::Entity::find()
-        .filter(login_failure::Column::Ip.eq(ip))
-        .filter(login_failure::Column::FailedAt.gt(since))
-        .count(conn)
-        .await
-}
-
-/// Forgets an account's failed logins (after a successful one) and every failure older than
-/// `before`.
-pub async fn clear_login_failures(
-    conn: &impl ConnectionTrait,
-    user_id: i64,
-    before: DateTimeUtc,
-) -> Result<(), DbErr> {
-    login_failure::Entity::delete_many()
-        .filter(
-            login_failure::Column::UserId
-                .eq(user_id)
-                .or(login_failure::Column::FailedAt.lt(before)),
-        )
-        .exec(conn)
-        .await?;
-    Ok(())
 }

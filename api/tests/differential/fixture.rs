@@ -86,11 +86,10 @@ fn micros(index: usize) -> Duration {
 /// Writes the data and signs the callers in.
 pub async fn load(app: &TestApp) -> Fixture {
     let conn = app.state.db.pool();
-    let hash = app
-        .state
-        .accounts
-        .passwords()
-        .hash(PASSWORD.to_owned())
+    let passwords = app.state.accounts.passwords();
+    let admitted = passwords.admit().expect("a place for a hash");
+    let hash = passwords
+        .hash(admitted, PASSWORD.to_owned())
         .await
         .expect("a hash");
     let mut roles = Vec::new();

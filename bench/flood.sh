@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# A flood of password work: LOGINS logins (an attacker's own account, right password) and
+# REGISTRATIONS registrations, CONCURRENCY at once, while an honest client asks
+# `{ me { email } }` every 10 ms. Prints how the flood was answered, the honest client's
+# p50/p99/max, and the server's resident memory before and at its peak.
+#
+#   bench/flood.sh [--logins 2000] [--registrations 2000] [--concurrency 200] [--postgres]
+#
+# Runs the release server on a fresh SQLite file, or with --postgres on a fresh database of
+# BENCH_PG (default postgres://postgres@127.0.0.1:5432). Env: BENCH_PORT (5202).
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+. "$HERE/server.sh"
+ROOT="$(dirname "$HERE")"
+LOGINS=2000; REGISTRATIONS=2000; CONC=200; POSTGRES=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --logins) LOGINS="$2"; shift 2 ;;
+    --registrations) REGISTRATIONS="$2"; shift 2 ;;
+    --concurrency) CONC="$2"; shift 2 ;;
+    --postgres) POSTGRES=1; shift ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown argument $1" >&2; exit 64 ;;
+  esac
+done
+PG="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
+PORT="${BENCH_PORT:-5202}"
+URL="http://127.0.0.1:$PORT/graphql"
+WORK="$(mktemp -d)"
+DB="roster_flood_$(date +%s)_$$"
+SERVER=""
+cleanup() {
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+  [ "$POSTGRES" = 1 ] && psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "building (release)…" >&2
+(cd "$ROOT" && cargo build --release -q -p api --bin api --example flood)
+API="$ROOT/target/release/api"
+if [ "$POSTGRES" = 1 ]; then
+  psql "$PG/postgres" -qc "CREATE DATABASE $DB" >/dev/null
+  export DATABASE_URL="$PG/$DB"
+else
+  export DATABASE_URL="sqlite://$WORK/roster.db?mode=rwc"
+fi
+JWT_SECRET="$(head -c 32 /dev/urandom | base64)" ACCESS_TOKEN_TTL=1h LISTEN_ADDR="127.0.0.1:$PORT" \
+  LOGIN_IP_MAX_FAILURES=100000 RUST_LOG=warn "$API" serve >/dev/null 2>"$WORK/server.log" &
+SERVER=$!
+wait_for_server "$PORT" "$SERVER" "$WORK/server.log" 60
+
+register() {
+  curl -sf -H 'Content-Type: application/json' "$URL" -d "{\"query\":\"mutation { register(input: { email: \\\"$1\\\", password: \\\"flood password\\\" }) { accessToken } }\"}" \
+    | jq -r .data.register.accessToken
+}
+register attacker@example.com >/dev/null
+HONEST="$(register honest@example.com)"
+[ -n "$HONEST" ] && [ "$HONEST" != null ] || { echo "could not register the honest client" >&2; exit 2; }
+rss_now() { awk '/^VmRSS:/ {printf "%.1f", $2/1024}' "/proc/$SERVER/status"; }
+echo "resident before the flood: $(rss_now) MiB"
+"$ROOT/target/release/examples/flood" --url "$URL" --logins "$LOGINS" --registrations "$REGISTRATIONS" \
+  --concurrency "$CONC" --email attacker@example.com --password "flood password" --token "$HONEST"
+echo "resident after: $(rss_now) MiB; peak: $("$HERE/rss.sh" "$SERVER") MiB"
