@@ -326,6 +326,19 @@ pub struct Limits {
     /// How long one request may take.
     #[arg(long, env = "REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
     pub request_timeout: Duration,
+
+    /// Most client connections open at once, WebSockets included; more wait to be accepted.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024, global = true)]
+    pub max_connections: usize,
+
+    /// How long a client may take to send a request's headers (and an idle connection may wait
+    /// for its next request) before the connection is closed.
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
+    pub header_read_timeout: Duration,
+
+    /// How long a client may take to send a request's body (`408` after it).
+    #[arg(long, env = "BODY_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
+    pub body_read_timeout: Duration,
 }
 
 impl Config {

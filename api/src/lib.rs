@@ -74,24 +74,25 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = state.config.shutdown_timeout;
+    let limits = &state.config.limits;
+    let connections = http::server::Connections {
+        max_open: limits.max_connections,
+        header_read_timeout: limits.header_read_timeout,
+    };
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
     let sockets = state.stopping.clone();
-    let connections = state.connections.clone();
+    let upgraded = state.connections.clone();
     let signal = async move {
         shutdown.await;
         sockets.send_replace(true);
         let _ = stopping.send(());
     };
-    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = async move {
-        axum::serve(listener, service)
-            .with_graceful_shutdown(signal)
-            .await?;
+        http::server::serve(listener, app(state), connections, signal).await;
         // Upgraded connections outlive the server: wait for their close frames to go out.
-        while connections.lock().is_ok_and(|open| !open.is_empty()) {
+        while upgraded.lock().is_ok_and(|open| !open.is_empty()) {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        Ok(())
     };
     let deadline = async move {
         match stopped.await {
@@ -100,10 +101,10 @@ pub async fn serve(
         }
     };
     tokio::select! {
-        result = server => result,
+        () = server => {}
         () = deadline => {
             tracing::warn!("requests still in flight after {grace:?}: exiting without them");
-            Ok(())
         }
     }
+    Ok(())
 }

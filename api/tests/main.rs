@@ -19,6 +19,7 @@ mod model;
 mod outage;
 mod schema;
 mod seed;
+mod slow_clients;
 mod subscriptions;
 mod throttling;
 mod transactions;

@@ -11,9 +11,7 @@ use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use axum::{
     Extension,
     body::Bytes,
-    extract::{
-        ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade, rejection::BytesRejection,
-    },
+    extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State, WebSocketUpgrade},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -53,21 +51,27 @@ pub fn caller(state: &AppState, headers: &HeaderMap, peer: Peer) -> Caller {
     }
 }
 
-pub async fn post(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+pub async fn post(State(state): State<AppState>, peer: Peer, request: Request) -> Response {
+    let headers = request.headers().clone();
     let Some(format) = Format::negotiate(&headers) else {
         return not_acceptable();
     };
-    let body = match body {
-        Ok(body) => body,
+    let allowed = state.config.limits.body_read_timeout;
+    let body = match tokio::time::timeout(allowed, Bytes::from_request(request, &state)).await {
+        Ok(Ok(body)) => body,
         // Over the body limit, or a body that did not arrive whole.
-        Err(rejection) => {
+        Ok(Err(rejection)) => {
             let message = rejection.body_text();
             return request_error(format, rejection.status(), "BAD_REQUEST", &message);
+        }
+        Err(_) => {
+            let message = format!("the request body did not arrive within {allowed:?}");
+            let mut answer =
+                request_error(format, StatusCode::REQUEST_TIMEOUT, "TIMEOUT", &message);
+            answer
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return answer;
         }
     };
     if !is_json(&headers) {

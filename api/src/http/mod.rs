@@ -4,6 +4,7 @@ mod answer;
 mod graphiql;
 mod graphql;
 mod health;
+pub mod server;
 mod subscriptions;
 
 use axum::{
