@@ -4,7 +4,11 @@
 # `{ me { email } }` every 10 ms. Prints how the flood was answered, the honest client's
 # p50/p99/max, and the server's resident memory before and at its peak.
 #
-#   bench/flood.sh [--logins 2000] [--registrations 2000] [--concurrency 200] [--postgres]
+#   bench/flood.sh [--logins 2000] [--registrations 2000] [--explosions 0] [--concurrency 200]
+#                  [--postgres]
+#
+# --explosions N adds N documents of fragments spread four times per level, 13 levels deep
+# (4^13 fields once spread, in about 700 bytes), without a token.
 #
 # Runs the release server on a fresh SQLite file, or with --postgres on a fresh database of
 # BENCH_PG (default postgres://postgres@127.0.0.1:5432). Env: BENCH_PORT (5202).
@@ -12,14 +16,15 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/server.sh"
 ROOT="$(dirname "$HERE")"
-LOGINS=2000; REGISTRATIONS=2000; CONC=200; POSTGRES=0
+LOGINS=2000; REGISTRATIONS=2000; EXPLOSIONS=0; CONC=200; POSTGRES=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --logins) LOGINS="$2"; shift 2 ;;
     --registrations) REGISTRATIONS="$2"; shift 2 ;;
+    --explosions) EXPLOSIONS="$2"; shift 2 ;;
     --concurrency) CONC="$2"; shift 2 ;;
     --postgres) POSTGRES=1; shift ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 64 ;;
   esac
 done
@@ -60,5 +65,5 @@ HONEST="$(register honest@example.com)"
 rss_now() { awk '/^VmRSS:/ {printf "%.1f", $2/1024}' "/proc/$SERVER/status"; }
 echo "resident before the flood: $(rss_now) MiB"
 "$ROOT/target/release/examples/flood" --url "$URL" --logins "$LOGINS" --registrations "$REGISTRATIONS" \
-  --concurrency "$CONC" --email attacker@example.com --password "flood password" --token "$HONEST"
+  --explosions "$EXPLOSIONS" --concurrency "$CONC" --email attacker@example.com --password "flood password" --token "$HONEST"
 echo "resident after: $(rss_now) MiB; peak: $("$HERE/rss.sh" "$SERVER") MiB"

@@ -26,6 +26,10 @@ struct Args {
     /// Registrations of new accounts, without a token.
     #[arg(long, default_value_t = 2_000)]
     registrations: usize,
+    /// Documents whose fragments spread four times per level, 13 levels deep (4^13 fields once
+    /// spread, in about 700 bytes), each a little different so no cache helps, without a token.
+    #[arg(long, default_value_t = 0)]
+    explosions: usize,
     /// Flood requests in flight at once.
     #[arg(long, default_value_t = 200)]
     concurrency: usize,
@@ -57,27 +61,26 @@ async fn main() -> anyhow::Result<()> {
         flooding.clone(),
     ));
     let started = Instant::now();
-    // Logins and registrations interleaved.
-    let requests = (0..args.logins.max(args.registrations)).flat_map(|n| {
+    // Logins, registrations and explosions interleaved.
+    let rounds = args.logins.max(args.registrations).max(args.explosions);
+    let requests = (0..rounds).flat_map(|n| {
         let login = (n < args.logins).then(|| {
             let variables = json!({ "e": args.email, "p": args.password });
-            ("login", LOGIN, variables)
+            ("login", LOGIN.to_owned(), variables)
         });
         let register = (n < args.registrations).then(|| {
             let email = format!("flood-{n}@example.com");
-            (
-                "register",
-                REGISTER,
-                json!({ "e": email, "p": args.password }),
-            )
+            let variables = json!({ "e": email, "p": args.password });
+            ("register", REGISTER.to_owned(), variables)
         });
-        [login, register].into_iter().flatten()
+        let explosion = (n < args.explosions).then(|| ("explosion", explosion(n), json!({})));
+        [login, register, explosion].into_iter().flatten()
     });
     let outcomes: Vec<(&str, String)> = stream::iter(requests)
         .map(|(kind, query, variables)| {
             let client = client.clone();
             let url = args.url.clone();
-            async move { (kind, send(&client, &url, None, query, variables).await.0) }
+            async move { (kind, send(&client, &url, None, &query, variables).await.0) }
         })
         .buffer_unordered(args.concurrency)
         .collect()
@@ -89,10 +92,8 @@ async fn main() -> anyhow::Result<()> {
     for outcome in outcomes {
         *counts.entry(outcome).or_default() += 1;
     }
-    println!(
-        "flood: {} requests in {flood_seconds:.1} s",
-        args.logins + args.registrations
-    );
+    let total = args.logins + args.registrations + args.explosions;
+    println!("flood: {total} requests in {flood_seconds:.1} s");
     for ((kind, outcome), count) in &counts {
         println!("  {kind:<9} {outcome:<22} {count}");
     }
@@ -111,6 +112,19 @@ async fn main() -> anyhow::Result<()> {
         at(1.0)
     );
     Ok(())
+}
+
+/// The `n`th exploding document.
+fn explosion(n: usize) -> String {
+    let levels = (0..13).map(|level| {
+        let next = level + 1;
+        format!("fragment F{level} on User {{ ...F{next} ...F{next} ...F{next} ...F{next} }}")
+    });
+    std::iter::once(format!("query Flood{n} {{ me {{ ...F0 }} }}"))
+        .chain(levels)
+        .chain(std::iter::once("fragment F13 on User { email }".to_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Asks `{ me { email } }` every 10 ms while the flood lasts; the latency of each answer that

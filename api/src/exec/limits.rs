@@ -1,6 +1,8 @@
 //! What an operation asks for, counted before anything else runs: the counts the limits
 //! bound, and how many list items it may return.
 
+use std::collections::HashMap;
+
 use async_graphql::{
     Positioned, Value, Variables,
     parser::types::{
@@ -101,36 +103,87 @@ impl Operation {
     }
 }
 
-/// Why `document` is refused before anything else looks at it: every operation and every
-/// fragment of it, fragments spread in place, select more than `COUNT_CAP` fields. Validation
-/// visits every operation and fragment, used or not, and follows spreads: the count stops at
-/// the cap, so this costs at most that many steps whatever the document.
+/// Why `document` is refused before anything else looks at it: some operation or fragment of
+/// it, fragments spread in place, selects more than `COUNT_CAP` fields (directives aside: an
+/// upper bound). Validation visits every operation and fragment, used or not, and follows
+/// spreads. Each fragment is counted once and its count reused wherever it is spread, so this
+/// costs time linear in the document's size however far its spreads multiply.
 pub fn explodes(document: &ExecutableDocument) -> Option<String> {
-    let variables = Variables::default();
-    let mut walk = Walk {
-        document,
-        variables: &variables,
-        spreading: Vec::new(),
-        tally: Tally::default(),
-    };
-    let operations = document.operations.iter().map(|(_, operation)| operation);
-    let sets = operations
-        .map(|operation| &operation.node.selection_set.node)
-        .chain(
-            document
-                .fragments
-                .values()
-                .map(|fragment| &fragment.node.selection_set.node),
-        );
-    for set in sets {
-        walk.selections(set, Place::default());
-        if walk.tally.fields > COUNT_CAP {
-            return Some(format!(
-                "the document selects more than {COUNT_CAP} fields once its fragments are spread"
-            ));
+    let mut counts = HashMap::<&str, u64>::new();
+    let fragments = &document.fragments;
+    // Fragments in an order where each comes after those it spreads (a spread that closes a
+    // cycle counts nothing here; validation refuses the cycle).
+    let mut state = HashMap::<&str, bool>::new(); // false: being counted; true: counted
+    for root in fragments.keys() {
+        let mut stack = vec![(root.as_str(), false)];
+        while let Some((name, expanded)) = stack.pop() {
+            if expanded {
+                let own = fragments.get(name).map(|f| &f.node.selection_set.node);
+                let count = own.map_or(0, |set| count_fields(set, &counts));
+                counts.insert(name, count);
+                state.insert(name, true);
+                continue;
+            }
+            if state.contains_key(name) || !fragments.contains_key(name) {
+                continue;
+            }
+            state.insert(name, false);
+            stack.push((name, true));
+            let set = &fragments[name].node.selection_set.node;
+            for spread in spreads(set) {
+                if !state.contains_key(spread) {
+                    stack.push((spread, false));
+                }
+            }
         }
     }
-    None
+    let cap = u64::try_from(COUNT_CAP).unwrap_or(u64::MAX);
+    let operations = document.operations.iter().map(|(_, operation)| operation);
+    let refused = operations
+        .map(|operation| count_fields(&operation.node.selection_set.node, &counts))
+        .chain(counts.values().copied())
+        .any(|count| count > cap);
+    refused.then(|| {
+        format!("the document selects more than {COUNT_CAP} fields once its fragments are spread")
+    })
+}
+
+/// The fields `set` selects, the fragments it spreads counted as `counts` says (those not
+/// counted yet count nothing).
+fn count_fields(set: &SelectionSet, counts: &HashMap<&str, u64>) -> u64 {
+    set.items.iter().fold(0u64, |total, selection| {
+        let count = match &selection.node {
+            Selection::Field(field) => {
+                1u64.saturating_add(count_fields(&field.node.selection_set.node, counts))
+            }
+            Selection::InlineFragment(inline) => {
+                count_fields(&inline.node.selection_set.node, counts)
+            }
+            Selection::FragmentSpread(spread) => counts
+                .get(spread.node.fragment_name.node.as_str())
+                .copied()
+                .unwrap_or(0),
+        };
+        total.saturating_add(count)
+    })
+}
+
+/// The names of the fragments `set` spreads, at any depth of its own selections.
+fn spreads(set: &SelectionSet) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut sets = vec![set];
+    while let Some(set) = sets.pop() {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => sets.push(&field.node.selection_set.node),
+                Selection::InlineFragment(inline) => sets.push(&inline.node.selection_set.node),
+                Selection::FragmentSpread(spread) => {
+                    names.push(spread.node.fragment_name.node.as_str());
+                }
+            }
+        }
+    }
+    names
 }
 
 /// Where a selection set sits.
