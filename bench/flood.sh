@@ -11,7 +11,7 @@
 # (4^13 fields once spread, in about 700 bytes), without a token.
 #
 # Runs the release server on a fresh SQLite file, or with --postgres on a fresh database of
-# BENCH_PG (default postgres://postgres@127.0.0.1:5432). Env: BENCH_PORT (5202).
+# BENCH_PG (default postgres://postgres@127.0.0.1:5432). Env: BENCH_PORT (5203).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/server.sh"
@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 PG="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
-PORT="${BENCH_PORT:-5202}"
+PORT="${BENCH_PORT:-5203}"
 URL="http://127.0.0.1:$PORT/graphql"
 WORK="$(mktemp -d)"
 DB="roster_flood_$(date +%s)_$$"

@@ -220,7 +220,9 @@ impl Accounts {
         let conn = db.pool();
         let password: String = password.nfkd().collect();
         let since = Utc::now() - self.window()?;
-        let account = attempts::account_key(&email::fold(email));
+        // A digest of the folded email: an email without an account counts like one with, and
+        // the table holds no address in clear.
+        let account = tokens::digest(&email::fold(email));
         let attempt = attempts::record(conn, &account, ip).await?;
         let known_address = user.is_some_and(|user| logged_in_from(user, ip));
         let counts = attempts::counts(conn, &account, ip, since).await?;
@@ -280,8 +282,7 @@ impl Accounts {
     /// again revokes every token rotated from the same login.
     pub async fn refresh(&self, db: &Db, token: &str) -> AppResult<Session> {
         let tx = db.begin_write().await?;
-        let found =
-            sessions::refresh_token_by_hash(&*tx, &tokens::refresh_token_hash(token)).await?;
+        let found = sessions::refresh_token_by_hash(&*tx, &tokens::digest(token)).await?;
         let Some(found) =
             found.filter(|found| found.revoked_at.is_none() && found.expires_at > Utc::now())
         else {
@@ -316,8 +317,7 @@ impl Accounts {
     /// Revokes the family of one of the caller's refresh tokens.
     pub async fn logout(&self, db: &Db, viewer: &Viewer, token: &str) -> AppResult<()> {
         let mut tx = db.begin_write().await?;
-        let found =
-            sessions::refresh_token_by_hash(&*tx, &tokens::refresh_token_hash(token)).await?;
+        let found = sessions::refresh_token_by_hash(&*tx, &tokens::digest(token)).await?;
         if let Some(found) = found.filter(|found| found.user_id == viewer.id()) {
             tx.execute(&sessions::revoke_family(&found.family)).await?;
             // The session's access tokens stop working too, on every replica.
@@ -441,7 +441,7 @@ impl Accounts {
             NewRefreshToken {
                 user_id: user.id,
                 family,
-                token_hash: tokens::refresh_token_hash(&refresh_token),
+                token_hash: tokens::digest(&refresh_token),
                 uniquifier: &user.fs_uniquifier,
                 expires_at: Utc::now() + ttl,
             },

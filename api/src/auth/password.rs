@@ -37,9 +37,10 @@ pub fn normalize(password: &str) -> AppResult<String> {
 
 /// Hashes and verifies passwords on the blocking thread pool: at most one fewer at once than
 /// the machine has cores, and at least one (each hash holds 64 MiB, so hashing holds at most
-/// that many × 64 MiB), and at most `WAITING_PER_CORE` for each waiting for their turn. Password work beyond that is
-/// refused at once (`RATE_LIMITED`), and a request gives its execution slot back while it waits
-/// for a hash, so a flood of logins never holds the slots other requests need.
+/// that many × 64 MiB), with `WAITING_PER_HASH` more for each waiting their turn. Password
+/// work beyond that is refused at once (`RATE_LIMITED`), and a request gives its execution
+/// slot back while it waits for a hash, so a flood of logins never holds the slots other
+/// requests need.
 #[derive(Clone)]
 pub struct Passwords {
     /// One per hash that may run at once, held by the hash until it finishes (even when the
@@ -51,8 +52,8 @@ pub struct Passwords {
     dummy_hash: Arc<OnceLock<String>>,
 }
 
-/// How many hashes may wait for each one running.
-const WAITING_PER_CORE: usize = 4;
+/// How many hashes may wait for each one that may run.
+const WAITING_PER_HASH: usize = 4;
 
 /// When a client refused for too much password work at once may try again, in seconds.
 const RETRY_AFTER_SECONDS: u64 = 1;
@@ -65,7 +66,7 @@ impl Default for Passwords {
         Passwords {
             hashing: Arc::new(Semaphore::new(at_once)),
             at_once,
-            admitted: Arc::new(Semaphore::new(at_once * (1 + WAITING_PER_CORE))),
+            admitted: Arc::new(Semaphore::new(at_once * (1 + WAITING_PER_HASH))),
             dummy_hash: Arc::new(OnceLock::new()),
         }
     }
@@ -207,7 +208,7 @@ mod tests {
         }
         assert_eq!(
             passwords.admitted.available_permits(),
-            passwords.at_once * (1 + WAITING_PER_CORE)
+            passwords.at_once * (1 + WAITING_PER_HASH)
         );
     }
 

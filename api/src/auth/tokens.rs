@@ -150,7 +150,8 @@ pub fn new_refresh_token() -> AppResult<String> {
     Ok(format!("{REFRESH_PREFIX}{}", random_secret()?))
 }
 
-/// What the database keeps of a refresh token: its SHA-256, hex.
-pub fn refresh_token_hash(token: &str) -> String {
+/// What the database keeps in place of a refresh token, or of an email it counts login
+/// attempts on: its SHA-256, hex.
+pub fn digest(token: &str) -> String {
     format!("{:x}", Sha256::digest(token.as_bytes()))
 }

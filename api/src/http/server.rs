@@ -40,6 +40,9 @@ pub async fn serve(
     stop: impl Future<Output = ()>,
 ) {
     let open = Arc::new(Semaphore::new(connections.max_open.max(1)));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(connections.header_read_timeout);
     let (stopping, stop_seen) = watch::channel(false);
     let accepting = async {
         loop {
@@ -66,9 +69,6 @@ pub async fn serve(
                     request.extensions_mut().insert(ConnectInfo(remote));
                     request.map(Body::new)
                 });
-            let mut http = hyper::server::conn::http1::Builder::new();
-            http.timer(TokioTimer::new())
-                .header_read_timeout(connections.header_read_timeout);
             let connection = http
                 .serve_connection(io, TowerToHyperService::new(service))
                 .with_upgrades();

@@ -1,6 +1,7 @@
 //! Login attempts: recorded before a password is checked (so concurrent attempts count at
 //! once), forgotten when the password was right, and counted over the lockout window per
-//! (account, address), per account and per address.
+//! (account, address), per account and per address. An account is named by the digest of its
+//! folded email (`auth::tokens::digest`), whether or not it exists.
 
 use entity::login_attempt::{self, Column};
 use sea_orm::{
@@ -8,15 +9,8 @@ use sea_orm::{
     prelude::DateTimeUtc,
     sea_query::{Alias, Expr, ExprTrait, Func, Query},
 };
-use sha2::{Digest, Sha256};
 
 use super::now;
-
-/// What names an account among attempts: a digest of its folded email, so an email without
-/// an account is counted like one with, and the table holds no address in clear.
-pub fn account_key(folded_email: &str) -> String {
-    format!("{:x}", Sha256::digest(folded_email.as_bytes()))
-}
 
 /// Records an attempt on `account` from `ip`; its id.
 pub async fn record(conn: &impl ConnectionTrait, account: &str, ip: &str) -> Result<i64, DbErr> {
