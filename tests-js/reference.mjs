@@ -9,6 +9,7 @@
 // answers `POST /graphql` ({query, variables, operationName}) as the user whose key is in the
 // `x-viewer` header, trusted as is: this server is for tests only. Queries only.
 
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import { GraphQLError, Kind, buildSchema, execute, parse, validate } from "graphql";
@@ -99,6 +100,7 @@ const QUERIES = {
   links: 'SELECT * FROM "user_profile"',
   roles: 'SELECT * FROM "role"',
   grants: 'SELECT * FROM "user_role"',
+  invitations: 'SELECT * FROM "profile_invitation"',
 };
 
 async function openDatabase(url) {
@@ -203,7 +205,17 @@ function snapshot(tables) {
     });
   }
   const grants = tables.grants.map((row) => ({ userId: Number(row.user_id), roleId: Number(row.role_id) }));
-  return { users, profiles, links, roles, grants };
+  const invitations = tables.invitations.map((row) => ({
+    id: Number(row.id),
+    profileId: Number(row.profile_id),
+    inviterId: Number(row.inviter_id),
+    email: row.email,
+    invitee: row.invitee,
+    role: row.role,
+    createdAt: storedTime(row.created_at),
+    expiresAt: storedTime(row.expires_at),
+  }));
+  return { users, profiles, links, roles, grants, invitations };
 }
 
 /** A user's roles, by role key. */
@@ -225,6 +237,7 @@ function viewerOf(snap, header) {
     user,
     usersRead: permissions.has("users:read"),
     profilesRead: permissions.has("profiles:read"),
+    profilesWrite: permissions.has("profiles:write"),
     manages: new Set(snap.links.filter((link) => link.userId === user.id).map((link) => link.profileId)),
   };
 }
@@ -253,6 +266,34 @@ function userVisible(req, userId) {
   if (!viewer) return false;
   if (viewer.usersRead || viewer.user.id === userId) return true;
   return req.snap.links.some((link) => link.userId === userId && viewer.manages.has(link.profileId));
+}
+
+/** Whether the caller may see and revoke a profile's invitations: its owners and `profiles:write` holders. */
+function ownsProfile(req, profileId) {
+  const viewer = req.viewer;
+  if (!viewer) return false;
+  if (viewer.profilesWrite) return true;
+  return req.snap.links.some(
+    (link) => link.userId === viewer.user.id && link.profileId === profileId && link.role === "OWNER",
+  );
+}
+
+/** What names the account of an email in invitations: SHA-256 (hex) of its fold. */
+function emailKey(email) {
+  const folded = email.trim().normalize("NFKC").toLowerCase();
+  return createHash("sha256").update(folded, "utf8").digest("hex");
+}
+
+/** The invitations not yet expired. */
+function pendingInvitations(req) {
+  const now = BigInt(Date.now()) * 1_000_000n;
+  return req.snap.invitations.filter((invitation) => invitation.expiresAt > now);
+}
+
+/** Whether the caller may see an invitation: its invitee, and the owners of its profile. */
+function invitationVisible(req, invitation) {
+  const viewer = req.viewer;
+  return Boolean(viewer) && (invitation.invitee === emailKey(viewer.user.email) || ownsProfile(req, invitation.profileId));
 }
 
 /** The user's account details, for the user themself and `users:read` holders; else null. */
@@ -296,7 +337,7 @@ const echo = (text) => Array.from(text).slice(0, 64).join("");
 /** The type and key of a global ID; a malformed one is BAD_USER_INPUT. */
 function decodeId(id) {
   const text = utf8(base64Bytes(id));
-  const match = text === null ? null : /^(User|Profile):([1-9][0-9]*)$/.exec(text);
+  const match = text === null ? null : /^(User|Profile|ProfileInvitation):([1-9][0-9]*)$/.exec(text);
   if (!match || BigInt(match[2]) > I64_MAX) throw badInput(`\`${echo(id)}\` is not a valid ID`);
   return { type: match[1], key: Number(match[2]) };
 }
@@ -501,6 +542,7 @@ function userObject(req, user) {
     displayName: user.displayName,
     createdAt: user.createdAt,
     profiles: (args) => profilesOfUser(req, user, args),
+    invitations: (args) => invitationsOfUser(req, user, args),
     roles: () => (account() ? rolesOf(req.snap, user.id) : null),
     active: () => account()?.active ?? null,
     lastLoginAt: () => account()?.lastLoginAt ?? null,
@@ -519,7 +561,43 @@ function profileObject(req, profile) {
     createdAt: profile.createdAt,
     updatedAt: profile.updatedAt,
     users: (args) => usersOfProfile(req, profile, args),
+    invitations: (args) => invitationsOfProfile(req, profile, args),
   };
+}
+
+function invitationObject(req, invitation) {
+  const profile = req.snap.profiles.get(invitation.profileId);
+  return {
+    __typename: "ProfileInvitation",
+    id: globalId("ProfileInvitation", invitation.id),
+    profile: () => (profileVisible(req, invitation.profileId) ? profileObject(req, profile) : null),
+    profileName: profile.name,
+    email: invitation.email,
+    role: invitation.role,
+    inviterEmail: req.snap.users.get(invitation.inviterId).email,
+    createdAt: invitation.createdAt,
+    expiresAt: invitation.expiresAt,
+  };
+}
+
+/** A list of invitations, its arguments checked first; null for callers who may not see it. */
+function invitationList(req, list, args, visible, which) {
+  const items = visible ? pendingInvitations(req).filter(which).map((invitation) => ({ node: invitation })) : [];
+  const page = connection(req, list, items, args, {}, invitationObject);
+  return visible ? page : null;
+}
+
+/** User.invitations: the pending invitations sent to the user's address, for the user only. */
+function invitationsOfUser(req, user, args) {
+  const key = emailKey(user.email);
+  const self = req.viewer?.user.id === user.id;
+  return invitationList(req, "User.invitations", args, self, (invitation) => invitation.invitee === key);
+}
+
+/** Profile.invitations: the profile's pending invitations, for its owners and `profiles:write` holders. */
+function invitationsOfProfile(req, profile, args) {
+  const visible = ownsProfile(req, profile.id);
+  return invitationList(req, "Profile.invitations", args, visible, (invitation) => invitation.profileId === profile.id);
 }
 
 /** User.profiles: the user's links to profiles the caller may see. */
@@ -593,6 +671,10 @@ const query = {
     if (type === "User") {
       const user = req.snap.users.get(key);
       return user && userVisible(req, key) ? userObject(req, user) : null;
+    }
+    if (type === "ProfileInvitation") {
+      const invitation = pendingInvitations(req).find((pending) => pending.id === key);
+      return invitation && invitationVisible(req, invitation) ? invitationObject(req, invitation) : null;
     }
     const profile = req.snap.profiles.get(key);
     return profile && profileVisible(req, key) ? profileObject(req, profile) : null;

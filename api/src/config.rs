@@ -233,6 +233,19 @@ pub struct Config {
     )]
     pub registration: Registration,
 
+    /// How long an invitation to manage a profile waits for its invitee's answer.
+    #[arg(long, env = "INVITATION_TTL", default_value = "7d", value_parser = humantime::parse_duration, global = true)]
+    pub invitation_ttl: Duration,
+
+    /// Most invitations one user may have pending at once, over all profiles.
+    #[arg(
+        long,
+        env = "INVITATIONS_MAX_PENDING",
+        default_value_t = 100,
+        global = true
+    )]
+    pub invitations_max_pending: u64,
+
     /// Failed logins of one account from one client address within `LOCKOUT_WINDOW` that lock
     /// the account for that address.
     #[arg(

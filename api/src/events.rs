@@ -1,5 +1,5 @@
-//! Events of the server, delivered to every replica: changes of membership, for subscribers,
-//! and changes of accounts, which close the subscriptions of revoked tokens.
+//! Events of the server, delivered to every replica: changes of membership and invitations,
+//! for subscribers, and changes of accounts, which close the subscriptions of revoked tokens.
 //!
 //! On PostgreSQL an event is a `NOTIFY` sent inside the transaction of its change, so it is
 //! delivered when, and only if, the change commits, in commit order; every replica `LISTEN`s
@@ -61,10 +61,32 @@ impl Membership {
     }
 }
 
+/// What happened to an invitation to manage a profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InvitationChange {
+    /// Sent, or sent again (renewed).
+    Sent,
+    Accepted,
+    Declined,
+    Revoked,
+}
+
+/// A change of an invitation to manage a profile, for its invitee.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub change: InvitationChange,
+    pub invitation_id: i64,
+    pub profile_id: i64,
+    /// `auth::email::key` of the invited address: no address travels in clear.
+    pub invitee: String,
+    pub at: DateTime<Utc>,
+}
+
 /// An event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
     Membership(Membership),
+    Invitation(Invitation),
     /// The account changed in a way that may revoke its tokens or rights.
     Account {
         user_id: i64,
@@ -80,6 +102,20 @@ pub enum Event {
 }
 
 impl Event {
+    /// The event of `invitation` `change`d now.
+    pub fn invitation(
+        change: InvitationChange,
+        invitation: &entity::profile_invitation::Model,
+    ) -> Event {
+        Event::Invitation(Invitation {
+            change,
+            invitation_id: invitation.id,
+            profile_id: invitation.profile_id,
+            invitee: invitation.invitee.clone(),
+            at: crate::store::now(),
+        })
+    }
+
     /// Whether the event changes what is known of an account: its rights, or its user's row
     /// (which callers looked up lately hold).
     pub fn changes_account(&self) -> bool {

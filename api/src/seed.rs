@@ -161,7 +161,7 @@ fn statements(backend: DatabaseBackend) -> [Sql; 5] {
     match backend {
         DatabaseBackend::Postgres => [
             Sql {
-                text: r#"TRUNCATE "user_profile", "user_role", "refresh_token", "login_attempt", "user", "profile" RESTART IDENTITY"#,
+                text: r#"TRUNCATE "user_profile", "user_role", "refresh_token", "login_attempt", "profile_invitation", "user", "profile" RESTART IDENTITY"#,
                 params: &[],
             },
             Sql {

@@ -31,7 +31,7 @@ async fn world(app: &TestApp) -> World {
     let bob = app.register("bob@example.com").await;
     let cat = app.register("cat@example.com").await;
     let team = app.create_profile(&ann, "Team").await;
-    app.add_manager(&ann, &team, &bob.id, "MANAGER").await;
+    app.add_manager(&ann, &team, &bob, "MANAGER").await;
     let shop = app.create_profile(&bob, "Shop").await;
     let attic = app.create_profile(&cat, "Attic").await;
     World {
@@ -197,11 +197,17 @@ async fn profile_mutations_follow_roles(app: &TestApp) {
     ] {
         assert_eq!(code(&w.cat, query, vars).await, "NOT_FOUND");
     }
-    // The owner may do everything; a manager may leave.
+    // The owner may do everything, but adds a stranger only by invitation: added directly, a
+    // stranger answers as a user who does not exist. A manager may leave.
     assert_eq!(
         code(&w.ann, add, json!({ "p": w.team, "u": w.cat.id })).await,
-        "OK"
+        "NOT_FOUND"
     );
+    assert_eq!(
+        code(&w.ann, add, json!({ "p": w.team, "u": "VXNlcjo5OTk5" })).await,
+        "NOT_FOUND"
+    );
+    app.add_manager(&w.ann, &w.team, &w.cat, "MANAGER").await;
     assert_eq!(
         code(&w.cat, remove, json!({ "p": w.team, "u": w.cat.id })).await,
         "OK"

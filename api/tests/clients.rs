@@ -60,7 +60,7 @@ async fn graphql_ws_client_receives_an_event(app: &TestApp) {
     assert_eq!(line(&mut lines).await, json!({ "connected": true }));
     // The subscription starts right after the acknowledgement.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    app.add_manager(&ann, &team, &bob.id, "MANAGER").await;
+    app.add_manager(&ann, &team, &bob, "MANAGER").await;
     let event = line(&mut lines).await;
     assert_eq!(
         event["next"]["data"]["myProfilesChanged"],
@@ -89,6 +89,9 @@ async fn graphiql_runs_a_query_and_a_subscription_in_chromium(app: &TestApp) {
     let ann = app.register("ann@example.com").await;
     let bob = app.register("bob@example.com").await;
     let team = app.create_profile(&ann, "Team").await;
+    // Bob shares another profile with Ann, so she may add him to Team directly.
+    let club = app.create_profile(&ann, "Club").await;
+    app.add_manager(&ann, &club, &bob, "MANAGER").await;
     let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/artifacts");
     std::fs::create_dir_all(&artifacts).expect("the artifacts folder");
     let backend = format!("{:?}", app.backend).to_lowercase();

@@ -23,6 +23,15 @@ const SET: &str = "mutation($p: ID!, $u: ID!, $r: ProfileRole!) {
 const REMOVE: &str =
     "mutation($p: ID!, $u: ID!) { removeProfileManager(profileId: $p, userId: $u) { changed } }";
 
+/// Makes `users` managers of a profile of `owner`'s by invitation, so that the owner sees them
+/// and may add them to other profiles directly.
+async fn acquaint(app: &TestApp, owner: &Account, users: &[Account]) {
+    let club = app.create_profile(owner, "Club").await;
+    for user in users {
+        app.add_manager(owner, &club, user, "MANAGER").await;
+    }
+}
+
 /// The users of a profile and their roles, as its owner sees them.
 async fn managers(app: &TestApp, owner: &Account, profile: &str) -> Vec<(String, String)> {
     let data = app
@@ -52,6 +61,7 @@ async fn racing_clients_keep_links_whole(app: &TestApp) {
     for n in 0..4 {
         users.push(app.register(&format!("user{n}@example.com")).await);
     }
+    acquaint(app, &owner, &users).await;
     // 64 clients at once, each adding, re-rolling or removing one of four users.
     let ops = (0..64).map(|n| {
         let target = &users[n % 4];
@@ -145,6 +155,7 @@ async fn racing_links_and_unlinks_of_one_pair_never_fail(app: &TestApp) {
     let admin = app.admin().await;
     let owner = app.register("owner@example.com").await;
     let ann = app.register("ann@example.com").await;
+    acquaint(app, &owner, std::slice::from_ref(&ann)).await;
     let profile = app.create_profile(&owner, "Team").await;
     let both = "mutation($p: ID!, $u: ID!) {
         link: addProfileManager(profileId: $p, userId: $u) { changed }
@@ -179,12 +190,7 @@ async fn racing_owners_never_leave_a_profile_without_one(app: &TestApp) {
     let owners: Vec<Account> = join_all((0..4).map(|n| app.register_owned(n))).await;
     let profile = app.create_profile(&owners[0], "Contested").await;
     for owner in &owners[1..] {
-        app.data_as(
-            &owners[0].token,
-            SET,
-            json!({ "p": profile, "u": owner.id, "r": "OWNER" }),
-        )
-        .await;
+        app.add_manager(&owners[0], &profile, owner, "OWNER").await;
     }
     // Every owner tries to leave and to remove every other owner, all at once, twice over.
     let attempts = (0..2).flat_map(|_| {

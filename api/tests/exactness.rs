@@ -50,7 +50,7 @@ async fn team(app: &TestApp) -> Team {
     let ann = app.register("ann@example.com").await;
     let bob = app.register("bob@example.com").await;
     let team = app.create_profile(&ann, "Team").await;
-    app.add_manager(&ann, &team, &bob.id, "MANAGER").await;
+    app.add_manager(&ann, &team, &bob, "MANAGER").await;
     Team {
         admin,
         ann,

@@ -271,22 +271,40 @@ impl TestApp {
         id_of(&data["createProfile"])
     }
 
+    /// Makes `user` a manager of `profile` with `role` as people do it: `owner` invites
+    /// their address and they accept. The acceptance's payload (`changed`, `role`).
     pub async fn add_manager(
         &self,
         owner: &Account,
         profile: &str,
-        user: &str,
+        user: &Account,
         role: &str,
     ) -> Value {
+        let invitation = self.invite(owner, profile, &user.email, role).await;
         self.data_as(
-            &owner.token,
-            "mutation($p: ID!, $u: ID!, $r: ProfileRole!) {
-                addProfileManager(profileId: $p, userId: $u, role: $r) { changed role }
-            }",
-            json!({ "p": profile, "u": user, "r": role }),
+            &user.token,
+            "mutation($i: ID!) { acceptProfileInvitation(id: $i) { changed role } }",
+            json!({ "i": invitation }),
         )
-        .await["addProfileManager"]
+        .await["acceptProfileInvitation"]
             .clone()
+    }
+
+    /// `owner` invites `email` to manage `profile` with `role`: the invitation's ID.
+    pub async fn invite(&self, owner: &Account, profile: &str, email: &str, role: &str) -> String {
+        let sent = self
+            .data_as(
+                &owner.token,
+                "mutation($p: ID!, $e: String!, $r: ProfileRole!) {
+                    inviteProfileManager(profileId: $p, email: $e, role: $r) { invitation { id } }
+                }",
+                json!({ "p": profile, "e": email, "r": role }),
+            )
+            .await;
+        sent["inviteProfileManager"]["invitation"]["id"]
+            .as_str()
+            .expect("an invitation ID")
+            .to_owned()
     }
 
     /// After rows were inserted with explicit keys: moves PostgreSQL's key sequences past

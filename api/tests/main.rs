@@ -14,6 +14,7 @@ mod differential;
 mod exactness;
 mod hardening;
 mod http;
+mod invitations;
 mod memberships;
 mod model;
 mod outage;

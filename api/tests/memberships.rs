@@ -21,12 +21,12 @@ async fn adding_a_manager_twice_changes_nothing(app: &TestApp) {
     let owner = app.register("owner@example.com").await;
     let ann = app.register("ann@example.com").await;
     let team = app.create_profile(&owner, "Team").await;
-    let added = app.add_manager(&owner, &team, &ann.id, "MANAGER").await;
+    let added = app.add_manager(&owner, &team, &ann, "MANAGER").await;
     assert_eq!(added, json!({ "changed": true, "role": "MANAGER" }));
     let before = app
         .data_as(&owner.token, PROFILE_USERS, json!({ "id": team }))
         .await;
-    let again = app.add_manager(&owner, &team, &ann.id, "MANAGER").await;
+    let again = app.add_manager(&owner, &team, &ann, "MANAGER").await;
     assert_eq!(again, json!({ "changed": false, "role": "MANAGER" }));
     let after = app
         .data_as(&owner.token, PROFILE_USERS, json!({ "id": team }))
@@ -39,8 +39,8 @@ async fn adding_with_another_role_changes_the_role(app: &TestApp) {
     let owner = app.register("owner@example.com").await;
     let ann = app.register("ann@example.com").await;
     let team = app.create_profile(&owner, "Team").await;
-    app.add_manager(&owner, &team, &ann.id, "MANAGER").await;
-    let promoted = app.add_manager(&owner, &team, &ann.id, "OWNER").await;
+    app.add_manager(&owner, &team, &ann, "MANAGER").await;
+    let promoted = app.add_manager(&owner, &team, &ann, "OWNER").await;
     assert_eq!(promoted, json!({ "changed": true, "role": "OWNER" }));
     let data = app
         .data_as(&ann.token, PROFILE_USERS, json!({ "id": team }))
@@ -55,7 +55,9 @@ async fn removing_a_manager_is_idempotent(app: &TestApp) {
     let owner = app.register("owner@example.com").await;
     let bob = app.register("bob@example.com").await;
     let team = app.create_profile(&owner, "Team").await;
-    app.add_manager(&owner, &team, &bob.id, "MANAGER").await;
+    let shop = app.create_profile(&owner, "Shop").await;
+    app.add_manager(&owner, &team, &bob, "MANAGER").await;
+    app.add_manager(&owner, &shop, &bob, "MANAGER").await;
     let remove = "mutation($p: ID!, $u: ID!) {
         removeProfileManager(profileId: $p, userId: $u) {
             changed role user { email } profile { name }
@@ -64,10 +66,10 @@ async fn removing_a_manager_is_idempotent(app: &TestApp) {
     let first = app
         .data_as(&owner.token, remove, json!({ "p": team, "u": bob.id }))
         .await;
-    // Bob shares nothing with the owner any more: the payload shows the change, not him.
     assert_eq!(
         first["removeProfileManager"],
-        json!({ "changed": true, "role": null, "user": null, "profile": { "name": "Team" } })
+        json!({ "changed": true, "role": null, "user": { "email": "bob@example.com" },
+                "profile": { "name": "Team" } })
     );
     let again = app
         .data_as(&owner.token, remove, json!({ "p": team, "u": bob.id }))
@@ -80,7 +82,33 @@ async fn removing_a_manager_is_idempotent(app: &TestApp) {
     let bobs = app
         .data_as(&bob.token, "{ me { profiles { totalCount } } }", json!({}))
         .await;
-    assert_eq!(bobs["me"]["profiles"]["totalCount"], 0);
+    assert_eq!(bobs["me"]["profiles"]["totalCount"], 1);
+
+    // Once Bob shares no profile with the owner, he is as unknown to them as a user who
+    // never existed: the payload does not show him, and removing him again says so.
+    let last = app
+        .data_as(&owner.token, remove, json!({ "p": shop, "u": bob.id }))
+        .await;
+    assert_eq!(
+        last["removeProfileManager"],
+        json!({ "changed": true, "role": null, "user": null, "profile": { "name": "Shop" } })
+    );
+    let hidden = app
+        .gql_as(&owner.token, remove, json!({ "p": shop, "u": bob.id }))
+        .await;
+    let missing = app
+        .gql_as(
+            &owner.token,
+            remove,
+            json!({ "p": shop, "u": "VXNlcjo5OTk5" }),
+        )
+        .await;
+    assert_eq!(hidden.code(), "NOT_FOUND", "{}", hidden.body);
+    assert_eq!(
+        hidden.body["errors"][0]["message"],
+        missing.body["errors"][0]["message"]
+    );
+    assert_eq!(hidden.body["data"], missing.body["data"]);
 }
 
 async fn deleting_a_profile_removes_its_links(app: &TestApp) {
@@ -116,7 +144,7 @@ async fn deleting_a_user_removes_their_links(app: &TestApp) {
     let ann = app.register("ann@example.com").await;
     let bob = app.register("bob@example.com").await;
     let team = app.create_profile(&ann, "Team").await;
-    app.add_manager(&ann, &team, &bob.id, "MANAGER").await;
+    app.add_manager(&ann, &team, &bob, "MANAGER").await;
     app.data_as(
         &bob.token,
         "mutation($id: ID!) { deleteUser(id: $id) }",

@@ -197,6 +197,38 @@ async fn register(server: &str, email: &str) -> (String, String) {
     )
 }
 
+/// Makes each user (token, email) a manager of a new profile of `owner`'s by invitation, so
+/// that the owner sees them and may add them to other profiles directly.
+async fn acquaint(server: &str, owner: &str, users: &[(&str, &str)]) {
+    let club = gql(
+        server,
+        Some(owner),
+        r#"mutation { createProfile(name: "Acquaintances") { id } }"#,
+        json!({}),
+    )
+    .await["createProfile"]["id"]
+        .clone();
+    for (token, email) in users {
+        let sent = gql(
+            server,
+            Some(owner),
+            "mutation($p: ID!, $e: String!) {
+                inviteProfileManager(profileId: $p, email: $e) { invitation { id } }
+            }",
+            json!({ "p": club, "e": email }),
+        )
+        .await;
+        let invitation = &sent["inviteProfileManager"]["invitation"]["id"];
+        gql(
+            server,
+            Some(token),
+            "mutation($i: ID!) { acceptProfileInvitation(id: $i) { changed } }",
+            json!({ "i": invitation }),
+        )
+        .await;
+    }
+}
+
 /// Two replicas on one PostgreSQL database; one server on SQLite (one process).
 async fn replicas(
     backend: Backend,
@@ -233,7 +265,13 @@ async fn events_reach_subscribers_on_every_replica(backend: Backend) {
     let (bob_id, bob) = register(&a.url, "bob@example.com").await;
     let bob_id_ = bob_id.clone();
     let (carol_id, carol) = register(&a.url, "carol@example.com").await;
-    let (dave_id, _) = register(&a.url, "dave@example.com").await;
+    let (dave_id, dave) = register(&a.url, "dave@example.com").await;
+    let others = [
+        (bob.as_str(), "bob@example.com"),
+        (carol.as_str(), "carol@example.com"),
+        (dave.as_str(), "dave@example.com"),
+    ];
+    acquaint(&a.url, &ann, &others).await;
     let team = gql(
         &a.url,
         Some(&ann),
@@ -681,8 +719,13 @@ async fn mutations_are_all_or_nothing_over_the_socket_and_for_subscribers(backen
     )
     .await["createProfile"]["id"]
         .clone();
-    let (bob, _) = register(&a.url, "bob@example.com").await;
-    let (carol, _) = register(&a.url, "carol@example.com").await;
+    let (bob, bob_token) = register(&a.url, "bob@example.com").await;
+    let (carol, carol_token) = register(&a.url, "carol@example.com").await;
+    let others = [
+        (bob_token.as_str(), "bob@example.com"),
+        (carol_token.as_str(), "carol@example.com"),
+    ];
+    acquaint(&a.url, &ann, &others).await;
     client
         .subscribe("events", ON_PROFILE, json!({ "p": profile }))
         .await;
@@ -715,7 +758,8 @@ async fn mutations_are_all_or_nothing_over_the_socket_and_for_subscribers(backen
 async fn events_are_answered_as_the_specification_executes_them(backend: Backend) {
     let (_database, a, _b) = replicas(backend, &[]).await;
     let (_, ann) = register(&a.url, "ann@example.com").await;
-    let (bob, _) = register(&a.url, "bob@example.com").await;
+    let (bob, bob_token) = register(&a.url, "bob@example.com").await;
+    acquaint(&a.url, &ann, &[(&bob_token, "bob@example.com")]).await;
     let profile = gql(
         &a.url,
         Some(&ann),

@@ -80,7 +80,10 @@ async fn a_failed_field_rolls_back_the_whole_request(app: &TestApp) {
     );
     assert_eq!(profile_names(app, &owner).await, Vec::<String>::new());
 
-    // A link added, then the last owner's removal refused: the link is gone with it.
+    // A link added, then the last owner's removal refused: the link is gone with it. (Ann
+    // shares a profile with the owner, who may therefore add her to others directly.)
+    let shared = app.create_profile(&owner, "Shared").await;
+    app.add_manager(&owner, &shared, &ann, "MANAGER").await;
     let profile = app.create_profile(&owner, "Team").await;
     let response = app
         .gql_as(
@@ -97,8 +100,8 @@ async fn a_failed_field_rolls_back_the_whole_request(app: &TestApp) {
         codes_and_paths(&response.body),
         [("CONFLICT".into(), json!(["leave"]))]
     );
-    assert_eq!(profile_names(app, &ann).await, Vec::<String>::new());
-    assert_eq!(profile_names(app, &owner).await, ["Team"]);
+    assert_eq!(profile_names(app, &ann).await, ["Shared"]);
+    assert_eq!(profile_names(app, &owner).await, ["Shared", "Team"]);
 
     // The same request without the failing field writes both.
     let response = app
@@ -111,7 +114,7 @@ async fn a_failed_field_rolls_back_the_whole_request(app: &TestApp) {
     assert!(response.errors().is_empty(), "{}", response.body);
     let mut names = profile_names(app, &owner).await;
     names.sort();
-    assert_eq!(names, ["First", "Last", "Team"]);
+    assert_eq!(names, ["First", "Last", "Shared", "Team"]);
 }
 
 async fn a_request_reads_what_it_wrote(app: &TestApp) {
@@ -131,7 +134,10 @@ async fn a_request_reads_what_it_wrote(app: &TestApp) {
             { "role": "OWNER", "node": { "email": "owner@example.com" } }
         ] } })
     );
-    // Each field sees what the fields before it wrote.
+    // Each field sees what the fields before it wrote (Ann, sharing a profile with the owner,
+    // may be added directly).
+    let shared = app.create_profile(&owner, "Shared").await;
+    app.add_manager(&owner, &shared, &ann, "MANAGER").await;
     let profile = app.create_profile(&owner, "Club").await;
     let data = app
         .data_as(

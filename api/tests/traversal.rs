@@ -33,8 +33,8 @@ async fn both_directions_show_the_same_links(app: &TestApp) {
     let cat = app.register("cat@example.com").await;
     let team = app.create_profile(&ann, "Team").await;
     let shop = app.create_profile(&bob, "Shop").await;
-    app.add_manager(&ann, &team, &bob.id, "MANAGER").await;
-    app.add_manager(&bob, &shop, &cat.id, "MANAGER").await;
+    app.add_manager(&ann, &team, &bob, "MANAGER").await;
+    app.add_manager(&bob, &shop, &cat, "MANAGER").await;
 
     let data = app
         .data_as(
@@ -76,7 +76,7 @@ async fn three_levels_of_nesting(app: &TestApp) {
     let ann = app.register("ann@example.com").await;
     let bob = app.register("bob@example.com").await;
     let team = app.create_profile(&ann, "Team").await;
-    app.add_manager(&ann, &team, &bob.id, "MANAGER").await;
+    app.add_manager(&ann, &team, &bob, "MANAGER").await;
     app.create_profile(&bob, "Shop").await;
 
     let data = app
@@ -159,7 +159,7 @@ async fn nested_lists_page_with_cursors(app: &TestApp) {
     for n in 1..=6 {
         let email = format!("user{n}@example.com");
         let user = app.register(&email).await;
-        app.add_manager(&owner, &team, &user.id, "MANAGER").await;
+        app.add_manager(&owner, &team, &user, "MANAGER").await;
         expected.push(email);
     }
     let (seen, pages) = page_through(
@@ -271,7 +271,7 @@ async fn list_items_answer_alike_however_they_are_resolved(app: &TestApp) {
     let ann = app.register("ann@example.com").await;
     let bob = app.register("bob@example.com").await;
     let team = app.create_profile(&ann, "Team").await;
-    app.add_manager(&ann, &team, &bob.id, "MANAGER").await;
+    app.add_manager(&ann, &team, &bob, "MANAGER").await;
     let query = |user: &str, profile: &str| {
         format!(
             "query($ann: ID!) {{ user(id: $ann) {{ profiles {{
@@ -355,7 +355,7 @@ async fn link_fields_are_read_however_they_are_selected(app: &TestApp) {
     let ann = app.register("ann@example.com").await;
     let bob = app.register("bob@example.com").await;
     let team = app.create_profile(&ann, "Team").await;
-    app.add_manager(&ann, &team, &bob.id, "MANAGER").await;
+    app.add_manager(&ann, &team, &bob, "MANAGER").await;
     let data = app
         .data_as(
             &ann.token,
@@ -400,7 +400,7 @@ async fn connection_fields_answer_alike_however_they_are_selected(app: &TestApp)
     let ann = app.register("ann@example.com").await;
     let bob = app.register("bob@example.com").await;
     let team = app.create_profile(&ann, "Team").await;
-    app.add_manager(&ann, &team, &bob.id, "MANAGER").await;
+    app.add_manager(&ann, &team, &bob, "MANAGER").await;
     let variables = json!({ "team": team });
     let direct = app
         .data_as(

@@ -4,6 +4,7 @@
 pub mod card_epoch;
 pub mod login_attempt;
 pub mod profile;
+pub mod profile_invitation;
 pub mod refresh_token;
 pub mod role;
 pub mod server_secret;

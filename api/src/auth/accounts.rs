@@ -222,7 +222,7 @@ impl Accounts {
         let since = Utc::now() - self.window()?;
         // A digest of the folded email: an email without an account counts like one with, and
         // the table holds no address in clear.
-        let account = tokens::digest(&email::fold(email));
+        let account = email::key(email);
         let attempt = attempts::record(conn, &account, ip).await?;
         let known_address = user.is_some_and(|user| logged_in_from(user, ip));
         let counts = attempts::counts(conn, &account, ip, since).await?;

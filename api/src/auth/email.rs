@@ -33,6 +33,12 @@ pub fn fold(email: &str) -> String {
     email.trim().nfkc().collect::<String>().to_lowercase()
 }
 
+/// What names the account of an email where the address itself is not kept (login attempts,
+/// invitations): the digest of its fold, the same whether or not an account has it.
+pub fn key(email: &str) -> String {
+    super::tokens::digest(&fold(email))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::{
+    invitation::{InvitationTotal, ProfileInvitation},
     loaders::{Batch, Children, Page, Relation},
     membership::ProfileRole,
     plain::{Plain, PlainConnection, PlainFields, PlainList},
@@ -36,6 +37,8 @@ pub enum ListKind {
     Profiles,
     UserProfiles,
     ProfileUsers,
+    UserInvitations,
+    ProfileInvitations,
 }
 
 impl ListKind {
@@ -45,6 +48,8 @@ impl ListKind {
             ListKind::Profiles => "profiles",
             ListKind::UserProfiles => "User.profiles",
             ListKind::ProfileUsers => "Profile.users",
+            ListKind::UserInvitations => "User.invitations",
+            ListKind::ProfileInvitations => "Profile.invitations",
         }
     }
 }
@@ -141,6 +146,21 @@ impl Paging {
         max: i32,
         links: bool,
     ) -> AppResult<PageArgs> {
+        let window = self.window(list, sort, max)?;
+        Ok(PageArgs {
+            sort,
+            filter,
+            after: window.after,
+            before: window.before,
+            limit: window.limit,
+            backward: window.backward,
+            links,
+        })
+    }
+
+    /// Validates the paging of `list` in order `sort` into the window to read; pages hold at
+    /// most `max` items, and `max` when the size is not given.
+    pub fn window(self, list: ListKind, sort: Sort, max: i32) -> AppResult<Window> {
         let size = |name: &str, value: Option<i32>| -> AppResult<Option<u64>> {
             match value {
                 Some(value) if !(0..=max).contains(&value) => Err(AppError::bad_input(format!(
@@ -158,15 +178,54 @@ impl Paging {
                 .map(|text| decode_position(list, sort, argument, &text))
                 .transpose()
         };
-        Ok(PageArgs {
-            sort,
-            filter,
+        Ok(Window {
             after: position("after", self.after)?,
             before: position("before", self.before)?,
             limit: first.or(last).unwrap_or(max.unsigned_abs().into()),
             backward: last.is_some(),
-            links,
         })
+    }
+}
+
+impl Paging {
+    /// The window of the list `list`, ordered by key alone.
+    pub fn by_key(self, ctx: &Context<'_>, list: ListKind) -> async_graphql::Result<Window> {
+        Ok(self.window(list, Sort::default(), page_max(ctx)?)?)
+    }
+}
+
+/// Where a page of a list starts and ends, and its size.
+#[derive(Clone, Debug)]
+pub struct Window {
+    pub after: Option<Position>,
+    pub before: Option<Position>,
+    /// How many items to return.
+    pub limit: u64,
+    /// The last `limit` items of the window instead of the first (`last`).
+    pub backward: bool,
+}
+
+/// `hasPreviousPage` and `hasNextPage` of a page read `backward` (or not) between the cursors
+/// given, which found more items than it holds (`more`), as every list of Roster says them.
+pub fn page_info(backward: bool, after: bool, before: bool, more: bool) -> (bool, bool) {
+    if backward {
+        (more, before)
+    } else {
+        (after, more)
+    }
+}
+
+impl Window {
+    /// The cursor of the item with key `id` in `list`, ordered by key.
+    pub fn cursor(list: ListKind, id: i64) -> Cursor {
+        Cursor {
+            list,
+            sort: Sort::default(),
+            position: Position {
+                value: SortValue::Null,
+                id,
+            },
+        }
     }
 }
 
@@ -290,6 +349,19 @@ names!(
     ProfileUserEdgeName = "ProfileUserEdge"
 );
 
+names!(
+    ProfileInvitationConnectionName = "ProfileInvitationConnection",
+    ProfileInvitationEdgeName = "ProfileInvitationEdge"
+);
+
+pub type ProfileInvitationConnection = Connection<
+    Cursor,
+    ProfileInvitation,
+    InvitationTotal,
+    EmptyFields,
+    ProfileInvitationConnectionName,
+    ProfileInvitationEdgeName,
+>;
 pub type UserConnection = PlainConnection<User, EmptyFields, UserConnectionName, UserEdgeName>;
 pub type ProfileConnection =
     PlainConnection<Profile, EmptyFields, ProfileConnectionName, ProfileEdgeName>;
@@ -481,11 +553,12 @@ where
     let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
     let more = rows.len() > limit;
     let shown = rows.len().min(limit);
-    let (has_previous_page, has_next_page) = if args.backward {
-        (more, args.before.is_some())
-    } else {
-        (args.after.is_some(), more)
-    };
+    let (has_previous_page, has_next_page) = page_info(
+        args.backward,
+        args.after.is_some(),
+        args.before.is_some(),
+        more,
+    );
     // The rows shown, in the page's order.
     let order = (0..shown).map(|index| {
         if args.backward {

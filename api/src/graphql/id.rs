@@ -10,6 +10,7 @@ use crate::error::{AppError, AppResult};
 pub enum NodeType {
     User,
     Profile,
+    ProfileInvitation,
 }
 
 impl NodeType {
@@ -17,12 +18,13 @@ impl NodeType {
         match self {
             NodeType::User => "User",
             NodeType::Profile => "Profile",
+            NodeType::ProfileInvitation => "ProfileInvitation",
         }
     }
 }
 
-/// The longest `<Type>:<key>`: `Profile:` and the 20 characters of `i64::MIN`.
-const TEXT_MAX: usize = 28;
+/// The longest `<Type>:<key>`: `ProfileInvitation:` and the 20 characters of `i64::MIN`.
+const TEXT_MAX: usize = "ProfileInvitation:".len() + 20;
 /// Its length in base64.
 const ENCODED_MAX: usize = TEXT_MAX.div_ceil(3) * 4;
 
@@ -55,6 +57,14 @@ impl NodeId {
     pub fn profile(key: i64) -> ID {
         NodeId {
             node_type: NodeType::Profile,
+            key,
+        }
+        .encode()
+    }
+
+    pub fn invitation(key: i64) -> ID {
+        NodeId {
+            node_type: NodeType::ProfileInvitation,
             key,
         }
         .encode()
@@ -94,6 +104,7 @@ impl NodeId {
         let node_type = match name {
             "User" => NodeType::User,
             "Profile" => NodeType::Profile,
+            "ProfileInvitation" => NodeType::ProfileInvitation,
             _ => return Err(malformed()),
         };
         // Only the canonical spelling of a positive key: no sign, no leading zeros.

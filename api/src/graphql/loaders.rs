@@ -22,12 +22,13 @@ use super::{connection::Total, scheduler::Loads};
 use std::sync::Arc;
 
 use crate::{
-    auth::Credentials,
+    auth::{Credentials, Permission},
     db::Db,
     error::{AppError, AppResult},
     metrics::Metrics,
     store::{
         self,
+        invitations::{self, Of},
         listing::{self, Direction, Filter, Listed, PageArgs},
         visibility::{Scope, Scoped},
     },
@@ -368,5 +369,98 @@ impl<R: Relation> Loader<Count<R>> for Batch {
             );
         }
         Ok(loaded)
+    }
+}
+
+/// A page of the pending invitations of a profile; loaded only for profiles the caller owns
+/// (or every profile, for `profiles:write` holders).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct InvitationsOfProfile {
+    pub profile: i64,
+    pub window: invitations::Window,
+}
+
+/// How many invitations of a profile are pending; only for profiles the caller owns (or
+/// every profile, for `profiles:write` holders).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct InvitationCountOfProfile(pub i64);
+
+impl Batch {
+    /// Of `profiles`, those whose invitations the caller may see.
+    async fn invitations_visible(&self, profiles: Vec<i64>) -> AppResult<Vec<i64>> {
+        let viewer = self.credentials.auth().await.viewer()?.clone();
+        if viewer.can(Permission::ProfilesWrite) {
+            return Ok(profiles);
+        }
+        Ok(invitations::owned(&self.db.conn(), viewer.id(), &profiles).await?)
+    }
+}
+
+impl Loader<InvitationsOfProfile> for Batch {
+    type Value = Vec<invitations::Pending>;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[InvitationsOfProfile],
+    ) -> AppResult<HashMap<InvitationsOfProfile, Vec<invitations::Pending>>> {
+        self.metrics.batch("invitations_of_profile", keys.len());
+        let visible = self
+            .invitations_visible(keys.iter().map(|key| key.profile).collect())
+            .await?;
+        let mut pages = HashMap::new();
+        for (window, profiles) in by_arguments(keys, |key| (&key.window, key.profile)) {
+            let profiles: Vec<i64> = profiles
+                .into_iter()
+                .filter(|profile| visible.contains(profile))
+                .collect();
+            if profiles.is_empty() {
+                continue;
+            }
+            let mut rows = HashMap::<i64, Vec<invitations::Pending>>::new();
+            let page = invitations::page(&self.db.conn(), Of::Profiles(&profiles), *window).await?;
+            for row in page {
+                rows.entry(row.invitation.profile_id).or_default().push(row);
+            }
+            for profile in profiles {
+                let key = InvitationsOfProfile {
+                    profile,
+                    window: *window,
+                };
+                pages.insert(key, rows.remove(&profile).unwrap_or_default());
+            }
+        }
+        Ok(pages)
+    }
+}
+
+impl Loader<InvitationCountOfProfile> for Batch {
+    type Value = i64;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[InvitationCountOfProfile],
+    ) -> AppResult<HashMap<InvitationCountOfProfile, i64>> {
+        self.metrics
+            .batch("invitation_count_of_profile", keys.len());
+        let visible = self
+            .invitations_visible(keys.iter().map(|key| key.0).collect())
+            .await?;
+        let counts: HashMap<i64, i64> = if visible.is_empty() {
+            HashMap::new()
+        } else {
+            invitations::counts(&self.db.conn(), Of::Profiles(&visible))
+                .await?
+                .into_iter()
+                .collect()
+        };
+        Ok(visible
+            .into_iter()
+            .map(|profile| {
+                let count = counts.get(&profile).copied().unwrap_or(0);
+                (InvitationCountOfProfile(profile), count)
+            })
+            .collect())
     }
 }

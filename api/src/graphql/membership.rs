@@ -84,8 +84,11 @@ pub struct MembershipMutation;
 #[Object]
 impl MembershipMutation {
     /// Makes a user a manager of a profile with the given role. Adding an existing manager
-    /// with the same role changes nothing; with another role, it changes the role. Owners of
-    /// the profile and `profiles:write` holders may; the last owner cannot be demoted.
+    /// with the same role changes nothing; with another role, it changes the role.
+    /// `profiles:write` holders may add anyone; owners of the profile may add only users they
+    /// already see (who share a profile with them), and invite anyone else
+    /// (`inviteProfileManager`). A user the caller may not see answers as one who does not
+    /// exist. The last owner cannot be demoted.
     #[graphql(guard = "Authenticated")]
     async fn add_profile_manager(
         &self,
@@ -101,7 +104,8 @@ impl MembershipMutation {
 
     /// Removes a user from the managers of a profile. Removing a user who does not manage
     /// the profile changes nothing. Owners of the profile and `profiles:write` holders may,
-    /// and any manager may remove themself; the last owner cannot be removed.
+    /// and any manager may remove themself; the last owner cannot be removed. A user the
+    /// caller may not see answers as one who does not exist.
     #[graphql(guard = "Authenticated")]
     async fn remove_profile_manager(
         &self,
@@ -209,7 +213,7 @@ async fn missing(db: &Db, profile_key: i64) -> AppError {
         .await
     {
         Ok(None) => no_profile(),
-        Ok(Some(_)) => AppError::not_found("no such user"),
+        Ok(Some(_)) => no_user(),
         Err(err) => err.into(),
     }
 }
@@ -231,6 +235,15 @@ async fn change_locked(
     let access = ProfileAccess::of(&*tx, viewer, profile.id).await?;
     let leaving = role.is_none() && user_key == viewer.id() && access.role.is_some();
     access.require(access.can_manage() || leaving, "change its managers")?;
+    // Nobody learns of, or attaches anything to, a user who has not shared a profile with
+    // them: such a user is as missing as one who does not exist.
+    if !viewer.can(Permission::ProfilesWrite)
+        && store::by_ids::<user::Entity>(&*tx, &viewer.scope(), &[user_key])
+            .await?
+            .is_empty()
+    {
+        return Err(no_user());
+    }
 
     // The link is written first and read only when it was there already: a new link is
     // one statement, and the profile's lock keeps other changes of its managers out meanwhile.
@@ -249,7 +262,7 @@ async fn change_locked(
                 user::Entity::find_by_id(user_key)
                     .one(&*tx)
                     .await?
-                    .ok_or_else(|| AppError::not_found("no such user"))?;
+                    .ok_or_else(no_user)?;
                 (None, Outcome::Unchanged)
             }
         },
@@ -263,6 +276,28 @@ async fn change_locked(
         linked_at: link.map(|link| link.created_at),
         changed: outcome != Outcome::Unchanged,
     })
+}
+
+/// Gives the user `role` on the profile whose lock `tx` holds (an invitation accepted).
+pub(super) async fn link_locked(
+    tx: &mut WriteTx<'_>,
+    profile: entity::profile::Model,
+    user_key: i64,
+    role: ProfileRole,
+) -> AppResult<MembershipPayload> {
+    let (link, outcome) = set_locked(tx, profile.id, user_key, role).await?;
+    Ok(MembershipPayload {
+        profile_id: profile.id,
+        profile: Some(Profile::new(profile)),
+        user_id: user_key,
+        role: link.as_ref().map(|link| link.role.into()),
+        linked_at: link.map(|link| link.created_at),
+        changed: outcome != Outcome::Unchanged,
+    })
+}
+
+fn no_user() -> AppError {
+    AppError::not_found("no such user")
 }
 
 /// How many times a change holding the profile's lock tries to add or lock a link that

@@ -5,6 +5,7 @@ mod arguments;
 mod connection;
 mod engine;
 mod id;
+mod invitation;
 mod json;
 mod loaders;
 mod membership;
@@ -64,7 +65,8 @@ pub fn schema(services: Option<(Db, Accounts, Metrics)>, config: &Config) -> Ros
         .validation_mode(engine::RUNNING)
         .extension(engine::FieldErrors)
         .limit_complexity(limits.query_max_complexity)
-        .data(limits.clone());
+        .data(limits.clone())
+        .data(invitation::InvitationRules::of(config));
     if !config.introspection {
         builder = builder.disable_introspection();
     }

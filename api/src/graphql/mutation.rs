@@ -13,6 +13,7 @@ use async_graphql::{
 use super::{
     account::AccountMutation,
     engine::{self, Caught},
+    invitation::InvitationMutation,
     membership::MembershipMutation,
     profile::ProfileMutation,
     user::UserMutation,
@@ -26,6 +27,7 @@ pub struct Mutations(
     UserMutation,
     ProfileMutation,
     MembershipMutation,
+    InvitationMutation,
 );
 
 /// `Mutations`, whose fields do not run after an error.

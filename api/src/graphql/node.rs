@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, Interface, Object};
 
 use super::{
     id::{NodeId, NodeType},
+    invitation::{self, ProfileInvitation},
     loaders::{Batch, ProfileKey, UserKey},
     profile::Profile,
     user::User,
@@ -16,6 +17,7 @@ use crate::auth::guards::Authenticated;
 pub enum Node {
     User(User),
     Profile(Profile),
+    ProfileInvitation(ProfileInvitation),
 }
 
 #[derive(Default)]
@@ -37,6 +39,9 @@ impl NodeQuery {
                 .load_one(ProfileKey(node.key))
                 .await?
                 .map(|profile| Node::Profile(Profile::new(profile))),
+            NodeType::ProfileInvitation => invitation::node(ctx, node.key)
+                .await?
+                .map(Node::ProfileInvitation),
         })
     }
 }

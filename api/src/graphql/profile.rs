@@ -8,10 +8,11 @@ use entity::{ProfileRole, profile, user_profile};
 use super::{
     arguments::{ListOrder, ProfileFilter, ProfileOrder, ProfileUserFilter, ProfileUserOrder},
     connection::{
-        self, List, ListItem, ListKind, Paging, ProfileConnection, ProfileUserConnection,
-        ReadAhead, Total,
+        self, List, ListItem, ListKind, Paging, ProfileConnection, ProfileInvitationConnection,
+        ProfileUserConnection, ReadAhead, Total,
     },
     id::{NodeId, NodeType},
+    invitation,
     loaders::{Batch, ProfileKey, UsersOfProfile},
     plain::PlainFields,
     state,
@@ -140,6 +141,28 @@ impl Profile {
         };
         let (key, ahead) = (self.card.id, &self.users);
         connection::nested::<UsersOfProfile, _, _, _>(ctx, key, list, paging, ahead).await
+    }
+
+    /// The pending invitations to manage this profile, oldest first. Only for its owners and
+    /// `profiles:write` holders; null otherwise.
+    #[graphql(complexity = "connection::list_complexity(first, last, child_complexity)")]
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return at most this many invitations from the start, 0 to 100.")]
+        first: Option<i32>,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return at most this many invitations from the end, 0 to 100.")]
+        last: Option<i32>,
+        #[graphql(desc = "End before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Option<ProfileInvitationConnection>> {
+        let paging = Paging {
+            first,
+            after,
+            last,
+            before,
+        };
+        invitation::of_profile(ctx, self.card.id, paging).await
     }
 }
 

@@ -1,4 +1,5 @@
-//! Live changes of who manages which profile, delivered to subscribers on every replica.
+//! Live changes of who manages which profile, and of the invitations sent to the subscriber,
+//! delivered to subscribers on every replica.
 
 use std::collections::HashSet;
 
@@ -10,6 +11,7 @@ use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use super::{
     id::{NodeId, NodeType},
+    invitation::{self, ProfileInvitation},
     loaders::{Batch, ProfileKey, UserKey},
     membership::ProfileRole,
     profile::Profile,
@@ -84,9 +86,8 @@ impl MembershipEvent {
     }
 }
 
-/// The events a subscription still wants, and how to tell.
+/// The changes of membership a subscription still wants, and how to tell.
 struct Follow {
-    events: Receiver<Event>,
     me: i64,
     /// The profiles followed; `None` follows one fixed profile.
     managed: HashSet<i64>,
@@ -96,41 +97,60 @@ struct Follow {
     done: bool,
 }
 
-type Events = std::pin::Pin<Box<dyn Stream<Item = async_graphql::Result<MembershipEvent>> + Send>>;
+type Events = Answers<MembershipEvent>;
+/// The answers of a subscription.
+type Answers<T> = std::pin::Pin<Box<dyn Stream<Item = async_graphql::Result<T>> + Send>>;
 
-fn follow(follow: Follow) -> Events {
-    Box::pin(stream::unfold(follow, |mut follow| async move {
-        if follow.done {
-            return None;
-        }
-        loop {
-            match follow.events.recv().await {
-                Ok(Event::Membership(change)) => {
-                    if let Some(event) = follow.accept(change) {
-                        return Some((Ok(event), follow));
-                    }
-                }
-                Ok(Event::Account { .. } | Event::Card { .. }) => {}
-                Ok(Event::Missed) => {
-                    follow.done = true;
-                    return Some((Err(AppError::Unavailable.into()), follow));
-                }
-                Err(RecvError::Lagged(_)) => {
-                    // A subscriber that cannot keep up is dropped, not buffered without bound.
-                    follow.done = true;
-                    let message =
-                        "events came faster than this subscription read them; subscribe again";
-                    return Some((Err(AppError::bad_input(message).into()), follow));
-                }
-                Err(RecvError::Closed) => return None,
-            }
-        }
-    }))
+/// What a subscription delivers of the events of every replica.
+trait Follows: Send + 'static {
+    type Item: Send + 'static;
+    /// The answer to deliver for `event`, if any, updating what is followed.
+    fn accept(&mut self, event: Event) -> Option<Self::Item>;
+    /// Whether the subscription has ended (after the last answer `accept` gave).
+    fn done(&self) -> bool;
 }
 
-impl Follow {
-    /// The event to deliver for `change`, if any, updating what is followed.
-    fn accept(&mut self, change: events::Membership) -> Option<MembershipEvent> {
+/// The answers of `follows`, from now on, until it is done. A replica that lost events, or a
+/// subscriber that fell behind, ends the subscription with an error: the client subscribes
+/// again and catches up.
+fn follow<F: Follows>(events: Receiver<Event>, follows: F) -> Answers<F::Item> {
+    Box::pin(stream::unfold(
+        (events, follows, false),
+        |(mut events, mut follows, mut ended)| async move {
+            if ended || follows.done() {
+                return None;
+            }
+            loop {
+                let error = match events.recv().await {
+                    Ok(Event::Missed) => AppError::Unavailable,
+                    Ok(event) => match follows.accept(event) {
+                        Some(answer) => return Some((Ok(answer), (events, follows, ended))),
+                        None => continue,
+                    },
+                    // A subscriber that cannot keep up is dropped, not buffered without bound.
+                    Err(RecvError::Lagged(_)) => AppError::bad_input(
+                        "events came faster than this subscription read them; subscribe again",
+                    ),
+                    Err(RecvError::Closed) => return None,
+                };
+                ended = true;
+                return Some((Err(error.into()), (events, follows, ended)));
+            }
+        },
+    ))
+}
+
+impl Follows for Follow {
+    type Item = MembershipEvent;
+
+    fn done(&self) -> bool {
+        self.done
+    }
+
+    fn accept(&mut self, event: Event) -> Option<MembershipEvent> {
+        let Event::Membership(change) = event else {
+            return None;
+        };
         let mine = change.user_id == self.me;
         let removed = change.change == events::Change::Removed;
         match self.single {
@@ -153,6 +173,68 @@ impl Follow {
             }
         }
         Some(MembershipEvent(change))
+    }
+}
+
+/// What happened to an invitation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::events::InvitationChange", name = "InvitationChange")]
+pub enum InvitationChange {
+    /// The invitation was sent, or sent again with a new role or expiry.
+    Sent,
+    /// The invitee accepted it.
+    Accepted,
+    /// The invitee declined it.
+    Declined,
+    /// An owner of the profile revoked it.
+    Revoked,
+}
+
+/// A change of an invitation sent to the subscriber's address.
+#[derive(Debug)]
+pub struct InvitationEvent(events::Invitation);
+
+#[Object]
+impl InvitationEvent {
+    /// What happened.
+    async fn kind(&self) -> InvitationChange {
+        self.0.change.into()
+    }
+
+    /// The ID of the invitation.
+    async fn invitation_id(&self) -> ID {
+        NodeId::invitation(self.0.invitation_id)
+    }
+
+    /// The invitation, while it is pending.
+    async fn invitation(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<ProfileInvitation>> {
+        invitation::node(ctx, self.0.invitation_id).await
+    }
+
+    /// When the change was made.
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+}
+
+/// Follows the invitations sent to one address (its `auth::email::key`).
+struct Invitee(String);
+
+impl Follows for Invitee {
+    type Item = InvitationEvent;
+
+    fn done(&self) -> bool {
+        false
+    }
+
+    fn accept(&mut self, event: Event) -> Option<InvitationEvent> {
+        match event {
+            Event::Invitation(change) if change.invitee == self.0 => Some(InvitationEvent(change)),
+            _ => None,
+        }
     }
 }
 
@@ -181,13 +263,15 @@ impl Subscription {
             return Err(AppError::not_found("no such profile").into());
         }
         let read_all = viewer.can(crate::auth::Permission::ProfilesRead);
-        Ok(follow(Follow {
+        Ok(follow(
             events,
-            me: viewer.id(),
-            managed: HashSet::new(),
-            single: Some((key, read_all)),
-            done: false,
-        }))
+            Follow {
+                me: viewer.id(),
+                managed: HashSet::new(),
+                single: Some((key, read_all)),
+                done: false,
+            },
+        ))
     }
 
     /// Every change of the managers of the profiles the caller manages, from now on,
@@ -200,13 +284,30 @@ impl Subscription {
         let links = memberships::links_of(&db.conn(), user_profile::Column::UserId, viewer.id())
             .await
             .map_err(AppError::from)?;
-        Ok(follow(Follow {
+        Ok(follow(
             events,
-            me: viewer.id(),
-            managed: links.into_iter().map(|link| link.profile_id).collect(),
-            single: None,
-            done: false,
-        }))
+            Follow {
+                me: viewer.id(),
+                managed: links.into_iter().map(|link| link.profile_id).collect(),
+                single: None,
+                done: false,
+            },
+        ))
+    }
+
+    /// Every change of the invitations sent to the caller's address, from now on: one sent or
+    /// sent again, revoked, accepted or declined (expiry is not announced: see `expiresAt`).
+    #[graphql(guard = "Authenticated")]
+    async fn my_invitations_changed(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Answers<InvitationEvent>> {
+        let viewer = super::viewer(ctx).await?;
+        let events = state(ctx)?.events().subscribe();
+        Ok(follow(
+            events,
+            Invitee(crate::auth::email::key(&viewer.user.email)),
+        ))
     }
 }
 
@@ -219,13 +320,15 @@ mod tests {
     use crate::events::{Change, Membership};
 
     fn following(events: Receiver<Event>) -> Events {
-        follow(Follow {
+        follow(
             events,
-            me: 1,
-            managed: HashSet::from([7]),
-            single: None,
-            done: false,
-        })
+            Follow {
+                me: 1,
+                managed: HashSet::from([7]),
+                single: None,
+                done: false,
+            },
+        )
     }
 
     fn added(user_id: i64) -> Event {

@@ -10,10 +10,11 @@ use super::{
     account::Role,
     arguments::{ListOrder, UserFilter, UserOrder, UserProfileFilter, UserProfileOrder},
     connection::{
-        self, List, ListItem, ListKind, Paging, ReadAhead, Total, UserConnection,
-        UserProfileConnection,
+        self, List, ListItem, ListKind, Paging, ProfileInvitationConnection, ReadAhead, Total,
+        UserConnection, UserProfileConnection,
     },
     id::{NodeId, NodeType},
+    invitation,
     loaders::{Batch, ProfilesOfUser, RolesOfUser, UserKey},
     plain::PlainFields,
 };
@@ -175,6 +176,28 @@ impl User {
             &self.profiles,
         )
         .await
+    }
+
+    /// The pending invitations to manage profiles sent to the user's address, oldest first.
+    /// Only for the user themself; null otherwise.
+    #[graphql(complexity = "connection::list_complexity(first, last, child_complexity)")]
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return at most this many invitations from the start, 0 to 100.")]
+        first: Option<i32>,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return at most this many invitations from the end, 0 to 100.")]
+        last: Option<i32>,
+        #[graphql(desc = "End before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Option<ProfileInvitationConnection>> {
+        let paging = Paging {
+            first,
+            after,
+            last,
+            before,
+        };
+        invitation::of_user(ctx, self.card.id, paging).await
     }
 
     /// The user's roles. Only for the user themself and `users:read` holders; null otherwise.

@@ -2,6 +2,7 @@
 
 pub mod attempts;
 pub mod cards;
+pub mod invitations;
 pub mod listing;
 pub mod memberships;
 pub mod profiles;

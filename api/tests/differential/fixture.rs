@@ -1,10 +1,10 @@
 //! The data the differential test runs over, written straight to the database: users, profiles
 //! and links whose sort keys tie and differ, times whose fractions need 0, 3 or 6 digits, null
 //! and non-null account details, display names in several scripts, roles granting each
-//! permission; and the callers who ask.
+//! permission, pending and expired invitations; and the callers who ask.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use entity::{ProfileRole, profile, role, user, user_profile, user_role};
+use entity::{ProfileRole, profile, profile_invitation, role, user, user_profile, user_role};
 use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, EntityTrait, Set};
 use serde_json::Value;
 
@@ -55,6 +55,22 @@ const PROFILES: [&str; 14] = [
     "Nu_",
 ];
 
+/// Invitations: the profile and the address invited (by index; the address lower-cased for
+/// odd profiles, so that it differs in case from the account's), the role offered, and
+/// whether it has expired. The signed-in callers are users 3, 4, 8, 9 and 23.
+const INVITATIONS: [(usize, usize, ProfileRole, bool); 10] = [
+    (0, 3, ProfileRole::Manager, false),
+    (1, 3, ProfileRole::Owner, false),
+    (2, 3, ProfileRole::Manager, true),
+    (3, 8, ProfileRole::Manager, false),
+    (4, 8, ProfileRole::Owner, false),
+    (5, 4, ProfileRole::Manager, false),
+    (6, 9, ProfileRole::Owner, false),
+    (7, 23, ProfileRole::Manager, false),
+    (8, 0, ProfileRole::Manager, false),
+    (9, 8, ProfileRole::Manager, true),
+];
+
 /// Fractions of a second whose RFC 3339 forms have 0, 3 and 6 digits.
 const MICROS: [i64; 4] = [0, 120_000, 123_456, 999_999];
 
@@ -70,6 +86,7 @@ pub struct Fixture {
     pub viewers: Vec<Viewer>,
     users: Vec<i64>,
     profiles: Vec<i64>,
+    invitations: Vec<i64>,
     link_times: Vec<DateTime<Utc>>,
 }
 
@@ -222,6 +239,33 @@ pub async fn load(app: &TestApp) -> Fixture {
             .expect("a grant");
         }
     }
+    let mut invitations = Vec::new();
+    for (index, (profile, email, role, expired)) in INVITATIONS.into_iter().enumerate() {
+        let email = if profile % 2 == 1 {
+            EMAILS[email].to_lowercase()
+        } else {
+            EMAILS[email].to_owned()
+        };
+        let sent = base() + Duration::days(30) + micros(index);
+        let model = profile_invitation::ActiveModel {
+            id: NotSet,
+            profile_id: Set(profiles[profile]),
+            inviter_id: Set(users[(profile * 5 + 2) % users.len()]),
+            invitee: Set(api::auth::email::key(&email)),
+            email: Set(email),
+            role: Set(role),
+            created_at: Set(sent),
+            expires_at: Set(if expired {
+                base()
+            } else {
+                sent + Duration::days(36_500)
+            }),
+        }
+        .insert(conn)
+        .await
+        .expect("an invitation");
+        invitations.push(model.id);
+    }
     app.sync_key_sequences().await;
     let mut signed_in = Vec::new();
     for (name, index, _) in viewers {
@@ -240,6 +284,7 @@ pub async fn load(app: &TestApp) -> Fixture {
         viewers: signed_in,
         users,
         profiles,
+        invitations,
         link_times,
     }
 }
@@ -268,6 +313,11 @@ impl Fixture {
                 .chain([&missing])
                 .map(|key| global_id("User", *key))
                 .chain([global_id("Profile", self.profiles[0])])
+                .chain(
+                    self.invitations
+                        .iter()
+                        .map(|key| global_id("ProfileInvitation", *key)),
+                )
                 .collect(),
             profile_ids: self
                 .profiles
