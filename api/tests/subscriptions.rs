@@ -27,6 +27,7 @@ db_tests!(
     mutations_are_all_or_nothing_over_the_socket_and_for_subscribers[own_server],
     events_are_answered_as_the_specification_executes_them[own_server],
     rights_are_read_per_operation_and_subscriptions_end_when_they_change,
+    invitees_hear_of_their_invitations_on_every_replica[own_server],
 );
 
 /// A `graphql-transport-ws` client.
@@ -805,4 +806,86 @@ async fn events_are_answered_as_the_specification_executes_them(backend: Backend
         r#"{{"profileMembershipChanged":{{"role":"MANAGER","profile":{{"id":{profile},"name":"Team"}},"user":{{"email":"bob@example.com","id":"{bob}"}}}}}}"#
     );
     assert!(event.contains(&format!(r#""data":{expected}"#)), "{event}");
+}
+
+/// Ann, subscribed on replica B, hears of every change of the invitations sent to her address
+/// through replica A, and of nothing else; Carol, subscribed too, hears nothing.
+async fn invitees_hear_of_their_invitations_on_every_replica(backend: Backend) {
+    let (_database, a, b) = replicas(backend, &[]).await;
+    let b_url = b.as_ref().map_or(a.url.clone(), |b| b.url.clone());
+    let (_, owner) = register(&a.url, "owner@example.com").await;
+    let (_, ann) = register(&a.url, "ann@example.com").await;
+    let (_, carol) = register(&a.url, "carol@example.com").await;
+    let team = gql(
+        &a.url,
+        Some(&owner),
+        r#"mutation { createProfile(name: "Team") { id } }"#,
+        json!({}),
+    )
+    .await["createProfile"]["id"]
+        .clone();
+    let subscription = "subscription { myInvitationsChanged {
+        kind invitationId invitation { profileName role }
+    } }";
+    let mut anns = Client::with_token(&b_url, &ann).await;
+    anns.subscribe("mine", subscription, json!({})).await;
+    let mut carols = Client::with_token(&b_url, &carol).await;
+    carols.subscribe("mine", subscription, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let invite = |email: &'static str, role: &'static str| {
+        let (server, owner, team) = (a.url.clone(), owner.clone(), team.clone());
+        async move {
+            gql(
+                &server,
+                Some(&owner),
+                "mutation($p: ID!, $e: String!, $r: ProfileRole!) {
+                    inviteProfileManager(profileId: $p, email: $e, role: $r) { invitation { id } }
+                }",
+                json!({ "p": team, "e": email, "r": role }),
+            )
+            .await["inviteProfileManager"]["invitation"]["id"]
+                .clone()
+        }
+    };
+    let pending = |role: &str| json!({ "profileName": "Team", "role": role });
+    // Each event is read before the next change: its invitation is read as it is when sent.
+    let mut hears = async |kind: &str, id: &Value, invitation: Value| {
+        let message = anns.next().await.expect("an event").expect("not closed");
+        assert_eq!(
+            message["payload"]["data"]["myInvitationsChanged"],
+            json!({ "kind": kind, "invitationId": id, "invitation": invitation }),
+            "{message}"
+        );
+    };
+    let first = invite("Ann@example.com", "MANAGER").await;
+    hears("SENT", &first, pending("MANAGER")).await;
+    invite("bob@example.com", "MANAGER").await;
+    invite("ann@example.com", "OWNER").await;
+    hears("SENT", &first, pending("OWNER")).await;
+    gql(
+        &a.url,
+        Some(&owner),
+        "mutation($i: ID!) { revokeProfileInvitation(id: $i) { invitationId } }",
+        json!({ "i": first }),
+    )
+    .await;
+    hears("REVOKED", &first, Value::Null).await;
+    let second = invite("ann@example.com", "MANAGER").await;
+    hears("SENT", &second, pending("MANAGER")).await;
+    gql(
+        &a.url,
+        Some(&ann),
+        "mutation($i: ID!) { declineProfileInvitation(id: $i) { invitationId } }",
+        json!({ "i": second }),
+    )
+    .await;
+    hears("DECLINED", &second, Value::Null).await;
+    assert!(
+        carols
+            .next_within(Duration::from_millis(300))
+            .await
+            .is_none(),
+        "Carol hears of nobody else's invitations"
+    );
 }

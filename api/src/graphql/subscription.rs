@@ -206,7 +206,7 @@ impl InvitationEvent {
         NodeId::invitation(self.0.invitation_id)
     }
 
-    /// The invitation, while it is pending.
+    /// The invitation as it is when the event is delivered; null once it is no longer pending.
     async fn invitation(
         &self,
         ctx: &Context<'_>,
