@@ -12,7 +12,7 @@ use std::{
 };
 
 use clap::Parser;
-use futures_util::{StreamExt, stream};
+use futures_util::{SinkExt, StreamExt, stream};
 use serde_json::{Value, json};
 
 #[derive(Parser)]
@@ -30,6 +30,14 @@ struct Args {
     /// spread, in about 700 bytes), each a little different so no cache helps, without a token.
     #[arg(long, default_value_t = 0)]
     explosions: usize,
+    /// WebSocket connections of the attacker (`--attacker-token`), each sending one subscribe
+    /// message: alternately the largest a body may be (about 52,000 fields, merged by response
+    /// key) and one of a million fields (8 MiB).
+    #[arg(long, default_value_t = 0)]
+    ws_messages: usize,
+    /// The attacker's access token, for the WebSocket flood.
+    #[arg(long)]
+    attacker_token: Option<String>,
     /// Flood requests in flight at once.
     #[arg(long, default_value_t = 200)]
     concurrency: usize,
@@ -85,14 +93,34 @@ async fn main() -> anyhow::Result<()> {
         .buffer_unordered(args.concurrency)
         .collect()
         .await;
+    let ws_url = args.url.replacen("http", "ws", 1);
+    let token = args.attacker_token.clone().unwrap_or_default();
+    let ws_outcomes: Vec<(&str, String)> = stream::iter(0..args.ws_messages)
+        .map(|n| {
+            let (url, token) = (ws_url.clone(), token.clone());
+            async move {
+                let (kind, fields, field) = if n % 2 == 0 {
+                    ("ws-max", 52_000, "kind ")
+                } else {
+                    ("ws-1M", 1_000_000, "kind ")
+                };
+                (
+                    kind,
+                    subscribe_once(&url, &token, &field.repeat(fields)).await,
+                )
+            }
+        })
+        .buffer_unordered(args.concurrency)
+        .collect()
+        .await;
     let flood_seconds = started.elapsed().as_secs_f64();
     flooding.store(false, Ordering::Relaxed);
     let mut latencies = honest.await?;
     let mut counts = BTreeMap::<(&str, String), usize>::new();
-    for outcome in outcomes {
+    for outcome in outcomes.into_iter().chain(ws_outcomes) {
         *counts.entry(outcome).or_default() += 1;
     }
-    let total = args.logins + args.registrations + args.explosions;
+    let total = args.logins + args.registrations + args.explosions + args.ws_messages;
     println!("flood: {total} requests in {flood_seconds:.1} s");
     for ((kind, outcome), count) in &counts {
         println!("  {kind:<9} {outcome:<22} {count}");
@@ -125,6 +153,55 @@ fn explosion(n: usize) -> String {
         .chain(std::iter::once("fragment F13 on User { email }".to_owned()))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Opens a `graphql-transport-ws` connection with `token` and subscribes to
+/// `myProfilesChanged { <fields> }`: what came back first (an error's code, or the close code).
+async fn subscribe_once(url: &str, token: &str, fields: &str) -> String {
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+    let Ok(mut request) = url.into_client_request() else {
+        return "bad URL".into();
+    };
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        tokio_tungstenite::tungstenite::http::HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await else {
+        return "connection failed".into();
+    };
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
+    let query = format!("subscription {{ myProfilesChanged {{ {fields}}} }}");
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
+    for message in [init, subscribe] {
+        if socket
+            .send(Message::text(message.to_string()))
+            .await
+            .is_err()
+        {
+            return "send failed".into();
+        }
+    }
+    while let Some(message) = socket.next().await {
+        match message {
+            Ok(Message::Text(text)) => {
+                let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                match value["type"].as_str() {
+                    Some("connection_ack" | "ping") => continue,
+                    Some("error") => {
+                        let code = &value["payload"][0]["extensions"]["code"];
+                        return code.as_str().unwrap_or("error").to_owned();
+                    }
+                    other => return format!("{}", other.unwrap_or("?")),
+                }
+            }
+            Ok(Message::Close(frame)) => {
+                return format!("closed {}", frame.map_or(1005, |f| u16::from(f.code)));
+            }
+            Ok(_) => continue,
+            Err(_) => return "closed 1006".into(),
+        }
+    }
+    "closed".into()
 }
 
 /// Asks `{ me { email } }` every 10 ms while the flood lasts; the latency of each answer that
