@@ -191,7 +191,7 @@ async fn subscribe_once(url: &str, token: &str, fields: &str) -> String {
                         let code = &value["payload"][0]["extensions"]["code"];
                         return code.as_str().unwrap_or("error").to_owned();
                     }
-                    other => return format!("{}", other.unwrap_or("?")),
+                    other => return other.unwrap_or("?").to_owned(),
                 }
             }
             Ok(Message::Close(frame)) => {
