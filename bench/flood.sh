@@ -4,11 +4,12 @@
 # `{ me { email } }` every 10 ms. Prints how the flood was answered, the honest client's
 # p50/p99/max, and the server's resident memory before and at its peak.
 #
-#   bench/flood.sh [--logins 2000] [--registrations 2000] [--explosions 0] [--ws-messages 0]
-#                  [--concurrency 200] [--postgres]
+#   bench/flood.sh [--logins 2000] [--registrations 2000] [--explosions 0]
+#                  [--long-documents 0] [--ws-messages 0] [--concurrency 200] [--postgres]
 #
 # --explosions N adds N documents of fragments spread four times per level, 13 levels deep
-# (4^13 fields once spread, in about 700 bytes), without a token. --ws-messages N adds N
+# (4^13 fields once spread, in about 700 bytes), without a token. --long-documents N adds N
+# documents as long as a body may be (43,000 fields) from the attacker. --ws-messages N adds N
 # WebSocket connections of the attacker, each subscribing once with a message alternately as
 # large as a body may be (about 52,000 fields) and of a million fields (8 MiB).
 #
@@ -18,12 +19,13 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/server.sh"
 ROOT="$(dirname "$HERE")"
-LOGINS=2000; REGISTRATIONS=2000; EXPLOSIONS=0; WS_MESSAGES=0; CONC=200; POSTGRES=0
+LOGINS=2000; REGISTRATIONS=2000; EXPLOSIONS=0; LONG=0; WS_MESSAGES=0; CONC=200; POSTGRES=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --logins) LOGINS="$2"; shift 2 ;;
     --registrations) REGISTRATIONS="$2"; shift 2 ;;
     --explosions) EXPLOSIONS="$2"; shift 2 ;;
+    --long-documents) LONG="$2"; shift 2 ;;
     --ws-messages) WS_MESSAGES="$2"; shift 2 ;;
     --concurrency) CONC="$2"; shift 2 ;;
     --postgres) POSTGRES=1; shift ;;
@@ -68,5 +70,5 @@ HONEST="$(register honest@example.com)"
 rss_now() { awk '/^VmRSS:/ {printf "%.1f", $2/1024}' "/proc/$SERVER/status"; }
 echo "resident before the flood: $(rss_now) MiB"
 "$ROOT/target/release/examples/flood" --url "$URL" --logins "$LOGINS" --registrations "$REGISTRATIONS" \
-  --explosions "$EXPLOSIONS" --ws-messages "$WS_MESSAGES" --attacker-token "$ATTACKER" --concurrency "$CONC" --email attacker@example.com --password "flood password" --token "$HONEST"
+  --explosions "$EXPLOSIONS" --long-documents "$LONG" --ws-messages "$WS_MESSAGES" --attacker-token "$ATTACKER" --concurrency "$CONC" --email attacker@example.com --password "flood password" --token "$HONEST"
 echo "resident after: $(rss_now) MiB; peak: $("$HERE/rss.sh" "$SERVER") MiB"

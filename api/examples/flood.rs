@@ -30,6 +30,10 @@ struct Args {
     /// spread, in about 700 bytes), each a little different so no cache helps, without a token.
     #[arg(long, default_value_t = 0)]
     explosions: usize,
+    /// Documents as long as a body may be (`{ me { email email … } }`, 43,000 fields in
+    /// 252 KiB), each a little different, with the attacker's token, over HTTP.
+    #[arg(long, default_value_t = 0)]
+    long_documents: usize,
     /// WebSocket connections of the attacker (`--attacker-token`), each sending one subscribe
     /// message: alternately the largest a body may be (about 52,000 fields, merged by response
     /// key) and one of a million fields (8 MiB).
@@ -70,7 +74,11 @@ async fn main() -> anyhow::Result<()> {
     ));
     let started = Instant::now();
     // Logins, registrations and explosions interleaved.
-    let rounds = args.logins.max(args.registrations).max(args.explosions);
+    let rounds = args
+        .logins
+        .max(args.registrations)
+        .max(args.explosions)
+        .max(args.long_documents);
     let requests = (0..rounds).flat_map(|n| {
         let login = (n < args.logins).then(|| {
             let variables = json!({ "e": args.email, "p": args.password });
@@ -82,13 +90,24 @@ async fn main() -> anyhow::Result<()> {
             ("register", REGISTER.to_owned(), variables)
         });
         let explosion = (n < args.explosions).then(|| ("explosion", explosion(n), json!({})));
-        [login, register, explosion].into_iter().flatten()
+        let long = (n < args.long_documents).then(|| {
+            let query = format!("query Long{n} {{ me {{ {}}} }}", "email ".repeat(43_000));
+            ("long", query, json!({}))
+        });
+        [login, register, explosion, long].into_iter().flatten()
     });
     let outcomes: Vec<(&str, String)> = stream::iter(requests)
         .map(|(kind, query, variables)| {
             let client = client.clone();
             let url = args.url.clone();
-            async move { (kind, send(&client, &url, None, &query, variables).await.0) }
+            // Long documents are the attacker's own, sent with their token.
+            let token = (kind == "long")
+                .then(|| args.attacker_token.clone())
+                .flatten();
+            async move {
+                let outcome = send(&client, &url, token.as_deref(), &query, variables).await;
+                (kind, outcome.0)
+            }
         })
         .buffer_unordered(args.concurrency)
         .collect()
@@ -120,7 +139,8 @@ async fn main() -> anyhow::Result<()> {
     for outcome in outcomes.into_iter().chain(ws_outcomes) {
         *counts.entry(outcome).or_default() += 1;
     }
-    let total = args.logins + args.registrations + args.explosions + args.ws_messages;
+    let total =
+        args.logins + args.registrations + args.explosions + args.long_documents + args.ws_messages;
     println!("flood: {total} requests in {flood_seconds:.1} s");
     for ((kind, outcome), count) in &counts {
         println!("  {kind:<9} {outcome:<22} {count}");

@@ -115,10 +115,25 @@ pub async fn prepare(
             vec![],
         ));
     }
-    let document = state.documents.parse(&request.query).map_err(|err| {
-        let message = format!("the document does not parse: {}", err.message);
-        Stop::refused("GRAPHQL_PARSE_FAILED", message, err.locations)
-    })?;
+    let document = state
+        .documents
+        .get(&request.query, &state.validator, &state.types)
+        .await
+        .map_err(|refusal| match refusal {
+            document::Refusal::Parse(err) => {
+                let message = format!("the document does not parse: {}", err.message);
+                Stop::refused("GRAPHQL_PARSE_FAILED", message, err.locations)
+            }
+            document::Refusal::Busy(err) => {
+                let err = async_graphql::Error::from(err);
+                let mut error = ServerError::new(err.message, None);
+                error.extensions = err.extensions;
+                Stop::Refused {
+                    errors: vec![error],
+                    name: None,
+                }
+            }
+        })?;
     let (name, operation) =
         document::operation(&document.parsed, request.operation_name.as_deref())
             .map_err(|message| Stop::refused("GRAPHQL_VALIDATION_FAILED", message, vec![]))?;
@@ -204,7 +219,7 @@ pub async fn run(
                 body: request_error(&errors),
                 executed: false,
                 statements: 0,
-                retry_after: None,
+                retry_after: retry_after(&errors),
             });
         }
     };
@@ -238,7 +253,7 @@ pub async fn run(
         }
     };
     let executed = !is_request_error(&response);
-    let retry_after = retry_after(&response);
+    let retry_after = retry_after(&response.errors);
     let outcome = match (executed, response.errors.is_empty()) {
         (false, _) => Outcome::Invalid,
         (true, true) => Outcome::Ok,
@@ -280,9 +295,8 @@ pub async fn run(
 }
 
 /// The longest wait any `RATE_LIMITED` error of `response` asks for.
-fn retry_after(response: &Response) -> Option<u64> {
-    response
-        .errors
+fn retry_after(errors: &[ServerError]) -> Option<u64> {
+    errors
         .iter()
         .filter_map(|error| {
             let extensions = error.extensions.as_ref()?;
