@@ -388,7 +388,8 @@ mod tests {
         assert_eq!(
             normalized(text, json!({})).await,
             Ok(
-                "node(id:\"x\"){...User{id email __typename} ...Profile{id __typename name}}"
+                "node(id:\"x\"){...User{id email __typename} ...Profile{id __typename name} \
+                 ...ProfileInvitation{id __typename}}"
                     .to_owned()
             )
         );
