@@ -24,3 +24,4 @@ mod subscriptions;
 mod throttling;
 mod transactions;
 mod traversal;
+mod unicode;
