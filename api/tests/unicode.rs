@@ -183,6 +183,15 @@ async fn names_hiding_characters_or_mixing_scripts_are_refused(app: &TestApp) {
             assert_refused(&response, "BAD_USER_INPUT", says);
         }
     }
+    // 255 ligatures, each folding to 18 characters: a key no index could hold.
+    let ligatures = "\u{FDFA}".repeat(255);
+    for (query, variables) in [
+        (create, json!({ "n": ligatures })),
+        (rename, json!({ "id": team, "n": ligatures })),
+    ] {
+        let response = app.gql_as(&admin.token, query, variables).await;
+        assert_refused(&response, "BAD_USER_INPUT", "once folded");
+    }
     let profiles = "{ profiles { totalCount nodes { name } } }";
     let listed = app.data_as(&admin.token, profiles, json!({})).await;
     assert_eq!(
@@ -398,7 +407,10 @@ async fn existing_rows_get_keys_when_the_migration_runs(backend: Backend) {
          (2, 'Straße@example.com', {at}, {at}, 'b'), \
          (3, 'STRASSE@example.com', {at}, {at}, 'c'); \
          INSERT INTO profile (id, name, created_at, updated_at) VALUES \
-         (1, 'Ärger', {at}, {at}), (2, 'apfel', {at}, {at}), (3, 'ﬁle', {at}, {at})"
+         (1, 'Ärger', {at}, {at}), (2, 'apfel', {at}, {at}), (3, 'ﬁle', {at}, {at}), \
+         (4, '{}', {at}, {at})",
+        // Accepted then, its fold too long for an index now.
+        "\u{FDFA}".repeat(255)
     ))
     .await
     .expect("rows of before");
@@ -455,7 +467,12 @@ async fn existing_rows_get_keys_when_the_migration_runs(backend: Backend) {
     let data = app.data_as(&admin.token, profiles, json!({})).await;
     assert_eq!(
         data["profiles"]["nodes"],
-        json!([{ "name": "apfel" }, { "name": "ﬁle" }, { "name": "Ärger" }])
+        json!([
+            { "name": "apfel" },
+            { "name": "ﬁle" },
+            { "name": "Ärger" },
+            { "name": "\u{FDFA}".repeat(255) },
+        ])
     );
     app.stop().await;
     drop(database);

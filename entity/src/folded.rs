@@ -6,6 +6,10 @@ use caseless::Caseless;
 use idna::uts46::{AsciiDenyList, Hyphens, Uts46};
 use unicode_normalization::UnicodeNormalization;
 
+/// The longest key kept, in bytes: PostgreSQL indexes entries of at most 2,704 bytes, and
+/// folding can lengthen a text (`ﷺ`, 3 bytes, folds to 33).
+pub const MAX_KEY_BYTES: usize = 2048;
+
 /// `text` under Unicode's compatibility caseless matching (Unicode 16, section 3.13, D146:
 /// full case folding around NFKD), composed again (NFKC): two texts fold alike exactly when
 /// they match caselessly, ignoring width and compatibility forms (`Ä` and `ä`, `ß` and `ss`,

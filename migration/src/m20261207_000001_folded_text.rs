@@ -135,7 +135,8 @@ async fn fill<C: ConnectionTrait, T: IntoIden + Copy>(
         for row in &rows {
             let row_id: i64 = row.try_get_by_index(0)?;
             let row_text: String = row.try_get_by_index(1)?;
-            keys = keys.case(Expr::col(id).eq(row_id), Expr::val(fold(&row_text)));
+            let key = within_index(fold(&row_text));
+            keys = keys.case(Expr::col(id).eq(row_id), Expr::val(key));
             ids.push(row_id);
         }
         let write = Query::update()
@@ -145,6 +146,17 @@ async fn fill<C: ConnectionTrait, T: IntoIden + Copy>(
             .to_owned();
         db.execute(&write).await?;
     }
+}
+
+/// `key`, cut to `folded::MAX_KEY_BYTES` at a character boundary: names accepted before the
+/// keys existed could fold longer (new ones are refused), and their keys must fit the index.
+fn within_index(mut key: String) -> String {
+    let mut end = folded::MAX_KEY_BYTES.min(key.len());
+    while !key.is_char_boundary(end) {
+        end -= 1;
+    }
+    key.truncate(end);
+    key
 }
 
 /// Keeps `email_key` unique where accounts registered apart fold alike (SQLite's `lower()`

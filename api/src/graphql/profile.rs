@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
-use entity::{ProfileRole, profile, user_profile};
+use entity::{ProfileRole, folded, profile, user_profile};
 
 use super::{
     arguments::{ListOrder, ProfileFilter, ProfileOrder, ProfileUserFilter, ProfileUserOrder},
@@ -296,7 +296,15 @@ pub fn no_profile() -> AppError {
     AppError::not_found("no such profile")
 }
 
-/// A profile name as typed, checked and normalized (`text::shown`): 1 to 255 characters.
+/// A profile name as typed, checked and normalized (`text::shown`): 1 to 255 characters, and
+/// a folded key that an index can hold.
 fn validate_name(name: &str) -> AppResult<String> {
-    text::shown("name", name, MAX_NAME_LENGTH)
+    let name = text::shown("name", name, MAX_NAME_LENGTH)?;
+    if folded::fold(&name).len() > folded::MAX_KEY_BYTES {
+        return Err(AppError::bad_input(format!(
+            "`name` must be at most {} bytes once folded (NFKC and case folding)",
+            folded::MAX_KEY_BYTES
+        )));
+    }
+    Ok(name)
 }
