@@ -1,9 +1,14 @@
 //! Text that people type and others read, such as names: trimmed, in Unicode normal form C,
 //! and refused when it could hide or disguise anything — control and format characters (bidi
-//! overrides, zero-width spaces; the joiners emoji and some scripts need excepted), private-use
-//! and unassigned code points, line and paragraph separators — or when a word mixes scripts
-//! the way look-alike spoofs do (`Pаypal` with a Cyrillic `а`).
+//! overrides, zero-width spaces), other default-ignorable code points (fillers, the combining
+//! grapheme joiner), private-use and unassigned code points, line and paragraph separators, the
+//! joiners and variation selectors that emoji and some scripts need excepted — or when a word
+//! mixes scripts the way look-alike spoofs do (`Pаypal` with a Cyrillic `а`).
 
+use icu_properties::{
+    CodePointSetData,
+    props::{DefaultIgnorableCodePoint, VariationSelector},
+};
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 use unicode_script::{Script, UnicodeScript};
@@ -24,11 +29,7 @@ pub fn shown(argument: &str, text: &str, max: usize) -> AppResult<String> {
             "`{argument}` must be at most {max} characters"
         )));
     }
-    // The zero-width non-joiner and joiner shape Persian and Indic text and emoji sequences.
-    if let Some(hidden) = text
-        .chars()
-        .find(|c| invisible(*c) && !matches!(c, '\u{200C}' | '\u{200D}'))
-    {
+    if let Some(hidden) = text.chars().find(|c| invisible(*c) && !shapes(*c)) {
         return Err(hidden_character(argument, hidden));
     }
     if let Some(word) = text
@@ -41,8 +42,9 @@ pub fn shown(argument: &str, text: &str, max: usize) -> AppResult<String> {
 }
 
 /// Whether `c` is not shown as itself: a control, format (bidi controls, zero-width spaces
-/// and joiners, the byte order mark), private-use, unassigned or surrogate code point, or a
-/// line or paragraph separator.
+/// and joiners, the byte order mark), private-use, unassigned or surrogate code point, a line
+/// or paragraph separator, or any other default-ignorable code point (variation selectors,
+/// Hangul fillers, the combining grapheme joiner).
 pub fn invisible(c: char) -> bool {
     matches!(
         c.general_category(),
@@ -53,7 +55,14 @@ pub fn invisible(c: char) -> bool {
             | GeneralCategory::Surrogate
             | GeneralCategory::LineSeparator
             | GeneralCategory::ParagraphSeparator
-    )
+    ) || CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
+}
+
+/// Whether `c`, though invisible, shapes the text beside it: the zero-width non-joiner and
+/// joiner (Persian and Indic text, emoji sequences) and the variation selectors (emoji or text
+/// presentation, Mongolian and CJK variants).
+fn shapes(c: char) -> bool {
+    matches!(c, '\u{200C}' | '\u{200D}') || CodePointSetData::new::<VariationSelector>().contains(c)
 }
 
 /// Whether `word` mixes scripts beyond UTS 39's "Highly Restrictive" level: its letters are not
@@ -115,6 +124,10 @@ mod tests {
         assert_eq!(shown("n", "Rene\u{301}", 10).ok().as_deref(), Some("René"));
         let family = "👨\u{200D}👩\u{200D}👧";
         assert_eq!(shown("n", family, 10).ok().as_deref(), Some(family));
+        assert_eq!(
+            shown("n", "❤\u{FE0F} Team", 10).ok().as_deref(),
+            Some("❤\u{FE0F} Team")
+        );
         for name in [
             "Zoë 李",
             "Müller GmbH",
@@ -151,6 +164,10 @@ mod tests {
             "\u{FEFF}Ann",
             "\u{061C}Ann",
             "\u{2066}Ann\u{2069}",
+            "\u{3164}",
+            "Te\u{115F}am",
+            "A\u{34F}nn",
+            "Ann\u{17B4}",
         ] {
             assert!(shown("n", bad, 20).is_err(), "{bad:?}");
         }

@@ -69,15 +69,21 @@ async fn look_alike_and_hidden_emails_are_refused_and_width_is_ignored(app: &Tes
         // A Cyrillic `а` among Latin letters, in the local part and in the domain.
         ("аnn@example.com", mixed),
         ("ann@exаmple.com", mixed),
-        // All Cyrillic, or Latin with an alpha: it reads as ASCII it is not.
+        // All Cyrillic, or Latin with a dotless `ı`: it reads as ASCII it is not.
         ("асе@example.com", "look like ASCII ones"),
-        ("ɑnn@example.com", "look like ASCII ones"),
+        ("bıll@example.com", "look like ASCII ones"),
+        // A Latin alpha, a Braille blank, an emoji: not identifier characters (UTS 39).
+        ("ɑnn@example.com", "U+0251"),
+        ("ann\u{2800}@example.com", "U+2800"),
+        ("i\u{2764}u@example.com", "U+2764"),
         // The same, as the punycode of an all-Cyrillic `аррӏе`.
         ("ann@xn--80ak6aa92e.com", "look like ASCII ones"),
         ("ann\u{200B}@example.com", "U+200B"),
         ("\u{202E}ann@example.com", "U+202E"),
         ("ann\u{FEFF}@example.com", "U+FEFF"),
         ("ann@exa\u{200D}mple.com", "U+200D"),
+        ("ann\u{FE0F}@example.com", "U+FE0F"),
+        ("ann\u{3164}@example.com", "U+3164"),
         ("\"ann\"@example.com", "not a valid email address"),
     ] {
         assert_refused(&register(app, email).await, "BAD_USER_INPUT", says);
@@ -171,6 +177,8 @@ async fn names_hiding_characters_or_mixing_scripts_are_refused(app: &TestApp) {
         ("\u{FEFF}", "U+FEFF"),
         ("\u{2066}Team\u{2069}", "U+2066"),
         ("Te\u{AD}am", "U+00AD"),
+        ("Team\u{3164}", "U+3164"),
+        ("A\u{34F}cme", "U+034F"),
         ("Pаypal", mixed),
         ("Acme Pаypal", mixed),
     ] {
@@ -207,6 +215,7 @@ async fn names_hiding_characters_or_mixing_scripts_are_refused(app: &TestApp) {
         "서울 Seoul",
         "Café Москва",
         "👩\u{200D}💻 Team",
+        "❤\u{FE0F} Team",
         "نوروز‌نامه",
     ] {
         let data = app

@@ -4,13 +4,16 @@
 //! An address is trimmed and put in NFKC (full-width `ａnn` is `ann`); its domain goes through
 //! IDNA (UTS 46 with the STD3 rules, hyphen checks and DNS lengths) and is kept in Unicode form;
 //! its local part must be a dot-atom. Refused: invisible, control, format and bidi characters
-//! and white space anywhere; a local part or domain label mixing scripts (`text::mixes_scripts`:
-//! `аnn` with a Cyrillic `а`, `exаmple`); and one that, not being ASCII, looks exactly like
-//! ASCII text (`text::passes_for_ascii`: an all-Cyrillic `асе`, `ɑnn` with a Latin alpha).
+//! (`text::invisible`) and white space anywhere; characters beyond ASCII that UTS 39 does not
+//! allow in identifiers (symbols, emoji, letters only some orthographies use); a local part or
+//! domain label mixing scripts (`text::mixes_scripts`: `аnn` with a Cyrillic `а`, `exаmple`);
+//! and one that, not being ASCII, looks exactly like ASCII text (`text::passes_for_ascii`: an
+//! all-Cyrillic `асе`, `ı` for `i`).
 //! Accounts are told apart by `entity::folded::email_key`: `Émile@` and `émile@` are one.
 
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 use unicode_normalization::UnicodeNormalization;
+use unicode_security::GeneralSecurityProfile;
 
 use crate::{
     error::{AppError, AppResult},
@@ -98,8 +101,18 @@ fn check_local_part(local: &str, ascii_domain: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Refuses a local part or domain label that mixes scripts or passes for ASCII.
+/// Refuses a local part or domain label that holds characters outside identifiers, mixes
+/// scripts or passes for ASCII.
 fn check_disguise(word: &str) -> AppResult<()> {
+    if let Some(odd) = word
+        .chars()
+        .find(|c| !c.is_ascii() && !c.identifier_allowed())
+    {
+        return Err(AppError::bad_input(format!(
+            "`email` must not contain U+{:04X}, which UTS 39 does not allow in identifiers",
+            u32::from(odd)
+        )));
+    }
     if text::mixes_scripts(word) {
         return Err(text::mixed_scripts("email", word));
     }
@@ -197,6 +210,13 @@ mod tests {
             "ann@-example.com",
             "ann@exa_mple.com",
             "ann@[127.0.0.1]",
+            "ann\u{FE0F}@example.com",
+            "ann\u{34F}@example.com",
+            "ann\u{3164}@example.com",
+            "ann\u{2800}@example.com",
+            "i\u{2764}u@example.com",
+            "ann@\u{2764}.com",
+            "bıll@example.com",
         ] {
             assert!(normalize(bad).is_err(), "{bad:?}");
         }
