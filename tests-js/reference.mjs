@@ -12,7 +12,9 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
+import { domainToUnicode } from "node:url";
 import { GraphQLError, Kind, buildSchema, execute, parse, validate } from "graphql";
+import { caseFold } from "unicode-case-folding";
 
 const PAGE_MAX_SIZE = 100;
 const I64_MAX = 9223372036854775807n;
@@ -114,8 +116,6 @@ async function openDatabase(url) {
     );
     return {
       read: async () => readAll(),
-      // SQLite's lower() changes ASCII letters only.
-      lower: (text) => text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase()),
       // SQLite compares bound times as RFC 3339 text, which orders as the times do.
       bound: (time) => time,
     };
@@ -144,12 +144,6 @@ async function openDatabase(url) {
           client.release();
         }
       },
-      // PostgreSQL's lower() maps each character to one character.
-      lower: (text) =>
-        Array.from(text, (c) => {
-          const lower = c.toLowerCase();
-          return Array.from(lower).length === 1 ? lower : c;
-        }).join(""),
       // A time bound to a statement keeps whole microseconds (sqlx truncates towards 2000-01-01).
       bound: (time) => {
         const y2k = 946684800n * NS_PER_SECOND;
@@ -278,10 +272,9 @@ function ownsProfile(req, profileId) {
   );
 }
 
-/** What names the account of an email in invitations: SHA-256 (hex) of its fold. */
-function emailKey(email) {
-  const folded = email.trim().normalize("NFKC").toLowerCase();
-  return createHash("sha256").update(folded, "utf8").digest("hex");
+/** What names the account of an email in invitations: SHA-256 (hex) of its key. */
+function emailDigest(email) {
+  return createHash("sha256").update(emailKey(email), "utf8").digest("hex");
 }
 
 /** The invitations not yet expired. */
@@ -293,7 +286,7 @@ function pendingInvitations(req) {
 /** Whether the caller may see an invitation: its invitee, and the owners of its profile. */
 function invitationVisible(req, invitation) {
   const viewer = req.viewer;
-  return Boolean(viewer) && (invitation.invitee === emailKey(viewer.user.email) || ownsProfile(req, invitation.profileId));
+  return Boolean(viewer) && (invitation.invitee === emailDigest(viewer.user.email) || ownsProfile(req, invitation.profileId));
 }
 
 /** The user's account details, for the user themself and `users:read` holders; else null. */
@@ -350,6 +343,22 @@ function decodeIdAs(id, type) {
 
 // ---- Lists: filters, orders, cursors and pages. ----
 
+/**
+ * Unicode's compatibility caseless matching (D146: full case folding around NFKD), composed
+ * again: the same on both databases, as Roster's `…Contains` filters and text orders are.
+ */
+function fold(text) {
+  return caseFold(caseFold(text.normalize("NFD")).normalize("NFKD")).normalize("NFKC");
+}
+
+/** The key of an email: in NFKC, its domain mapped to Unicode form by IDNA (UTS 46), folded. */
+function emailKey(email) {
+  const address = email.trim().normalize("NFKC");
+  const at = address.lastIndexOf("@");
+  if (at < 0) return fold(address);
+  return fold(`${address.slice(0, at)}@${domainToUnicode(address.slice(at + 1))}`);
+}
+
 /** The sort keys by GraphQL order field, under the names cursors carry. */
 const SORT_KEYS = {
   ID: "Id",
@@ -369,9 +378,9 @@ function sortValue(req, key, { node, link }) {
     case "Id":
       return null;
     case "Email":
-      return req.db.lower(node.email);
+      return emailKey(node.email);
     case "Name":
-      return req.db.lower(node.name);
+      return fold(node.name);
     case "CreatedAt":
       return node.createdAt;
     case "UpdatedAt":
@@ -386,7 +395,7 @@ function sortValue(req, key, { node, link }) {
   throw new Error(`unknown sort key ${key}`);
 }
 
-/** Text compares by UTF-8 bytes, as both databases do here (BINARY, C.UTF-8). */
+/** Text compares by UTF-8 bytes, as both databases compare Roster's folded keys (BINARY, collation "C"). */
 function compareValues(a, b) {
   if (typeof a === "string") return Buffer.compare(Buffer.from(a), Buffer.from(b));
   return a < b ? -1 : a > b ? 1 : 0;
@@ -459,15 +468,15 @@ function decodeCursor(req, list, sort, argument, text) {
   throw invalid();
 }
 
-/** `text` contains `part`, ignoring case; `%` and `_` are plain characters. */
-function contains(req, text, part) {
-  return req.db.lower(text).includes(part.toLowerCase());
+/** `key`, a folded text, contains `part` folded; `%` and `_` are plain characters. */
+function contains(key, part) {
+  return key.includes(fold(part));
 }
 
 /** Whether an item ({node, link}) passes a filter (Roster's `Filter`: unset fields pass). */
 function passes(req, filter, { node, link }) {
-  if (filter.emailContains != null && !contains(req, node.email, filter.emailContains)) return false;
-  if (filter.nameContains != null && !contains(req, node.name, filter.nameContains)) return false;
+  if (filter.emailContains != null && !contains(emailKey(node.email), filter.emailContains)) return false;
+  if (filter.nameContains != null && !contains(fold(node.name), filter.nameContains)) return false;
   if (filter.active != null && node.active !== filter.active) return false;
   if (filter.accountRole != null && !rolesOf(req.snap, node.id).some((role) => role.name === filter.accountRole))
     return false;
@@ -589,7 +598,7 @@ function invitationList(req, list, args, visible, which) {
 
 /** User.invitations: the pending invitations sent to the user's address, for the user only. */
 function invitationsOfUser(req, user, args) {
-  const key = emailKey(user.email);
+  const key = emailDigest(user.email);
   const self = req.viewer?.user.id === user.id;
   return invitationList(req, "User.invitations", args, self, (invitation) => invitation.invitee === key);
 }

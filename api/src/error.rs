@@ -149,9 +149,9 @@ fn is_connection_failure(err: &DbErr) -> bool {
 
 /// Maps database constraint violations to client errors, in one place.
 pub trait DbResultExt<T> {
-    /// Turns a violation of the unique index `index` into `CONFLICT` with `message`; any
-    /// other failure stays a server error.
-    fn on_unique_violation(self, index: &str, message: &str) -> AppResult<T>;
+    /// Turns a violation of the unique index `index` on the one column `column` (as
+    /// `table.column`) into `CONFLICT` with `message`; any other failure stays a server error.
+    fn on_unique_violation(self, index: &str, column: &str, message: &str) -> AppResult<T>;
 
     /// Turns a foreign-key violation (a row that refers to one that does not exist) into
     /// `NOT_FOUND` with `message`.
@@ -159,10 +159,12 @@ pub trait DbResultExt<T> {
 }
 
 impl<T> DbResultExt<T> for Result<T, DbErr> {
-    fn on_unique_violation(self, index: &str, message: &str) -> AppResult<T> {
+    fn on_unique_violation(self, index: &str, column: &str, message: &str) -> AppResult<T> {
         self.map_err(|err| match err.sql_err() {
-            // Both databases name the violated index in the error's text.
-            Some(SqlErr::UniqueConstraintViolation(detail)) if detail.contains(index) => {
+            // PostgreSQL names the violated index in the error's text, SQLite its column.
+            Some(SqlErr::UniqueConstraintViolation(detail))
+                if detail.contains(&format!("\"{index}\"")) || detail.ends_with(column) =>
+            {
                 AppError::conflict(message)
             }
             _ => err.into(),

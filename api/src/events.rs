@@ -77,7 +77,7 @@ pub struct Invitation {
     pub change: InvitationChange,
     pub invitation_id: i64,
     pub profile_id: i64,
-    /// `auth::email::key` of the invited address: no address travels in clear.
+    /// `auth::email::digest` of the invited address: no address travels in clear.
     pub invitee: String,
     pub at: DateTime<Utc>,
 }

@@ -1,6 +1,7 @@
 //! `api seed`: fills a database with the benchmark dataset of `bench/DATASET.md`, set-based.
 //!
-//! User i (1..=N) is `user{i}@example.com`, profile j (1..=P) is `Profile {j}`, and user i
+//! User i (1..=N) is `user{i}@example.com`, profile j (1..=P) is `Profile {j}` (ASCII, so
+//! their folded keys are these lower-cased, written by the same statements), and user i
 //! manages profiles ((i*7 + t*131) mod P) + 1 for t in 0..K: the first as owner, the others
 //! as manager. Every seeded user has the same password, hashed once.
 
@@ -130,8 +131,8 @@ const DEFERRED: [(&str, &str); 7] = [
         r#"CREATE INDEX "user_profile_profile_id_user_id_idx" ON "user_profile" ("profile_id", "user_id")"#,
     ),
     (
-        r#"DROP INDEX "user_email_lower_key""#,
-        r#"CREATE UNIQUE INDEX "user_email_lower_key" ON "user" (lower("email"))"#,
+        r#"DROP INDEX "user_email_key_key""#,
+        r#"CREATE UNIQUE INDEX "user_email_key_key" ON "user" ("email_key")"#,
     ),
     (
         r#"DROP INDEX "user_fs_uniquifier_key""#,
@@ -165,14 +166,14 @@ fn statements(backend: DatabaseBackend) -> [Sql; 5] {
                 params: &[],
             },
             Sql {
-                text: r#"INSERT INTO "user" ("id", "email", "created_at", "password_hash", "active", "fs_uniquifier", "login_count", "updated_at")
-                    SELECT i, 'user' || i || '@example.com', $1, $2, TRUE, md5(random()::text || i::text) || md5(i::text), 0, $1
+                text: r#"INSERT INTO "user" ("id", "email", "email_key", "created_at", "password_hash", "active", "fs_uniquifier", "login_count", "updated_at")
+                    SELECT i, 'user' || i || '@example.com', 'user' || i || '@example.com', $1, $2, TRUE, md5(random()::text || i::text) || md5(i::text), 0, $1
                     FROM generate_series(1, $3::bigint) AS i"#,
                 params: &[Param::Now, Param::Hash, Param::Users],
             },
             Sql {
-                text: r#"INSERT INTO "profile" ("id", "name", "created_at", "updated_at")
-                    SELECT j, 'Profile ' || j, $1, $1 FROM generate_series(1, $2::bigint) AS j"#,
+                text: r#"INSERT INTO "profile" ("id", "name", "name_key", "created_at", "updated_at")
+                    SELECT j, 'Profile ' || j, 'profile ' || j, $1, $1 FROM generate_series(1, $2::bigint) AS j"#,
                 params: &[Param::Now, Param::Profiles],
             },
             Sql {
@@ -193,8 +194,8 @@ fn statements(backend: DatabaseBackend) -> [Sql; 5] {
             },
             Sql {
                 text: r#"WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
-                    INSERT INTO "user" ("id", "email", "created_at", "password_hash", "active", "fs_uniquifier", "login_count", "updated_at")
-                    SELECT i, 'user' || i || '@example.com', ?, ?, TRUE, lower(hex(randomblob(16))), 0, ? FROM seq"#,
+                    INSERT INTO "user" ("id", "email", "email_key", "created_at", "password_hash", "active", "fs_uniquifier", "login_count", "updated_at")
+                    SELECT i, 'user' || i || '@example.com', 'user' || i || '@example.com', ?, ?, TRUE, lower(hex(randomblob(16))), 0, ? FROM seq"#,
                 params: &[Param::Users, Param::Now, Param::Hash, Param::Now],
             },
             Sql {
@@ -203,8 +204,8 @@ fn statements(backend: DatabaseBackend) -> [Sql; 5] {
             },
             Sql {
                 text: r#"WITH RECURSIVE seq(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM seq WHERE j < ?)
-                    INSERT INTO "profile" ("id", "name", "created_at", "updated_at")
-                    SELECT j, 'Profile ' || j, ?, ? FROM seq"#,
+                    INSERT INTO "profile" ("id", "name", "name_key", "created_at", "updated_at")
+                    SELECT j, 'Profile ' || j, 'profile ' || j, ?, ? FROM seq"#,
                 params: &[Param::Profiles, Param::Now, Param::Now],
             },
             Sql {

@@ -54,11 +54,12 @@ async fn seed(app: &TestApp, users: i64) {
     let user_rows: Vec<String> = (1..=users)
         .map(|i| {
             let key = FIRST_SEEDED + i - 1;
-            format!("({key}, 'user{i}@example.com', {at}, 'seed-{i}', {at})")
+            // ASCII: the email's key is the email.
+            format!("({key}, 'user{i}@example.com', 'user{i}@example.com', {at}, 'seed-{i}', {at})")
         })
         .collect();
     app.execute_sql(&format!(
-        "INSERT INTO \"user\" (id, email, created_at, fs_uniquifier, updated_at) VALUES {}",
+        "INSERT INTO \"user\" (id, email, email_key, created_at, fs_uniquifier, updated_at) VALUES {}",
         user_rows.join(", ")
     ))
     .await;
@@ -143,10 +144,10 @@ async fn after_accounts(app: &TestApp, admin: &Account) -> Value {
 async fn seed_profiles(app: &TestApp) {
     let at = "'2026-01-01T00:00:00+00:00'";
     let profiles: Vec<String> = (1..=PROFILES)
-        .map(|j| format!("({j}, 'Profile {j}', {at}, {at})"))
+        .map(|j| format!("({j}, 'Profile {j}', 'profile {j}', {at}, {at})"))
         .collect();
     app.execute_sql(&format!(
-        "INSERT INTO profile (id, name, created_at, updated_at) VALUES {}",
+        "INSERT INTO profile (id, name, name_key, created_at, updated_at) VALUES {}",
         profiles.join(", ")
     ))
     .await;
@@ -363,8 +364,8 @@ async fn read_together_on(app: &TestApp) {
 
     // A profile without managers, read with its list: the profile, and an empty list.
     app.execute_sql(
-        "INSERT INTO profile (id, name, created_at, updated_at) VALUES \
-         (999, 'Nobody''s', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
+        "INSERT INTO profile (id, name, name_key, created_at, updated_at) VALUES \
+         (999, 'Nobody''s', 'nobody''s', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
     )
     .await;
     let empty = app

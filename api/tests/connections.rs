@@ -546,7 +546,8 @@ async fn paging_both_ways_skips_and_repeats_nothing_while_rows_are_added(app: &T
                 next_id += 1;
                 let id = next_id;
                 // New rows at both ends of every order: names and emails starting with 0 and
-                // z, no login and a late one, owners and managers.
+                // z, no login and a late one, owners and managers. Lower-case ASCII, so their
+                // folded keys are themselves.
                 let (email, name, login, role) = if page % 2 == 0 {
                     (format!("0new{id}@example.com"), format!("0new {id}"), "NULL".to_owned(), "OWNER")
                 } else {
@@ -557,11 +558,11 @@ async fn paging_both_ways_skips_and_repeats_nothing_while_rows_are_added(app: &T
                         return;
                     }
                     app.execute_sql(&format!(
-                        "INSERT INTO \"user\" (id, email, created_at, updated_at, fs_uniquifier, last_login_at) VALUES ({id}, '{email}', '2026-01-02T00:00:00+00:00', '2026-01-02T00:00:00+00:00', 'new-{id}', {login})"
+                        "INSERT INTO \"user\" (id, email, email_key, created_at, updated_at, fs_uniquifier, last_login_at) VALUES ({id}, '{email}', '{email}', '2026-01-02T00:00:00+00:00', '2026-01-02T00:00:00+00:00', 'new-{id}', {login})"
                     ))
                     .await;
                     app.execute_sql(&format!(
-                        "INSERT INTO profile (id, name, created_at, updated_at) VALUES ({id}, '{name}', '2026-01-02T00:00:00+00:00', '2026-01-02T00:00:00+00:00')"
+                        "INSERT INTO profile (id, name, name_key, created_at, updated_at) VALUES ({id}, '{name}', '{name}', '2026-01-02T00:00:00+00:00', '2026-01-02T00:00:00+00:00')"
                     ))
                     .await;
                     app.execute_sql(&format!(

@@ -1,6 +1,8 @@
 //! A small dataset with ties, NULLs, case differences and LIKE metacharacters, seeded with SQL,
 //! and its expected orders and filters computed here, independently of the server.
 
+use entity::folded;
+
 use crate::helpers::TestApp;
 
 /// A seeded user: key, email, created day, last login hour (or none), active.
@@ -119,13 +121,15 @@ pub async fn seed(app: &TestApp) {
             let created = day(u.created_day);
             let active = if u.active { "TRUE" } else { "FALSE" };
             format!(
-                "({}, '{}', '{created}', '{created}', 'seed-{0}', {login}, {active}, 0)",
-                u.id, u.email
+                "({}, '{}', '{}', '{created}', '{created}', 'seed-{0}', {login}, {active}, 0)",
+                u.id,
+                u.email,
+                folded::email_key(u.email)
             )
         })
         .collect();
     app.execute_sql(&format!(
-        "INSERT INTO \"user\" (id, email, created_at, updated_at, fs_uniquifier, last_login_at, active, login_count) VALUES {}",
+        "INSERT INTO \"user\" (id, email, email_key, created_at, updated_at, fs_uniquifier, last_login_at, active, login_count) VALUES {}",
         users.join(", ")
     ))
     .await;
@@ -133,16 +137,17 @@ pub async fn seed(app: &TestApp) {
         .iter()
         .map(|p| {
             format!(
-                "({}, '{}', '{}', '{}')",
+                "({}, '{}', '{}', '{}', '{}')",
                 p.id,
                 p.name,
+                folded::fold(p.name),
                 day(p.created_day),
                 day(p.updated_day)
             )
         })
         .collect();
     app.execute_sql(&format!(
-        "INSERT INTO profile (id, name, created_at, updated_at) VALUES {}",
+        "INSERT INTO profile (id, name, name_key, created_at, updated_at) VALUES {}",
         profiles.join(", ")
     ))
     .await;

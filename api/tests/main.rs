@@ -25,3 +25,4 @@ mod subscriptions;
 mod throttling;
 mod transactions;
 mod traversal;
+mod unicode;

@@ -2,6 +2,7 @@
 //! and the account tables.
 
 pub mod card_epoch;
+pub mod folded;
 pub mod login_attempt;
 pub mod profile;
 pub mod profile_invitation;

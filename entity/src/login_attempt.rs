@@ -1,5 +1,5 @@
-//! A login attempt, kept for the lockout window: by account (a digest of the normalized email,
-//! whether or not an account has it) and by client address. An attempt is recorded before its
+//! A login attempt, kept for the lockout window: by account (a digest of the email's key,
+//! `folded::email_key`, whether or not an account has it) and by client address. An attempt is recorded before its
 //! password is checked and forgotten if the password was right, so concurrent attempts count
 //! at once.
 

@@ -9,6 +9,8 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub name: String,
+    /// `name` folded (`crate::folded::fold`): what profiles are filtered and ordered by.
+    pub name_key: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     #[sea_orm(has_many, via = "user_profile")]

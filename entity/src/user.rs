@@ -9,6 +9,9 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub email: String,
+    /// `email` folded (`crate::folded::email_key`), unique: what accounts are told apart, found
+    /// and ordered by.
+    pub email_key: String,
     pub created_at: DateTimeUtc,
     /// Argon2id hash in PHC format; empty for a user who cannot log in.
     pub password_hash: String,

@@ -8,6 +8,7 @@ mod m20261125_000003_list_indexes;
 mod m20261201_000001_user_cards;
 mod m20261206_000001_login_attempts;
 mod m20261206_000002_invitations;
+mod m20261207_000001_folded_text;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_user_cards::Migration),
             Box::new(m20261206_000001_login_attempts::Migration),
             Box::new(m20261206_000002_invitations::Migration),
+            Box::new(m20261207_000001_folded_text::Migration),
         ]
     }
 }

@@ -178,7 +178,7 @@ impl Accounts {
         ip: &str,
     ) -> AppResult<Session> {
         let admitted = self.admit_password_work(db)?;
-        let user = users::by_email(&db.conn(), email.trim()).await?;
+        let user = users::by_key(&db.conn(), &email::key(email)).await?;
         if !self
             .check_password(db, admitted, email, ip, user.as_ref(), password)
             .await?
@@ -220,9 +220,9 @@ impl Accounts {
         let conn = db.pool();
         let password: String = password.nfkd().collect();
         let since = Utc::now() - self.window()?;
-        // A digest of the folded email: an email without an account counts like one with, and
+        // A digest of the email's key: an email without an account counts like one with, and
         // the table holds no address in clear.
-        let account = email::key(email);
+        let account = email::digest(email);
         let attempt = attempts::record(conn, &account, ip).await?;
         let known_address = user.is_some_and(|user| logged_in_from(user, ip));
         let counts = attempts::counts(conn, &account, ip, since).await?;

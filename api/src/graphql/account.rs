@@ -76,7 +76,10 @@ impl Role {
 /// A new account.
 #[derive(InputObject)]
 pub struct RegisterInput {
-    /// The email address to log in with; unique, ignoring case.
+    /// The email address to log in with; unique, ignoring case and width (NFKC and Unicode
+    /// full case folding; IDNA for the domain). Refused with invisible or bidi characters,
+    /// characters UTS 39 keeps out of identifiers (symbols, emoji), a part mixing scripts, or a
+    /// non-ASCII part that looks like ASCII; kept in NFKC, its domain in Unicode form.
     email: String,
     /// 8 to 128 characters.
     password: String,

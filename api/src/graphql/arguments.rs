@@ -61,7 +61,8 @@ order!(
     UserOrderField {
         /// The order of creation.
         Id => Id,
-        /// The email address, ignoring case.
+        /// The email address, ignoring case and width: in code point order of its folded
+        /// form (NFKC and Unicode full case folding), the same on every database.
         Email => Email,
         /// When the user was created.
         CreatedAt => CreatedAt,
@@ -78,7 +79,8 @@ order!(
     ProfileOrderField {
         /// The order of creation.
         Id => Id,
-        /// The name, ignoring case.
+        /// The name, ignoring case and width: in code point order of its folded form (NFKC
+        /// and Unicode full case folding), the same on every database.
         Name => Name,
         /// When the profile was created.
         CreatedAt => CreatedAt,
@@ -94,7 +96,8 @@ order!(
     ProfileUserOrderField {
         /// The order of creation of the users.
         Id => Id,
-        /// The email address, ignoring case.
+        /// The email address, ignoring case and width: in code point order of its folded
+        /// form (NFKC and Unicode full case folding), the same on every database.
         Email => Email,
         /// When the user was created.
         CreatedAt => CreatedAt,
@@ -115,7 +118,8 @@ order!(
     UserProfileOrderField {
         /// The order of creation of the profiles.
         Id => Id,
-        /// The name, ignoring case.
+        /// The name, ignoring case and width: in code point order of its folded form (NFKC
+        /// and Unicode full case folding), the same on every database.
         Name => Name,
         /// When the profile was created.
         CreatedAt => CreatedAt,
@@ -131,8 +135,9 @@ order!(
 /// Which users to list. Every condition given must hold.
 #[derive(Clone, Debug, Default, InputObject)]
 pub struct UserFilter {
-    /// The email address contains this text, ignoring case (`%` and `_` are plain characters);
-    /// at most 254 characters, the longest address.
+    /// The email address contains this text, ignoring case and width (both folded: NFKC and
+    /// Unicode full case folding, so `ß` matches `ss`; `%` and `_` are plain characters); at
+    /// most 254 characters, the longest address.
     #[graphql(validator(max_length = 254))]
     pub email_contains: Option<String>,
     /// The user may log in, or may not.
@@ -144,8 +149,9 @@ pub struct UserFilter {
 /// Which profiles to list. Every condition given must hold.
 #[derive(Clone, Debug, Default, InputObject)]
 pub struct ProfileFilter {
-    /// The name contains this text, ignoring case (`%` and `_` are plain characters); at most
-    /// 255 characters, the longest name.
+    /// The name contains this text, ignoring case and width (both folded: NFKC and Unicode
+    /// full case folding, so `ß` matches `ss`; `%` and `_` are plain characters); at most 255
+    /// characters, the longest name.
     #[graphql(validator(max_length = 255))]
     pub name_contains: Option<String>,
 }
@@ -153,8 +159,9 @@ pub struct ProfileFilter {
 /// Which managers of a profile to list. Every condition given must hold.
 #[derive(Clone, Debug, Default, InputObject)]
 pub struct ProfileUserFilter {
-    /// The email address contains this text, ignoring case (`%` and `_` are plain characters);
-    /// at most 254 characters, the longest address.
+    /// The email address contains this text, ignoring case and width (both folded: NFKC and
+    /// Unicode full case folding, so `ß` matches `ss`; `%` and `_` are plain characters); at
+    /// most 254 characters, the longest address.
     #[graphql(validator(max_length = 254))]
     pub email_contains: Option<String>,
     /// The user may log in, or may not. Needs `users:read`.
@@ -172,8 +179,9 @@ pub struct ProfileUserFilter {
 /// Which profiles of a user to list. Every condition given must hold.
 #[derive(Clone, Debug, Default, InputObject)]
 pub struct UserProfileFilter {
-    /// The name contains this text, ignoring case (`%` and `_` are plain characters); at most
-    /// 255 characters, the longest name.
+    /// The name contains this text, ignoring case and width (both folded: NFKC and Unicode
+    /// full case folding, so `ß` matches `ss`; `%` and `_` are plain characters); at most 255
+    /// characters, the longest name.
     #[graphql(validator(max_length = 255))]
     pub name_contains: Option<String>,
     /// The user's role on the profile.

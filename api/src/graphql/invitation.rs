@@ -144,7 +144,7 @@ pub async fn of_user(
     if viewer.id() != user {
         return Ok(None);
     }
-    let invitee = email::key(&viewer.user.email);
+    let invitee = email::digest(&viewer.user.email);
     let rows = invitations::page(
         &state(ctx)?.conn(),
         Of::Invitee(&invitee),
@@ -254,7 +254,7 @@ impl Standing {
     ) -> AppResult<Self> {
         let access = ProfileAccess::of(conn, viewer, invitation.profile_id).await?;
         Ok(Standing {
-            invitee: invitation.invitee == email::key(&viewer.user.email),
+            invitee: invitation.invitee == email::digest(&viewer.user.email),
             owner: access.can_manage(),
         })
     }
@@ -298,7 +298,7 @@ impl InvitationMutation {
         #[graphql(default_with = "ProfileRole::Manager")] role: ProfileRole,
     ) -> async_graphql::Result<ProfileInvitationPayload> {
         let profile = NodeId::decode_as(&profile_id, NodeType::Profile)?;
-        let email = email::normalize(&email)?;
+        let email = email::normalize(&email)?.address;
         let viewer = super::viewer(ctx).await?;
         let rules = *ctx.data::<InvitationRules>()?;
         let invitation = invite(state(ctx)?, viewer, profile, &email, role, rules).await?;
@@ -361,7 +361,7 @@ async fn invite(
     let mut tx = db.begin_write().await?;
     let access = ProfileAccess::of(&*tx, viewer, profile).await?;
     access.require(access.can_manage(), "invite managers")?;
-    let invitee = email::key(email);
+    let invitee = email::digest(email);
     invitations::lock_inviter(&*tx, viewer.id()).await?;
     let pending = invitations::pending_of_inviter(&*tx, viewer.id(), profile, &invitee).await?;
     if pending >= rules.max_pending {

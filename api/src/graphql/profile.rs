@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
-use entity::{ProfileRole, profile, user_profile};
+use entity::{ProfileRole, folded, profile, user_profile};
 
 use super::{
     arguments::{ListOrder, ProfileFilter, ProfileOrder, ProfileUserFilter, ProfileUserOrder},
@@ -28,6 +28,7 @@ use crate::{
         listing::{Filter, SortKey},
         memberships,
     },
+    text,
 };
 
 /// The longest profile name, in characters.
@@ -235,7 +236,9 @@ pub struct ProfileMutation;
 
 #[Object]
 impl ProfileMutation {
-    /// Creates a profile; the caller becomes its owner.
+    /// Creates a profile; the caller becomes its owner. A name is 1 to 255 characters in NFC,
+    /// without invisible, control or bidi characters, nor a word mixing scripts as look-alike
+    /// spoofs do.
     #[graphql(guard = "Authenticated")]
     async fn create_profile(
         &self,
@@ -248,7 +251,8 @@ impl ProfileMutation {
         ))
     }
 
-    /// Renames a profile. Its managers and `profiles:write` holders may.
+    /// Renames a profile (the name as in `createProfile`). Its managers and `profiles:write`
+    /// holders may.
     #[graphql(guard = "Authenticated")]
     async fn update_profile(
         &self,
@@ -315,21 +319,15 @@ pub fn no_profile() -> AppError {
     AppError::not_found("no such profile")
 }
 
-/// Trims a profile name and checks it is 1 to 255 characters without control characters.
+/// A profile name as typed, checked and normalized (`text::shown`): 1 to 255 characters, and
+/// a folded key that an index can hold.
 fn validate_name(name: &str) -> AppResult<String> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(AppError::bad_input("`name` must not be empty"));
-    }
-    if name.chars().count() > MAX_NAME_LENGTH {
+    let name = text::shown("name", name, MAX_NAME_LENGTH)?;
+    if folded::fold(&name).len() > folded::MAX_KEY_BYTES {
         return Err(AppError::bad_input(format!(
-            "`name` must be at most {MAX_NAME_LENGTH} characters"
+            "`name` must be at most {} bytes once folded (NFKC and case folding)",
+            folded::MAX_KEY_BYTES
         )));
     }
-    if name.chars().any(char::is_control) {
-        return Err(AppError::bad_input(
-            "`name` must not contain control characters",
-        ));
-    }
-    Ok(name.to_owned())
+    Ok(name)
 }

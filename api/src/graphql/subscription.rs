@@ -220,7 +220,7 @@ impl InvitationEvent {
     }
 }
 
-/// Follows the invitations sent to one address (its `auth::email::key`).
+/// Follows the invitations sent to one address (its `auth::email::digest`).
 struct Invitee(String);
 
 impl Follows for Invitee {
@@ -306,7 +306,7 @@ impl Subscription {
         let events = state(ctx)?.events().subscribe();
         Ok(follow(
             events,
-            Invitee(crate::auth::email::key(&viewer.user.email)),
+            Invitee(crate::auth::email::digest(&viewer.user.email)),
         ))
     }
 }

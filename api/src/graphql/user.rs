@@ -338,8 +338,9 @@ pub struct UserMutation;
 
 #[Object]
 impl UserMutation {
-    /// Sets the name the caller shows others: 1 to 64 characters, without invisible or control
-    /// characters; null clears it.
+    /// Sets the name the caller shows others: 1 to 64 characters in NFC, without invisible,
+    /// control or bidi characters, nor a word mixing scripts as look-alike spoofs do (`Pаypal`
+    /// with a Cyrillic `а`); null clears it.
     #[graphql(guard = "Authenticated")]
     async fn set_display_name(
         &self,

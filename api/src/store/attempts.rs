@@ -1,7 +1,7 @@
 //! Login attempts: recorded before a password is checked (so concurrent attempts count at
 //! once), forgotten when the password was right, and counted over the lockout window per
-//! (account, address), per account and per address. An account is named by the digest of its
-//! folded email (`auth::tokens::digest`), whether or not it exists.
+//! (account, address), per account and per address. An account is named by the digest
+//! (`auth::tokens::digest`) of its email's key (`auth::email::key`), whether or not it exists.
 
 use entity::login_attempt::{self, Column};
 use sea_orm::{

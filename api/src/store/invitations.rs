@@ -27,7 +27,7 @@ pub struct NewInvitation<'a> {
     pub profile_id: i64,
     pub inviter_id: i64,
     pub email: &'a str,
-    /// `auth::email::key` of the address.
+    /// `auth::email::digest` of the address.
     pub invitee: &'a str,
     pub role: ProfileRole,
     pub expires_at: DateTimeUtc,
@@ -144,7 +144,7 @@ pub async fn pending_of_inviter(
 /// Whose pending invitations a page lists.
 #[derive(Clone, Copy, Debug)]
 pub enum Of<'a> {
-    /// Those sent to one address (its `auth::email::key`).
+    /// Those sent to one address (its `auth::email::digest`).
     Invitee(&'a str),
     /// Those of each of these profiles, a page per profile.
     Profiles(&'a [i64]),

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use entity::{ProfileRole, role, user_profile, user_role};
+use entity::{ProfileRole, folded, role, user_profile, user_role};
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, IdenStatic, Iterable, QueryResult,
     Value,
@@ -156,9 +156,9 @@ impl SortKey {
     fn expr<E: Scoped>(self) -> Expr {
         match self {
             SortKey::Id => column::<E>("id"),
-            // Case-insensitive orders; `lower(email)` is also what the unique index holds.
-            SortKey::Email => Expr::expr(Func::lower(column::<E>("email"))),
-            SortKey::Name => Expr::expr(Func::lower(column::<E>("name"))),
+            // The folded keys (`entity::folded`), compared bytewise on both databases.
+            SortKey::Email => column::<E>("email_key"),
+            SortKey::Name => column::<E>("name_key"),
             SortKey::CreatedAt => column::<E>("created_at"),
             SortKey::UpdatedAt => column::<E>("updated_at"),
             SortKey::LastLoginAt => column::<E>("last_login_at"),
@@ -266,25 +266,25 @@ fn order_by(key: SortKey, descending: bool, value: Expr, id: Expr) -> Vec<(Expr,
     terms
 }
 
-/// `column` contains `text`, ignoring case, with `%` and `_` in `text` matched literally. Both
-/// sides are lower-cased (sea-query writes `ILIKE … ESCAPE` in a form PostgreSQL refuses).
-fn contains(column: Expr, text: &str) -> Expr {
-    let escaped = text
-        .to_lowercase()
+/// `key`, a folded column, contains `text` folded the same way (`entity::folded::fold`), with
+/// `%`, `_` and `\` in `text` matched literally. Neither side holds an ASCII capital, which
+/// SQLite's `LIKE` alone would match regardless of case.
+fn contains(key: Expr, text: &str) -> Expr {
+    let escaped = folded::fold(text)
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");
-    Expr::expr(Func::lower(column)).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+    key.like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
 }
 
 /// The conditions of `filter` on rows of `E` (and their link, in nested lists).
 fn filter_conditions<E: Scoped>(filter: &Filter) -> Vec<Expr> {
     let mut conditions = Vec::new();
     if let Some(text) = &filter.email_contains {
-        conditions.push(contains(column::<E>("email"), text));
+        conditions.push(contains(column::<E>("email_key"), text));
     }
     if let Some(text) = &filter.name_contains {
-        conditions.push(contains(column::<E>("name"), text));
+        conditions.push(contains(column::<E>("name_key"), text));
     }
     if let Some(active) = filter.active {
         conditions.push(column::<E>("active").eq(active));

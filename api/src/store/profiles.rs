@@ -1,6 +1,6 @@
 //! Reading and writing profiles.
 
-use entity::{ProfileRole, profile, user_profile};
+use entity::{ProfileRole, folded, profile, user_profile};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter, QuerySelect, Set,
@@ -13,6 +13,7 @@ pub async fn create(conn: &impl ConnectionTrait, name: &str) -> Result<profile::
     let at = now();
     profile::ActiveModel {
         name: Set(name.to_owned()),
+        name_key: Set(folded::fold(name)),
         created_at: Set(at),
         updated_at: Set(at),
         ..Default::default()
@@ -28,6 +29,7 @@ pub async fn rename(
 ) -> Result<profile::Model, DbErr> {
     let mut active = profile.into_active_model();
     active.name = Set(name.to_owned());
+    active.name_key = Set(folded::fold(name));
     active.updated_at = Set(now());
     active.update(conn).await
 }

@@ -4,15 +4,18 @@ use entity::{refresh_token, role, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter, Set,
-    sea_query::{Expr, ExprTrait, Func, Query},
+    sea_query::{Expr, ExprTrait, Query},
 };
 
 use super::now;
-use crate::error::{AppResult, DbResultExt};
+use crate::{
+    auth::email::Email,
+    error::{AppResult, DbResultExt},
+};
 
 /// What a new user starts with.
 pub struct NewUser<'a> {
-    pub email: &'a str,
+    pub email: &'a Email,
     pub password_hash: String,
     pub uniquifier: String,
 }
@@ -20,7 +23,8 @@ pub struct NewUser<'a> {
 pub async fn create(conn: &impl ConnectionTrait, new: NewUser<'_>) -> AppResult<user::Model> {
     let at = now();
     user::ActiveModel {
-        email: Set(new.email.to_owned()),
+        email: Set(new.email.address.clone()),
+        email_key: Set(new.email.key.clone()),
         created_at: Set(at),
         password_hash: Set(new.password_hash),
         active: Set(true),
@@ -32,18 +36,16 @@ pub async fn create(conn: &impl ConnectionTrait, new: NewUser<'_>) -> AppResult<
     .insert(conn)
     .await
     .on_unique_violation(
-        "user_email_lower_key",
+        "user_email_key_key",
+        "user.email_key",
         "a user with this email already exists",
     )
 }
 
-/// The user with this email, ignoring case (served by the unique index on `lower(email)`).
-pub async fn by_email(
-    conn: &impl ConnectionTrait,
-    email: &str,
-) -> Result<Option<user::Model>, DbErr> {
+/// The user whose email has this key (`auth::email::key`), served by its unique index.
+pub async fn by_key(conn: &impl ConnectionTrait, key: &str) -> Result<Option<user::Model>, DbErr> {
     user::Entity::find()
-        .filter(Func::lower(Expr::col(user::Column::Email)).eq(Func::lower(Expr::val(email))))
+        .filter(user::Column::EmailKey.eq(key))
         .one(conn)
         .await
 }

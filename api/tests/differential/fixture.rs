@@ -1,10 +1,14 @@
 //! The data the differential test runs over, written straight to the database: users, profiles
 //! and links whose sort keys tie and differ, times whose fractions need 0, 3 or 6 digits, null
-//! and non-null account details, display names in several scripts, roles granting each
-//! permission, pending and expired invitations; and the callers who ask.
+//! and non-null account details, display names in several scripts, emails and names whose
+//! folded keys differ from their lower-cased forms (`ß`, `Ä`, full-width, ligatures, IDNA
+//! domains) or tie (`Straße`, `STRASSE`), roles granting each permission, pending and expired
+//! invitations; and the callers who ask.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use entity::{ProfileRole, profile, profile_invitation, role, user, user_profile, user_role};
+use entity::{
+    ProfileRole, folded, profile, profile_invitation, role, user, user_profile, user_role,
+};
 use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, EntityTrait, Set};
 use serde_json::Value;
 
@@ -24,14 +28,14 @@ const EMAILS: [&str; 24] = [
     "frank@example.com",
     "Grace@example.io",
     "heidi@example.com",
-    "ivan@example.com",
-    "judy@example.com",
+    "Иван@example.com",
+    "JOSÉ@example.com",
     "mallory@example.com",
-    "niaj@example.com",
-    "olivia@example.com",
+    "straße@example.com",
+    "Strasse@example.de",
     "peggy@example.com",
-    "rupert@example.com",
-    "sybil@example.com",
+    "ann@Bücher.de",
+    "ｓｙｂｉｌ@example.com",
     "trent@example.com",
     "victor@example.com",
     "walter@example.com",
@@ -44,14 +48,14 @@ const PROFILES: [&str; 14] = [
     "BETA",
     "Gamma_ray",
     "delta%",
-    "Epsilon",
-    "zeta",
+    "Ärger",
+    "äpfel",
     "Eta house",
-    "theta",
-    "Iota",
-    "kappa kappa",
-    "LAMBDA",
-    "mu",
+    "Σίσυφος",
+    "Straße",
+    "ﬁle ｆｕｌｌ",
+    "東京 Tower",
+    "STRASSE",
     "Nu_",
 ];
 
@@ -164,6 +168,7 @@ pub async fn load(app: &TestApp) -> Fixture {
         let model = user::ActiveModel {
             id: NotSet,
             email: Set((*email).to_owned()),
+            email_key: Set(folded::email_key(email)),
             created_at: Set(created),
             password_hash: Set(if signs_in {
                 hash.clone()
@@ -193,6 +198,7 @@ pub async fn load(app: &TestApp) -> Fixture {
         let model = profile::ActiveModel {
             id: NotSet,
             name: Set((*name).to_owned()),
+            name_key: Set(folded::fold(name)),
             created_at: Set(created),
             updated_at: Set(created
                 + micros(index)
@@ -251,7 +257,7 @@ pub async fn load(app: &TestApp) -> Fixture {
             id: NotSet,
             profile_id: Set(profiles[profile]),
             inviter_id: Set(users[(profile * 5 + 2) % users.len()]),
-            invitee: Set(api::auth::email::key(&email)),
+            invitee: Set(api::auth::email::digest(&email)),
             email: Set(email),
             role: Set(role),
             created_at: Set(sent),
