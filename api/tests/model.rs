@@ -100,6 +100,10 @@ impl Profile {
     }
 }
 
+/// The users who share a profile outside the model from the start, so each sees the other;
+/// the others are strangers to everyone until a profile of the model links them.
+const ACQUAINTED: [usize; 2] = [0, 1];
+
 /// What the model says an operation answers.
 fn expected(profiles: &[Profile], op: &Op) -> &'static str {
     let (actor, index) = match op {
@@ -114,10 +118,21 @@ fn expected(profiles: &[Profile], op: &Op) -> &'static str {
     let Some(actor_owns) = profile.managers.get(&actor).copied() else {
         return "NOT_FOUND";
     };
+    // A user the actor does not see (sharing no profile with them) is as missing as one who
+    // does not exist.
+    let sees = |target: usize| {
+        target == actor
+            || (ACQUAINTED.contains(&actor) && ACQUAINTED.contains(&target))
+            || profiles.iter().any(|p| {
+                !p.deleted && p.managers.contains_key(&actor) && p.managers.contains_key(&target)
+            })
+    };
     match op {
         Op::Set { target, owner, .. } => {
             if !actor_owns {
                 "FORBIDDEN"
+            } else if !sees(*target) {
+                "NOT_FOUND"
             } else if profile.managers.get(target) == Some(&true) && !owner && profile.owners() == 1
             {
                 "CONFLICT"
@@ -128,6 +143,8 @@ fn expected(profiles: &[Profile], op: &Op) -> &'static str {
         Op::Remove { target, .. } => {
             if !actor_owns && *target != actor {
                 "FORBIDDEN"
+            } else if !sees(*target) {
+                "NOT_FOUND"
             } else if profile.managers.get(target) == Some(&true) && profile.owners() == 1 {
                 "CONFLICT"
             } else {
@@ -403,6 +420,10 @@ async fn random_operations_agree_with_the_model(app: &TestApp) {
     for n in 0..USERS {
         users.push(app.register(&format!("model{n}@example.com")).await);
     }
+    let [first, second] = ACQUAINTED;
+    let common = app.create_profile(&users[first], "Common").await;
+    app.add_manager(&users[first], &common, &users[second], "MANAGER")
+        .await;
     let cases = AtomicUsize::new(0);
     let handle = tokio::runtime::Handle::current();
     let config = ProptestConfig {
