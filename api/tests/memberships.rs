@@ -86,12 +86,22 @@ async fn removing_a_manager_is_idempotent(app: &TestApp) {
 
     // Once Bob shares no profile with the owner, he is as unknown to them as a user who
     // never existed: the payload does not show him, and removing him again says so.
+    // The payload names what changed all the same, for a client cache to drop the edge.
     let last = app
-        .data_as(&owner.token, remove, json!({ "p": shop, "u": bob.id }))
+        .data_as(
+            &owner.token,
+            "mutation($p: ID!, $u: ID!) {
+                removeProfileManager(profileId: $p, userId: $u) {
+                    changed role user { email } userId profileId profile { name }
+                }
+            }",
+            json!({ "p": shop, "u": bob.id }),
+        )
         .await;
     assert_eq!(
         last["removeProfileManager"],
-        json!({ "changed": true, "role": null, "user": null, "profile": { "name": "Shop" } })
+        json!({ "changed": true, "role": null, "user": null, "userId": bob.id,
+                "profileId": shop, "profile": { "name": "Shop" } })
     );
     let hidden = app
         .gql_as(&owner.token, remove, json!({ "p": shop, "u": bob.id }))

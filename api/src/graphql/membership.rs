@@ -54,6 +54,17 @@ pub struct MembershipPayload {
 
 #[ComplexObject]
 impl MembershipPayload {
+    /// The ID of the profile, always (for a client cache to find the edge changed).
+    async fn profile_id(&self) -> ID {
+        NodeId::profile(self.profile_id)
+    }
+
+    /// The ID of the user, always: also when `user` is null because the caller no longer sees
+    /// them (for a client cache to remove the edge, e.g. Relay's `@deleteEdge`).
+    async fn user_id(&self) -> ID {
+        NodeId::user(self.user_id)
+    }
+
     /// The profile.
     async fn profile(&self, ctx: &Context<'_>) -> async_graphql::Result<Profile> {
         if let Some(profile) = &self.profile {
