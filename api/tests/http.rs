@@ -101,6 +101,43 @@ async fn graphql_response_json_is_negotiated(app: &TestApp) {
     assert_eq!((status, media.as_str()), (200, JSON));
     let (status, media, _) = post(app, JSON, "*/*", TYPENAME).await;
     assert_eq!((status, media.as_str()), (200, JSON));
+
+    // Quality values decide: refused outright (q=0) or liked less, the modern type is not used.
+    for accept in [
+        "application/graphql-response+json;q=0, application/json",
+        "application/graphql-response+json;q=0.5, application/json",
+        "application/json, application/*;q=0.1",
+    ] {
+        let (status, media, _) = post(app, JSON, accept, invalid).await;
+        assert_eq!((status, media.as_str()), (200, JSON), "{accept}");
+    }
+    let (_, media, _) = post(
+        app,
+        JSON,
+        "application/*;q=0.9, application/graphql-response+json",
+        TYPENAME,
+    )
+    .await;
+    assert_eq!(media, "application/graphql-response+json");
+    let (status, _, _) = post(app, JSON, "application/json;q=0, text/html", TYPENAME).await;
+    assert_eq!(status, 406, "JSON refused with q=0");
+
+    // Answers chosen by `Accept` say so, for caches.
+    let response = app
+        .client()
+        .post(format!("{}/graphql", app.url))
+        .header("content-type", JSON)
+        .body(TYPENAME)
+        .send()
+        .await
+        .expect("the server answers");
+    let vary = response.headers().get_all("vary").iter();
+    let vary: Vec<&str> = vary.filter_map(|value| value.to_str().ok()).collect();
+    assert!(
+        vary.iter()
+            .any(|value| value.to_ascii_lowercase().contains("accept")),
+        "{vary:?}"
+    );
 }
 
 async fn get_executes_queries_but_not_mutations(app: &TestApp) {

@@ -19,21 +19,22 @@ pub enum Format {
 }
 
 impl Format {
-    /// `None` when the client accepts neither JSON media type.
+    /// The media type the client prefers by its `Accept` header (RFC 9110, section 12.5.1:
+    /// each type gets the quality of the most specific range that matches it; `q=0` refuses
+    /// it). `application/graphql-response+json` is chosen when the client names it and likes
+    /// it at least as much as `application/json`; a client that names neither but accepts
+    /// `*/*` (or sends no `Accept`) gets `application/json`, as the GraphQL over HTTP
+    /// specification asks for legacy clients. `None` when the client accepts neither.
     pub fn negotiate(headers: &HeaderMap) -> Option<Self> {
         let accept = headers
             .get(header::ACCEPT)
             .and_then(|value| value.to_str().ok())
             .unwrap_or("*/*");
-        let accepts = |media: &str| {
-            accept.split(',').any(|part| {
-                let media_type = part.split(';').next().unwrap_or("").trim();
-                media_type.eq_ignore_ascii_case(media)
-            })
-        };
-        if accepts(GRAPHQL_RESPONSE_JSON) {
+        let (modern, named) = quality(accept, GRAPHQL_RESPONSE_JSON);
+        let (json, _) = quality(accept, JSON);
+        if named && modern > 0.0 && modern >= json {
             Some(Format::GraphQLResponseJson)
-        } else if accepts(JSON) || accepts("*/*") || accepts("application/*") {
+        } else if json > 0.0 {
             Some(Format::Json)
         } else {
             None
@@ -57,10 +58,43 @@ impl Format {
         }
     }
 
-    /// An answer with this JSON body.
+    /// An answer with this JSON body; its media type was chosen by `Accept`, which caches must
+    /// therefore key it by.
     pub fn answer(self, status: StatusCode, body: Vec<u8>) -> Response {
-        (status, [(header::CONTENT_TYPE, self.media_type())], body).into_response()
+        let headers = [
+            (header::CONTENT_TYPE, self.media_type()),
+            (header::VARY, "accept"),
+        ];
+        (status, headers, body).into_response()
     }
+}
+
+/// The quality `accept` gives the media type `media`, and whether a range names it exactly:
+/// that of its most specific matching range, 0 when none matches. Ranges that do not parse are
+/// ignored.
+fn quality(accept: &str, media: &str) -> (f32, bool) {
+    let kind = media.split('/').next().unwrap_or(media);
+    let mut best: Option<(u8, f32)> = None;
+    for range in accept.split(',') {
+        let Ok(range) = range.trim().parse::<mime::Mime>() else {
+            continue;
+        };
+        let specificity = match (range.type_().as_str(), range.subtype().as_str()) {
+            _ if range.essence_str().eq_ignore_ascii_case(media) => 2,
+            (t, "*") if t.eq_ignore_ascii_case(kind) => 1,
+            ("*", "*") => 0,
+            _ => continue,
+        };
+        let q = range
+            .get_param("q")
+            .and_then(|q| q.as_str().parse::<f32>().ok())
+            .filter(|q| (0.0..=1.0).contains(q))
+            .unwrap_or(1.0);
+        if best.is_none_or(|(seen, _)| specificity > seen) {
+            best = Some((specificity, q));
+        }
+    }
+    best.map_or((0.0, false), |(specificity, q)| (q, specificity == 2))
 }
 
 /// An answer to a request that could not be executed, in the GraphQL response shape.
