@@ -28,6 +28,7 @@ db_tests!(
     events_are_answered_as_the_specification_executes_them[own_server],
     rights_are_read_per_operation_and_subscriptions_end_when_they_change,
     invitees_hear_of_their_invitations_on_every_replica[own_server],
+    one_subprotocol_is_negotiated_and_spoken_and_close_frames_are_answered,
 );
 
 /// A `graphql-transport-ws` client.
@@ -888,4 +889,90 @@ async fn invitees_hear_of_their_invitations_on_every_replica(backend: Backend) {
             .is_none(),
         "Carol hears of nobody else's invitations"
     );
+}
+
+/// A client offering both subprotocols (legacy first) is told `graphql-transport-ws` and
+/// spoken to in it; a client's Close frame is answered with one (RFC 6455 §5.5.1), not dropped.
+async fn one_subprotocol_is_negotiated_and_spoken_and_close_frames_are_answered(app: &TestApp) {
+    use tokio_tungstenite::tungstenite::protocol::{CloseFrame, frame::coding::CloseCode};
+    let ann = app.register("ann@example.com").await;
+    let url = format!("{}/graphql", app.url.replace("http://", "ws://"));
+    for offered in [
+        "graphql-ws, graphql-transport-ws",
+        "graphql-transport-ws, graphql-ws",
+    ] {
+        let mut request = url.clone().into_client_request().expect("a request");
+        let header = offered.parse().expect("a header");
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", header);
+        let (mut socket, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("the server upgrades");
+        assert_eq!(
+            response.headers()["sec-websocket-protocol"],
+            "graphql-transport-ws",
+            "{offered}"
+        );
+        let init = json!({ "type": "connection_init",
+                           "payload": { "Authorization": format!("Bearer {}", ann.token) } });
+        socket
+            .send(Message::text(init.to_string()))
+            .await
+            .expect("sent");
+        let ack = socket
+            .next()
+            .await
+            .expect("a message")
+            .expect("not an error");
+        assert_eq!(
+            ack.to_text().ok(),
+            Some(r#"{"type":"connection_ack"}"#),
+            "{offered}"
+        );
+        // `subscribe` and `next` are graphql-transport-ws's (the legacy protocol has `start`
+        // and `data`).
+        let query = json!({ "id": "1", "type": "subscribe",
+                            "payload": { "query": "{ me { email } }" } });
+        socket
+            .send(Message::text(query.to_string()))
+            .await
+            .expect("sent");
+        let next = socket
+            .next()
+            .await
+            .expect("a message")
+            .expect("not an error");
+        let next: Value = serde_json::from_str(next.to_text().expect("text")).expect("JSON");
+        assert_eq!(
+            next,
+            json!({ "id": "1", "type": "next",
+                    "payload": { "data": { "me": { "email": "ann@example.com" } } } }),
+            "{offered}"
+        );
+        let complete = socket
+            .next()
+            .await
+            .expect("a message")
+            .expect("not an error");
+        let complete: Value =
+            serde_json::from_str(complete.to_text().expect("text")).expect("JSON");
+        assert_eq!(complete, json!({ "id": "1", "type": "complete" }));
+
+        let close = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "bye".into(),
+        };
+        socket
+            .send(Message::Close(Some(close)))
+            .await
+            .expect("sent");
+        let answer = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("an answer within 5 s");
+        match answer {
+            Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::Normal),
+            other => panic!("the Close frame is answered with one: {other:?}"),
+        }
+    }
 }

@@ -7,7 +7,6 @@
 
 use std::net::SocketAddr;
 
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use axum::{
     Extension,
     body::Bytes,
@@ -172,7 +171,7 @@ pub async fn get(State(state): State<AppState>, peer: Peer, request: Request) ->
         return upgrade
             .max_message_size(largest)
             .max_frame_size(largest)
-            .protocols(ALL_WEBSOCKET_PROTOCOLS)
+            .protocols([protocol.sec_websocket_protocol()])
             .on_upgrade(move |socket| subscriptions::serve(socket, protocol, state, ip));
     }
     if query.is_empty() && wants_html(&headers) {

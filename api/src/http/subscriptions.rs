@@ -124,7 +124,12 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                         close(&mut sink, MESSAGE_TOO_BIG, TOO_BIG_REASON).await;
                         break;
                     }
-                    Inbound::Closed => break,
+                    Inbound::Closed => {
+                        // The client's Close frame is answered (RFC 6455 §5.5.1): the reply
+                        // queued on receipt is flushed by closing.
+                        let _ = tokio::time::timeout(SEND_TIMEOUT, sink.close()).await;
+                        break;
+                    }
                 };
                 let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                 let id = value["id"].as_str().unwrap_or_default().to_owned();
@@ -271,14 +276,21 @@ async fn close(sink: &mut Sink, code: u16, reason: &str) {
     }
 }
 
-/// The first subprotocol of `Sec-WebSocket-Protocol` the server speaks.
+/// The subprotocol to speak of those `Sec-WebSocket-Protocol` offers: `graphql-transport-ws`
+/// when offered, else the legacy `graphql-ws`. The handshake names this one, and no other.
 pub fn protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
-    headers
+    let offered: Vec<WebSocketProtocols> = headers
         .get(header::SEC_WEBSOCKET_PROTOCOL)?
         .to_str()
         .ok()?
         .split(',')
-        .find_map(|offered| offered.trim().parse().ok())
+        .filter_map(|offered| offered.trim().parse().ok())
+        .collect();
+    offered
+        .iter()
+        .find(|protocol| **protocol == WebSocketProtocols::GraphQLWS)
+        .or(offered.first())
+        .copied()
 }
 
 /// The kind of the operation of a subscribe message's payload, when it may run; the body of
