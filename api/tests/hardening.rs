@@ -350,7 +350,8 @@ async fn cors_answers_only_allowed_origins(backend: Backend) {
             .header("access-control-request-method", "POST")
             .header(
                 "access-control-request-headers",
-                "authorization, content-type",
+                "authorization, content-type, x-request-id, apollographql-client-name, \
+                 apollographql-client-version",
             )
             .send()
     };
@@ -378,6 +379,35 @@ async fn cors_answers_only_allowed_origins(backend: Backend) {
         allowed.headers()["access-control-allow-origin"],
         "https://app.example.com"
     );
+    let allowed_headers = allowed.headers()["access-control-allow-headers"]
+        .to_str()
+        .expect("text")
+        .to_ascii_lowercase();
+    for name in [
+        "authorization",
+        "content-type",
+        "x-request-id",
+        "apollographql-client-name",
+        "apollographql-client-version",
+    ] {
+        assert!(allowed_headers.contains(name), "{name}: {allowed_headers}");
+    }
+    // Browsers keep the preflight's answer instead of asking before nearly every request.
+    assert_eq!(allowed.headers()["access-control-max-age"], "7200");
+    // Scripts may read the request ID of an answer.
+    let answer = app
+        .client()
+        .post(format!("{}/graphql", app.url))
+        .header("origin", "https://app.example.com")
+        .header("content-type", "application/json")
+        .body(r#"{"query": "{ __typename }"}"#)
+        .send()
+        .await
+        .expect("answers");
+    let exposed = answer.headers()["access-control-expose-headers"]
+        .to_str()
+        .expect("text");
+    assert!(exposed.contains("x-request-id"), "{exposed}");
     let other = preflight(&app, "https://evil.example.com")
         .await
         .expect("answers");

@@ -87,11 +87,27 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
             }
         })
         .collect();
+    // What GraphQL clients send besides the usual: the request ID the README invites, and
+    // Apollo Client's identification and CSRF-prevention headers.
+    let allowed = [
+        header::AUTHORIZATION,
+        header::CONTENT_TYPE,
+        header::ACCEPT,
+        HeaderName::from_static("x-request-id"),
+        HeaderName::from_static("apollographql-client-name"),
+        HeaderName::from_static("apollographql-client-version"),
+        HeaderName::from_static("apollo-require-preflight"),
+        HeaderName::from_static("x-apollo-operation-name"),
+    ];
     (!origins.is_empty()).then(|| {
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
             .allow_methods([Method::GET, Method::POST])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+            .allow_headers(allowed)
             .expose_headers([HeaderName::from_static("x-request-id")])
+            .max_age(CORS_MAX_AGE)
     })
 }
+
+/// How long a browser may reuse a preflight's answer (Chromium caps it at two hours).
+const CORS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(2 * 60 * 60);
