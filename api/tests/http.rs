@@ -11,6 +11,7 @@ db_tests!(
     malformed_requests_get_http_errors,
     graphql_response_json_is_negotiated,
     get_executes_queries_but_not_mutations,
+    answers_and_assets_are_compressed_as_the_client_accepts,
     browsers_get_graphiql,
     health_follows_the_database,
     oversized_bodies_are_refused,
@@ -386,4 +387,75 @@ async fn logs_are_json_lines_carrying_the_request_id(backend: Backend) {
         mine.iter()
             .all(|line| line["timestamp"].is_string() && line["level"].is_string())
     );
+}
+
+/// What a client that accepts `encoding` gets for a GET of `path`, or a POST of `body`: the
+/// `Content-Encoding` and the body decoded.
+async fn fetch(app: &TestApp, path: &str, body: Option<&str>, encoding: &str) -> (String, Vec<u8>) {
+    use std::io::Read;
+    let url = format!("{}{path}", app.url);
+    let request = match body {
+        Some(body) => app
+            .client()
+            .post(url)
+            .header("content-type", JSON)
+            .body(body.to_owned()),
+        None => app.client().get(url),
+    };
+    let response = request
+        .header("accept-encoding", encoding)
+        .send()
+        .await
+        .expect("the server answers");
+    let used = response
+        .headers()
+        .get("content-encoding")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("identity")
+        .to_owned();
+    let bytes = response.bytes().await.expect("a body").to_vec();
+    let mut decoded = Vec::new();
+    match used.as_str() {
+        "gzip" => {
+            flate2::read::GzDecoder::new(&bytes[..])
+                .read_to_end(&mut decoded)
+                .expect("gzip");
+        }
+        "br" => {
+            brotli_decompressor::Decompressor::new(&bytes[..], 4096)
+                .read_to_end(&mut decoded)
+                .expect("brotli");
+        }
+        _ => decoded = bytes,
+    }
+    (used, decoded)
+}
+
+async fn answers_and_assets_are_compressed_as_the_client_accepts(app: &TestApp) {
+    let introspection =
+        r#"{"query": "{ __schema { types { name description fields { name description } } } }"}"#;
+    let (identity, plain) = fetch(app, "/graphql", Some(introspection), "identity").await;
+    assert_eq!(identity, "identity");
+    assert!(
+        plain.len() > 10_000,
+        "a large answer: {} bytes",
+        plain.len()
+    );
+    for (accepted, used) in [
+        ("gzip", "gzip"),
+        ("gzip, br", "br"),
+        ("br;q=0, gzip", "gzip"),
+    ] {
+        let (encoding, decoded) = fetch(app, "/graphql", Some(introspection), accepted).await;
+        assert_eq!(encoding, used, "{accepted}");
+        assert_eq!(decoded, plain, "{accepted}: the same answer once decoded");
+    }
+    // Small answers are not worth it.
+    let (encoding, _) = fetch(app, "/graphql", Some(TYPENAME), "gzip, br").await;
+    assert_eq!(encoding, "identity");
+    // GraphiQL's assets too.
+    let asset = "/graphiql/graphiql.min.js";
+    let (_, script) = fetch(app, asset, None, "identity").await;
+    let (encoding, decoded) = fetch(app, asset, None, "br").await;
+    assert_eq!((encoding.as_str(), decoded.len()), ("br", script.len()));
 }

@@ -15,6 +15,10 @@ use axum::{
     routing::get,
 };
 use tower_http::{
+    compression::{
+        CompressionLayer,
+        predicate::{DefaultPredicate, Predicate, SizeAbove},
+    },
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
@@ -60,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))
+        .layer(compression())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -69,6 +74,19 @@ pub fn router(state: AppState) -> Router {
         None => router,
     }
 }
+
+/// Answers and assets over `COMPRESS_ABOVE` bytes are compressed with the best encoding the
+/// client accepts (`br`, then `gzip`), chunk by chunk as they are written; event streams,
+/// images and smaller answers are sent as they are.
+fn compression() -> CompressionLayer<impl Predicate> {
+    CompressionLayer::new()
+        .br(true)
+        .gzip(true)
+        .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE)))
+}
+
+/// Smaller answers gain too little from compression to pay for it.
+const COMPRESS_ABOVE: u16 = 1024;
 
 /// Browsers may call the API from these origins only; no CORS at all when there are none.
 fn cors(origins: &[String]) -> Option<CorsLayer> {
