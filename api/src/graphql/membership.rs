@@ -279,14 +279,7 @@ async fn change_locked(
         },
     };
     tx.commit().await?;
-    Ok(MembershipPayload {
-        profile_id: profile.id,
-        profile: Some(Profile::new(profile)),
-        user_id: user_key,
-        role: link.as_ref().map(|link| link.role.into()),
-        linked_at: link.map(|link| link.created_at),
-        changed: outcome != Outcome::Unchanged,
-    })
+    Ok(MembershipPayload::locked(profile, user_key, link, outcome))
 }
 
 /// Gives the user `role` on the profile whose lock `tx` holds (an invitation accepted).
@@ -297,14 +290,27 @@ pub(super) async fn link_locked(
     role: ProfileRole,
 ) -> AppResult<MembershipPayload> {
     let (link, outcome) = set_locked(tx, profile.id, user_key, role).await?;
-    Ok(MembershipPayload {
-        profile_id: profile.id,
-        profile: Some(Profile::new(profile)),
-        user_id: user_key,
-        role: link.as_ref().map(|link| link.role.into()),
-        linked_at: link.map(|link| link.created_at),
-        changed: outcome != Outcome::Unchanged,
-    })
+    Ok(MembershipPayload::locked(profile, user_key, link, outcome))
+}
+
+impl MembershipPayload {
+    /// The payload of a change made holding the profile's lock (which read the profile): the
+    /// user's link after it, if any, and what it did.
+    fn locked(
+        profile: entity::profile::Model,
+        user_key: i64,
+        link: Option<user_profile::Model>,
+        outcome: Outcome,
+    ) -> Self {
+        MembershipPayload {
+            profile_id: profile.id,
+            profile: Some(Profile::new(profile)),
+            user_id: user_key,
+            role: link.as_ref().map(|link| link.role.into()),
+            linked_at: link.map(|link| link.created_at),
+            changed: outcome != Outcome::Unchanged,
+        }
+    }
 }
 
 fn no_user() -> AppError {
