@@ -77,8 +77,8 @@ const WAITING_PER_LONG: usize = 4;
 pub enum Refusal {
     /// It does not parse.
     Parse(ServerError),
-    /// Too many long documents are being checked: `RATE_LIMITED`.
-    Busy(AppError),
+    /// It was not checked: `RATE_LIMITED` when too many long documents are being checked.
+    Unchecked(AppError),
 }
 
 /// How many documents are kept.
@@ -112,7 +112,7 @@ impl Documents {
             return self.parse(text).map_err(Refusal::Parse);
         }
         let busy = || {
-            Refusal::Busy(AppError::rate_limited(
+            Refusal::Unchecked(AppError::rate_limited(
                 "the server is busy checking long documents; try again in a second",
                 1,
             ))
@@ -137,7 +137,7 @@ impl Documents {
         });
         checked
             .await
-            .map_err(|_| Refusal::Busy(AppError::Internal))?
+            .map_err(|_| Refusal::Unchecked(AppError::Internal))?
             .map_err(Refusal::Parse)
     }
 
@@ -242,7 +242,9 @@ mod tests {
         let _taken = documents.admitted.acquire_many(places as u32).await;
         assert!(matches!(
             documents.get(&long, &validator, &types).await,
-            Err(Refusal::Busy(crate::error::AppError::RateLimited { .. }))
+            Err(Refusal::Unchecked(
+                crate::error::AppError::RateLimited { .. }
+            ))
         ));
         assert!(
             documents

@@ -124,7 +124,7 @@ pub async fn prepare(
                 let message = format!("the document does not parse: {}", err.message);
                 Stop::refused("GRAPHQL_PARSE_FAILED", message, err.locations)
             }
-            document::Refusal::Busy(err) => {
+            document::Refusal::Unchecked(err) => {
                 let err = async_graphql::Error::from(err);
                 let mut error = ServerError::new(err.message, None);
                 error.extensions = err.extensions;

@@ -185,9 +185,7 @@ impl Paging {
             backward: last.is_some(),
         })
     }
-}
 
-impl Paging {
     /// The window of the list `list`, ordered by key alone.
     pub fn by_key(self, ctx: &Context<'_>, list: ListKind) -> async_graphql::Result<Window> {
         Ok(self.window(list, Sort::default(), page_max(ctx)?)?)

@@ -24,7 +24,13 @@ use super::{
     state,
 };
 use crate::{
-    auth::{Viewer, email, guards::Authenticated, rules::ProfileAccess},
+    auth::{
+        Viewer,
+        email::{self, Email},
+        guards::Authenticated,
+        rules::ProfileAccess,
+        tokens,
+    },
     config::Config,
     db::Db,
     error::{AppError, AppResult, DbResultExt},
@@ -298,7 +304,7 @@ impl InvitationMutation {
         #[graphql(default_with = "ProfileRole::Manager")] role: ProfileRole,
     ) -> async_graphql::Result<ProfileInvitationPayload> {
         let profile = NodeId::decode_as(&profile_id, NodeType::Profile)?;
-        let email = email::normalize(&email)?.address;
+        let email = email::normalize(&email)?;
         let viewer = super::viewer(ctx).await?;
         let rules = *ctx.data::<InvitationRules>()?;
         let invitation = invite(state(ctx)?, viewer, profile, &email, role, rules).await?;
@@ -328,10 +334,7 @@ impl InvitationMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<RemovedProfileInvitationPayload> {
-        let key = NodeId::decode_as(&id, NodeType::ProfileInvitation)?;
-        let viewer = super::viewer(ctx).await?;
-        remove(state(ctx)?, viewer, key, InvitationChange::Declined).await?;
-        Ok(RemovedProfileInvitationPayload { invitation_id: id })
+        removed(ctx, id, InvitationChange::Declined).await
     }
 
     /// Revokes an invitation to a profile. Owners of the profile and `profiles:write` holders
@@ -342,11 +345,20 @@ impl InvitationMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<RemovedProfileInvitationPayload> {
-        let key = NodeId::decode_as(&id, NodeType::ProfileInvitation)?;
-        let viewer = super::viewer(ctx).await?;
-        remove(state(ctx)?, viewer, key, InvitationChange::Revoked).await?;
-        Ok(RemovedProfileInvitationPayload { invitation_id: id })
+        removed(ctx, id, InvitationChange::Revoked).await
     }
+}
+
+/// Declines or revokes the invitation `id` for the caller, as `change` says.
+async fn removed(
+    ctx: &Context<'_>,
+    id: ID,
+    change: InvitationChange,
+) -> async_graphql::Result<RemovedProfileInvitationPayload> {
+    let key = NodeId::decode_as(&id, NodeType::ProfileInvitation)?;
+    let viewer = super::viewer(ctx).await?;
+    remove(state(ctx)?, viewer, key, change).await?;
+    Ok(RemovedProfileInvitationPayload { invitation_id: id })
 }
 
 /// Sends (or renews) the invitation of `email` to `profile`, within the inviter's quota.
@@ -354,14 +366,14 @@ async fn invite(
     db: &Db,
     viewer: &Viewer,
     profile: i64,
-    email: &str,
+    email: &Email,
     role: ProfileRole,
     rules: InvitationRules,
 ) -> AppResult<Pending> {
     let mut tx = db.begin_write().await?;
     let access = ProfileAccess::of(&*tx, viewer, profile).await?;
     access.require(access.can_manage(), "invite managers")?;
-    let invitee = email::digest(email);
+    let invitee = tokens::digest(&email.key);
     invitations::lock_inviter(&*tx, viewer.id()).await?;
     let pending = invitations::pending_of_inviter(&*tx, viewer.id(), profile, &invitee).await?;
     if pending >= rules.max_pending {
@@ -374,7 +386,7 @@ async fn invite(
     let new = NewInvitation {
         profile_id: profile,
         inviter_id: viewer.id(),
-        email,
+        email: &email.address,
         invitee: &invitee,
         role: role.into(),
         expires_at: store::now()

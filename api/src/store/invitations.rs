@@ -9,7 +9,7 @@ use entity::{
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryResult, QuerySelect, QueryTrait,
+    PaginatorTrait, QueryFilter, QueryResult, QuerySelect, QueryTrait, Set,
     prelude::DateTimeUtc,
     sea_query::{
         Alias, Asterisk, Expr, ExprTrait, LockType, OnConflict, Order, Query, SelectStatement,
@@ -38,13 +38,13 @@ pub struct NewInvitation<'a> {
 pub async fn send(tx: &mut WriteTx<'_>, new: NewInvitation<'_>) -> Result<Model, DbErr> {
     let at = now();
     let insert = profile_invitation::Entity::insert(profile_invitation::ActiveModel {
-        profile_id: sea_orm::Set(new.profile_id),
-        inviter_id: sea_orm::Set(new.inviter_id),
-        email: sea_orm::Set(new.email.to_owned()),
-        invitee: sea_orm::Set(new.invitee.to_owned()),
-        role: sea_orm::Set(new.role),
-        created_at: sea_orm::Set(at),
-        expires_at: sea_orm::Set(new.expires_at),
+        profile_id: Set(new.profile_id),
+        inviter_id: Set(new.inviter_id),
+        email: Set(new.email.to_owned()),
+        invitee: Set(new.invitee.to_owned()),
+        role: Set(new.role),
+        created_at: Set(at),
+        expires_at: Set(new.expires_at),
         ..Default::default()
     })
     .on_conflict(
