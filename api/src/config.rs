@@ -283,6 +283,23 @@ pub struct Config {
     /// Take the client address from the last entry of `X-Forwarded-For` (behind a trusted proxy).
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value = "off", value_parser = BoolishValueParser::new(), action = ArgAction::Set, hide_possible_values = true, global = true)]
     pub trust_forwarded_for: bool,
+
+    /// A manifest of trusted documents that requests may name by id (`documentId`, Relay's
+    /// `doc_id`, or `extensions.persistedQuery.sha256Hash`): Relay's `persisted_queries.json`,
+    /// GraphQL Codegen's `persisted-documents.json` or Apollo's persisted query manifest. Every
+    /// document is checked against the schema at start-up.
+    #[arg(long, env = "PERSISTED_DOCUMENTS", global = true)]
+    pub persisted_documents: Option<std::path::PathBuf>,
+
+    /// Run only the documents of `PERSISTED_DOCUMENTS`: any other is refused, and automatic
+    /// persisted queries are off.
+    #[arg(long, env = "PERSISTED_DOCUMENTS_ONLY", default_value = "off", value_parser = BoolishValueParser::new(), action = ArgAction::Set, hide_possible_values = true, global = true)]
+    pub persisted_documents_only: bool,
+
+    /// Most bytes of documents that automatic persisted queries keep on this replica, least
+    /// recently used out first; 0 turns them off.
+    #[arg(long, env = "APQ_CACHE_BYTES", default_value_t = crate::exec::APQ_CACHE_BYTES, global = true)]
+    pub apq_cache_bytes: usize,
 }
 
 /// What one request may ask for. A request over a limit is refused before any SQL runs.

@@ -42,10 +42,32 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     let types = exec::Types::of_schema()
         .await
         .map_err(|err| anyhow::anyhow!("could not read the schema's types: {err}"))?;
+    let validator = graphql::validator(&config);
+    let persisted = match &config.persisted_documents {
+        Some(path) => {
+            let only = config.persisted_documents_only;
+            let persisted =
+                exec::Persisted::load(path, only, config.apq_cache_bytes, &validator, &types)
+                    .await?;
+            tracing::info!(
+                documents = persisted.trusted(),
+                only,
+                "trusted documents loaded"
+            );
+            persisted
+        }
+        None if config.persisted_documents_only => {
+            anyhow::bail!(
+                "PERSISTED_DOCUMENTS_ONLY is on, but PERSISTED_DOCUMENTS names no manifest"
+            )
+        }
+        None => exec::Persisted::automatic(config.apq_cache_bytes),
+    };
     Ok(AppState {
         executions: exec::Executions::new(executions),
         documents: exec::Documents::default(),
-        validator: graphql::validator(&config),
+        persisted: Arc::new(persisted),
+        validator,
         types: Arc::new(types),
         connections: Arc::default(),
         stopping: Arc::new(tokio::sync::watch::Sender::new(false)),

@@ -6,7 +6,7 @@ use crate::{
     auth::Accounts,
     config::Config,
     db::Db,
-    exec::{Documents, Executions, Types},
+    exec::{Documents, Executions, Persisted, Types},
     graphql::{RosterSchema, Validator},
     metrics::Metrics,
 };
@@ -19,6 +19,8 @@ pub struct AppState {
     pub executions: Executions,
     /// Documents parsed and validated lately.
     pub documents: Documents,
+    /// Documents requests may name instead of sending them.
+    pub persisted: Arc<Persisted>,
     /// Open WebSocket connections by user, on this replica.
     pub connections: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
     /// Becomes true when the server is shutting down: WebSocket connections close then.

@@ -18,6 +18,7 @@ mod invitations;
 mod memberships;
 mod model;
 mod outage;
+mod persisted;
 mod schema;
 mod seed;
 mod slow_clients;

@@ -43,7 +43,7 @@ impl Document {
 }
 
 impl Document {
-    fn new(parsed: ExecutableDocument) -> Self {
+    pub(super) fn new(parsed: ExecutableDocument) -> Self {
         Document {
             explosion: limits::explodes(&parsed),
             parsed,

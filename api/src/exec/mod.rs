@@ -7,6 +7,7 @@ pub mod admission;
 mod collect;
 mod document;
 mod limits;
+mod persisted;
 mod rules;
 mod stream;
 pub mod types;
@@ -21,6 +22,7 @@ use async_graphql::{
 
 pub use admission::Executions;
 pub use document::Documents;
+pub use persisted::{APQ_CACHE_BYTES, Persisted, Sent};
 pub use stream::{Subscriptions, connection_data};
 pub use types::Types;
 
@@ -34,20 +36,35 @@ use crate::{
 };
 
 /// Who sends a request: the `Authorization` header and the client's address.
+#[derive(Clone)]
 pub struct Caller {
     pub authorization: Option<String>,
     pub ip: String,
 }
 
-/// The answer to one request: the JSON body, whether it was executed (a request refused before
-/// execution was not), and the SQL statements it ran.
+/// The answer to one request: the JSON body, what became of the request, and the SQL
+/// statements it ran.
 pub struct Answer {
     pub body: Vec<u8>,
-    pub executed: bool,
+    pub verdict: Verdict,
     pub statements: u32,
     /// Seconds to wait before trying again, when some work was refused as too much at once
     /// (`RATE_LIMITED`).
     pub retry_after: Option<u64>,
+}
+
+/// What became of a request, which transports report as they do (HTTP by its status).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// It ran (its answer may still hold field errors).
+    Executed,
+    /// It was refused before it ran: its document, operation, variables or limits.
+    Refused,
+    /// It is not a GraphQL request as the protocols define it (no document at all, a
+    /// persisted query's hash that is not its text's).
+    Malformed,
+    /// It names a persisted document this server does not hold.
+    Missing,
 }
 
 /// A request that gets no GraphQL answer.
@@ -65,6 +82,7 @@ pub enum Stop {
     Refused {
         errors: Vec<ServerError>,
         name: Option<String>,
+        verdict: Verdict,
     },
     MutationNotAllowed,
 }
@@ -76,15 +94,19 @@ impl Stop {
         Stop::Refused {
             errors: vec![with_code(error, code)],
             name: None,
+            verdict: Verdict::Refused,
         }
     }
 
     /// The same refusal, of the operation named `name`.
     fn of(self, name: Option<&Name>) -> Stop {
         match self {
-            Stop::Refused { errors, .. } => Stop::Refused {
+            Stop::Refused {
+                errors, verdict, ..
+            } => Stop::Refused {
                 errors,
                 name: name.map(ToString::to_string),
+                verdict,
             },
             stop => stop,
         }
@@ -108,13 +130,14 @@ pub async fn prepare(
     mut request: Request,
     only_queries: bool,
 ) -> Result<Prepared, Stop> {
-    if request.query.trim().is_empty() {
-        return Err(Stop::refused(
-            "BAD_REQUEST",
-            "the request has no `query`",
-            vec![],
-        ));
-    }
+    state.persisted.resolve(&mut request).map_err(|refusal| {
+        let error = ServerError::new(refusal.message, None);
+        Stop::Refused {
+            errors: vec![with_code(error, refusal.code)],
+            name: None,
+            verdict: refusal.verdict,
+        }
+    })?;
     let document = state
         .documents
         .get(&request.query, &state.validator, &state.types)
@@ -131,6 +154,7 @@ pub async fn prepare(
                 Stop::Refused {
                     errors: vec![error],
                     name: None,
+                    verdict: Verdict::Refused,
                 }
             }
         })?;
@@ -163,6 +187,7 @@ pub async fn prepare(
         return Err(Stop::Refused {
             errors,
             name: name.map(ToString::to_string),
+            verdict: Verdict::Refused,
         });
     }
     let variables = variables::coerce(
@@ -210,14 +235,18 @@ pub async fn run(
     let prepared = match prepare(state, request, only_queries).await {
         Ok(prepared) => prepared,
         Err(Stop::MutationNotAllowed) => return Err(Failure::MutationNotAllowed),
-        Err(Stop::Refused { errors, name }) => {
+        Err(Stop::Refused {
+            errors,
+            name,
+            verdict,
+        }) => {
             let elapsed = started.elapsed();
             state
                 .metrics
                 .request(name.as_deref(), Outcome::Invalid, elapsed, 0);
             return Ok(Answer {
                 body: request_error(&errors),
-                executed: false,
+                verdict,
                 statements: 0,
                 retry_after: retry_after(&errors),
             });
@@ -246,7 +275,7 @@ pub async fn run(
             let message = format!("the request took longer than {:?}", limits.request_timeout);
             return Ok(Answer {
                 body: request_error(&[with_code(ServerError::new(message, None), "TIMEOUT")]),
-                executed: true,
+                verdict: Verdict::Executed,
                 statements,
                 retry_after: None,
             });
@@ -288,7 +317,10 @@ pub async fn run(
     };
     Ok(Answer {
         body,
-        executed,
+        verdict: match executed {
+            true => Verdict::Executed,
+            false => Verdict::Refused,
+        },
         statements: counter.get(),
         retry_after,
     })

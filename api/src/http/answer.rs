@@ -48,22 +48,26 @@ impl Format {
         }
     }
 
-    /// The status of an answer: with `application/graphql-response+json`, 400 for a request
-    /// that was not executed; 200 otherwise.
-    pub fn status(self, executed: bool) -> StatusCode {
-        if self == Format::GraphQLResponseJson && !executed {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::OK
+    /// The status of an answer: 400 for a request that is not one; with
+    /// `application/graphql-response+json`, also 400 for a request that was refused before it
+    /// ran and 404 for one that names a persisted document this server does not hold; 200
+    /// otherwise.
+    pub fn status(self, verdict: exec::Verdict) -> StatusCode {
+        match (self, verdict) {
+            (_, exec::Verdict::Executed) => StatusCode::OK,
+            (_, exec::Verdict::Malformed) => StatusCode::BAD_REQUEST,
+            (Format::Json, _) => StatusCode::OK,
+            (Format::GraphQLResponseJson, exec::Verdict::Refused) => StatusCode::BAD_REQUEST,
+            (Format::GraphQLResponseJson, exec::Verdict::Missing) => StatusCode::NOT_FOUND,
         }
     }
 
-    /// An answer with this JSON body; its media type was chosen by `Accept`, which caches must
-    /// therefore key it by.
+    /// An answer with this JSON body; its media type was chosen by `Accept`, and what it
+    /// holds depends on `Authorization`: caches must key it by both.
     pub fn answer(self, status: StatusCode, body: Vec<u8>) -> Response {
         let headers = [
             (header::CONTENT_TYPE, self.media_type()),
-            (header::VARY, "accept"),
+            (header::VARY, "accept, authorization"),
         ];
         (status, headers, body).into_response()
     }

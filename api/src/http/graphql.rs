@@ -86,17 +86,16 @@ pub async fn post(State(state): State<AppState>, peer: Peer, request: Request) -
     if batch {
         return post_batch(&state, peer, &headers, &body, format).await;
     }
-    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+    let request: exec::Sent = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(err) => return not_a_request(format, &err),
     };
-    if request.query.trim().is_empty() {
-        return no_query(format);
-    }
+    let caller = caller(&state, &headers, peer);
     answer(
         &state,
         format,
-        exec::run(&state, request, caller(&state, &headers, peer), false).await,
+        &caller,
+        exec::run(&state, request.into(), caller.clone(), false).await,
     )
 }
 
@@ -113,7 +112,7 @@ async fn post_batch(
         let message = "batched requests are not accepted: send one request per body";
         return request_error(format, StatusCode::BAD_REQUEST, "BAD_REQUEST", message);
     }
-    let requests: Vec<async_graphql::Request> = match serde_json::from_slice(body) {
+    let requests: Vec<exec::Sent> = match serde_json::from_slice(body) {
         Ok(requests) => requests,
         Err(err) => return not_a_request(format, &err),
     };
@@ -124,8 +123,9 @@ async fn post_batch(
     let mut answers = Vec::with_capacity(requests.len());
     let mut statements = 0;
     let mut retry_after = None;
+    let caller = caller(state, headers, peer);
     for request in requests {
-        match exec::run(state, request, caller(state, headers, peer), false).await {
+        match exec::run(state, request.into(), caller.clone(), false).await {
             Ok(executed) => {
                 statements += executed.statements;
                 retry_after = retry_after.max(executed.retry_after);
@@ -136,7 +136,7 @@ async fn post_batch(
     }
     let body = [b"[".as_slice(), &answers.join(b",".as_slice()), b"]"].concat();
     let answer = with_retry_after(format.answer(StatusCode::OK, body), retry_after);
-    with_statements(state, answer, statements)
+    with_statements(state, private(answer, &caller), statements)
 }
 
 /// `Retry-After` on an answer that refused some work as too much at once.
@@ -186,19 +186,18 @@ pub async fn get(State(state): State<AppState>, peer: Peer, request: Request) ->
             return request_error(format, StatusCode::BAD_REQUEST, "BAD_REQUEST", &message);
         }
     };
-    if request.query.trim().is_empty() {
-        return no_query(format);
-    }
+    let caller = caller(&state, &headers, peer);
     answer(
         &state,
         format,
-        exec::run(&state, request, caller(&state, &headers, peer), true).await,
+        &caller,
+        exec::run(&state, request, caller.clone(), true).await,
     )
 }
 
 /// The request of a GET's URL parameters, named as GraphQL over HTTP names them: `query`,
-/// `operationName`, and `variables` and `extensions` as JSON. (async-graphql's own parser
-/// reads `operation_name`.)
+/// `operationName`, `variables` and `extensions` as JSON, and a persisted document's
+/// `documentId` (or Relay's `doc_id`). (async-graphql's own parser reads `operation_name`.)
 fn from_url_parameters(parameters: &str) -> Result<async_graphql::Request, String> {
     #[derive(serde::Deserialize)]
     struct Parameters {
@@ -208,16 +207,21 @@ fn from_url_parameters(parameters: &str) -> Result<async_graphql::Request, Strin
         operation_name: Option<String>,
         variables: Option<String>,
         extensions: Option<String>,
+        #[serde(rename = "documentId", alias = "doc_id")]
+        document_id: Option<String>,
     }
-    let usage =
-        "pass the request as URL parameters `query`, `operationName`, `variables` and `extensions`";
+    let usage = "pass the request as URL parameters `query` (or `documentId`), \
+                 `operationName`, `variables` and `extensions`";
     let parameters: Parameters =
         serde_urlencoded::from_str(parameters).map_err(|err| format!("{usage}: {err}"))?;
-    let mut request = async_graphql::Request::new(parameters.query)
-        .variables(json_parameter("variables", parameters.variables)?);
-    request.operation_name = parameters.operation_name;
-    request.extensions = json_parameter("extensions", parameters.extensions)?;
-    Ok(request)
+    let sent = exec::Sent {
+        query: parameters.query,
+        operation_name: parameters.operation_name,
+        variables: json_parameter("variables", parameters.variables)?,
+        extensions: json_parameter("extensions", parameters.extensions)?,
+        document_id: parameters.document_id,
+    };
+    Ok(sent.into())
 }
 
 /// The JSON object of URL parameter `name`, empty when it is absent.
@@ -235,16 +239,34 @@ fn json_parameter<T: serde::de::DeserializeOwned + Default>(
 fn answer(
     state: &AppState,
     format: Format,
+    caller: &Caller,
     executed: Result<exec::Answer, exec::Failure>,
 ) -> Response {
     match executed {
         Ok(executed) => {
-            let answer = format.answer(format.status(executed.executed), executed.body);
-            let answer = with_retry_after(answer, executed.retry_after);
+            let mut answer = format.answer(format.status(executed.verdict), executed.body);
+            if executed.verdict == exec::Verdict::Missing {
+                // The document may be registered a moment later: no cache may keep this.
+                answer
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            }
+            let answer = with_retry_after(private(answer, caller), executed.retry_after);
             with_statements(state, answer, executed.statements)
         }
         Err(failure) => failed(format, failure),
     }
+}
+
+/// An answer to a caller who sent credentials is theirs alone: no cache keeps it.
+fn private(mut answer: Response, caller: &Caller) -> Response {
+    if caller.authorization.is_some() {
+        answer.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
+    answer
 }
 
 /// The HTTP answer to a request that got no GraphQL answer.
@@ -265,15 +287,6 @@ fn failed(format: Format, failure: exec::Failure) -> Response {
         }
         exec::Failure::Internal => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
-}
-
-fn no_query(format: Format) -> Response {
-    request_error(
-        format,
-        StatusCode::BAD_REQUEST,
-        "BAD_REQUEST",
-        "the request has no `query`",
-    )
 }
 
 fn not_a_request(format: Format, err: &serde_json::Error) -> Response {

@@ -131,10 +131,16 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                         break;
                     }
                 };
-                let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                let mut value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                 let id = value["id"].as_str().unwrap_or_default().to_owned();
-                let kind = value["type"].as_str();
-                let starts = matches!(kind, Some("subscribe" | "start"));
+                let kind = value["type"].as_str().map(str::to_owned);
+                let starts = matches!(kind.as_deref(), Some("subscribe" | "start"));
+                // async-graphql reads the payload as its own request, which has no place for
+                // a persisted document's id: it is given the request the id makes.
+                if starts && let Some(request) = as_request(&value["payload"]) {
+                    value["payload"] = request;
+                }
+                let text = if starts { value.to_string() } else { text };
                 if starts && !active.contains(&id) && active.len() >= cap {
                     let message = format!("at most {cap} subscriptions per connection");
                     if !send(&mut sink, refused(&id, &exec::error_body("LIMIT_EXCEEDED", &message))).await { break; }
@@ -157,7 +163,7 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                         continue;
                     }
                     Some(Ok(_)) => { active.insert(id); }
-                    None if matches!(kind, Some("complete" | "stop")) => { active.remove(&id); }
+                    None if matches!(kind.as_deref(), Some("complete" | "stop")) => { active.remove(&id); }
                     None => {}
                 }
                 if inbound.send(text).await.is_err() { break; }
@@ -293,12 +299,18 @@ pub fn protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
         .copied()
 }
 
+/// A subscribe message's payload as the request the engine reads, when it is one.
+fn as_request(payload: &Value) -> Option<Value> {
+    let sent = serde_json::from_value::<exec::Sent>(payload.clone()).ok()?;
+    serde_json::to_value(async_graphql::Request::from(sent)).ok()
+}
+
 /// The kind of the operation of a subscribe message's payload, when it may run; the body of
 /// its request error otherwise (it is checked again when it runs).
 async fn prepare(state: &AppState, payload: &Value) -> Result<OperationType, Vec<u8>> {
-    let request = serde_json::from_value::<async_graphql::Request>(payload.clone())
+    let request = serde_json::from_value::<exec::Sent>(payload.clone())
         .map_err(|_| exec::error_body("BAD_REQUEST", "the payload is not a GraphQL request"))?;
-    match exec::prepare(state, request, false).await {
+    match exec::prepare(state, request.into(), false).await {
         Ok(prepared) => Ok(prepared.kind),
         Err(Stop::Refused { errors, .. }) => Err(exec::request_error(&errors)),
         Err(Stop::MutationNotAllowed) => Ok(OperationType::Mutation),
@@ -316,8 +328,8 @@ async fn mutate(
     protocol: WebSocketProtocols,
     answers: mpsc::Sender<(String, Vec<Message>)>,
 ) {
-    let body = match serde_json::from_value::<async_graphql::Request>(payload) {
-        Ok(request) => match exec::run(&state, request, caller, false).await {
+    let body = match serde_json::from_value::<exec::Sent>(payload) {
+        Ok(request) => match exec::run(&state, request.into(), caller, false).await {
             Ok(executed) => executed.body,
             Err(_) => exec::error_body("INTERNAL_SERVER_ERROR", "internal error"),
         },
