@@ -1,6 +1,7 @@
 //! Roster through the clients people use, run with Node.js from `tests-js/` (set up with
-//! `npm ci` there): graphql-ws, the reference client of graphql-transport-ws, and GraphiQL as
-//! served by Roster, in Debian's headless Chromium driven by Playwright.
+//! `npm ci` there): graphql-ws, the reference client of graphql-transport-ws; GraphiQL as
+//! served by Roster, in Debian's headless Chromium driven by Playwright; Apollo Client's and
+//! urql's automatic persisted queries; Relay's compiler and runtime with persisted queries.
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
@@ -15,6 +16,8 @@ use crate::{db_tests, helpers::TestApp};
 db_tests!(
     graphql_ws_client_receives_an_event,
     graphiql_runs_a_query_and_a_subscription_in_chromium,
+    apollo_and_urql_persisted_queries_register_once_for_every_replica,
+    relay_runs_only_its_compiled_persisted_queries,
 );
 
 const MY_PROFILES: &str =
@@ -136,4 +139,109 @@ async fn graphiql_runs_a_query_and_a_subscription_in_chromium(app: &TestApp) {
         "a screenshot at {}",
         screenshot.display()
     );
+}
+
+/// The JSON report a script prints when it has run, within 60 s.
+async fn report(mut command: Command) -> Value {
+    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("the script ends within 60 s")
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    serde_json::from_slice(&output.stdout).expect("a JSON report")
+}
+
+/// Apollo Client's `PersistedQueryLink` (by POST, and by GET for hashed queries) and urql's
+/// `persistedExchange`, each sending its requests to two replicas in turn: the first request
+/// of a document finds it unknown, the client sends its text once (to the other replica), and
+/// from then on every replica runs it by its hash.
+async fn apollo_and_urql_persisted_queries_register_once_for_every_replica(app: &TestApp) {
+    let ann = app.register("ann@example.com").await;
+    let replica = TestApp::spawn_at(app.backend, app.database_url(), |_| {}).await;
+    let report = report(node("persisted.mjs", &[&ann.token, &app.url, &replica.url])).await;
+    let request = |server: u8, method: &str, text: bool, status: u16| json!({ "server": server, "method": method, "text": text, "status": status });
+    let apollo_me =
+        json!({ "data": { "me": { "__typename": "User", "email": "ann@example.com" } } });
+    assert_eq!(
+        report["apolloPost"]["results"],
+        json!([apollo_me, apollo_me, apollo_me])
+    );
+    assert_eq!(
+        report["apolloPost"]["requests"],
+        json!([
+            request(0, "POST", false, 404),
+            request(1, "POST", true, 200),
+            request(0, "POST", false, 200),
+            request(1, "POST", false, 200),
+        ])
+    );
+    // The same document by GET: known to both replicas already, and a CDN's key.
+    assert_eq!(
+        report["apolloGet"]["results"],
+        json!([apollo_me, apollo_me, apollo_me])
+    );
+    assert_eq!(
+        report["apolloGet"]["requests"],
+        json!([
+            request(0, "GET", false, 200),
+            request(1, "GET", false, 200),
+            request(0, "GET", false, 200),
+        ])
+    );
+    let urql_me = json!({ "data": { "me": { "email": "ann@example.com" } } });
+    assert_eq!(
+        report["urql"]["results"],
+        json!([urql_me, urql_me, urql_me])
+    );
+    assert_eq!(
+        report["urql"]["requests"],
+        json!([
+            request(0, "GET", false, 404),
+            request(1, "GET", true, 200),
+            request(0, "GET", false, 200),
+            request(1, "GET", false, 200),
+        ])
+    );
+    replica.stop().await;
+}
+
+/// The Relay compiler writes the manifest of the operations it compiles; a server that runs
+/// only those serves a Relay app whole (registration included), each operation sent by its
+/// id alone, and refuses any other document.
+async fn relay_runs_only_its_compiled_persisted_queries(app: &TestApp) {
+    let folder = tempfile::tempdir().expect("a folder");
+    let path = folder.path().to_str().expect("a UTF-8 path");
+    let compiled = node("relay.mjs", &["compile", path]).status().await;
+    assert!(
+        compiled.expect("node runs").success(),
+        "the Relay compiler failed"
+    );
+    let manifest = folder.path().join("persisted_queries.json");
+    let relay = TestApp::spawn_at(app.backend, app.database_url(), |config| {
+        config.persisted_documents = Some(manifest);
+        config.persisted_documents_only = true;
+    })
+    .await;
+    let report = report(node("relay.mjs", &["run", path, &relay.url])).await;
+    assert_eq!(report["registered"], "relay@example.com");
+    assert_eq!(report["created"], "Relay Team");
+    assert_eq!(
+        report["me"]["me"]["profiles"]["edges"][0]["node"]["users"]["edges"],
+        json!([{ "role": "OWNER", "node": { "email": "relay@example.com" } }])
+    );
+    let sent = report["sent"].as_array().expect("the bodies sent");
+    assert_eq!(sent.len(), 3);
+    for body in sent {
+        assert!(
+            body["doc_id"].is_string() && body.get("query").is_none(),
+            "{body}"
+        );
+    }
+    let other = relay.gql("{ me { email } }", json!({})).await;
+    assert_eq!(other.code(), "PERSISTED_DOCUMENTS_ONLY", "{}", other.body);
+    relay.stop().await;
 }

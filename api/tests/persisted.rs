@@ -138,6 +138,16 @@ async fn automatic_persisted_queries_register_by_hash_and_answer_get(app: &TestA
     let extensions = persisted_query(&hash.to_uppercase()).to_string();
     let by_get = get(app, &ann.token, &[("extensions", extensions)]).await;
     assert_eq!((by_get.status, &by_get.body), (200, &json!({ "data": me })));
+    // Another replica of the same database knows it as well.
+    let replica = TestApp::spawn_at(app.backend, app.database_url(), |_| {}).await;
+    let (elsewhere, _) = post(
+        &replica,
+        &ann.token,
+        json!({ "extensions": persisted_query(&hash) }),
+    )
+    .await;
+    assert_eq!(elsewhere.body, json!({ "data": me }));
+    replica.stop().await;
 
     // A mutation registered by hash still runs by POST only.
     let rename = "mutation { setDisplayName(displayName: \"Ann\") { displayName } }";

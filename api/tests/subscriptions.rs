@@ -29,6 +29,7 @@ db_tests!(
     rights_are_read_per_operation_and_subscriptions_end_when_they_change,
     invitees_hear_of_their_invitations_on_every_replica[own_server],
     one_subprotocol_is_negotiated_and_spoken_and_close_frames_are_answered,
+    trusted_documents_are_subscribed_by_id_and_others_refused,
 );
 
 /// A `graphql-transport-ws` client.
@@ -88,7 +89,13 @@ impl Client {
     }
 
     async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
-        let message = json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } });
+        self.subscribe_to(id, json!({ "query": query, "variables": variables }))
+            .await;
+    }
+
+    /// Subscribes with `payload` as the request.
+    async fn subscribe_to(&mut self, id: &str, payload: Value) {
+        let message = json!({ "id": id, "type": "subscribe", "payload": payload });
         self.socket
             .send(Message::text(message.to_string()))
             .await
@@ -975,4 +982,54 @@ async fn one_subprotocol_is_negotiated_and_spoken_and_close_frames_are_answered(
             other => panic!("the Close frame is answered with one: {other:?}"),
         }
     }
+}
+
+/// With `PERSISTED_DOCUMENTS_ONLY`, a subscription is named by its id in the payload (as over
+/// HTTP) and runs; one sent as text is refused with the same code as over HTTP.
+async fn trusted_documents_are_subscribed_by_id_and_others_refused(app: &TestApp) {
+    let folder = tempfile::tempdir().expect("a folder");
+    let manifest = folder.path().join("persisted-documents.json");
+    let subscription = "subscription Mine { myProfilesChanged { kind profile { name } } }";
+    let create = "mutation Create($name: String!) { createProfile(name: $name) { id } }";
+    let documents = json!({ "mine": subscription, "create": create });
+    std::fs::write(&manifest, documents.to_string()).expect("written");
+    let trusted = TestApp::spawn_at(app.backend, app.database_url(), |config| {
+        config.persisted_documents = Some(manifest);
+        config.persisted_documents_only = true;
+    })
+    .await;
+    let ann = app.register("ann@example.com").await;
+    let mut client = Client::with_token(&trusted.url, &ann.token).await;
+    client
+        .subscribe_to("by-id", json!({ "documentId": "mine" }))
+        .await;
+    client
+        .subscribe_to(
+            "by-text",
+            json!({ "query": "subscription { myProfilesChanged { kind } }" }),
+        )
+        .await;
+    let refused = client.next().await.expect("an answer").expect("open");
+    assert_eq!(refused["id"], "by-text", "{refused}");
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"],
+        "PERSISTED_DOCUMENTS_ONLY"
+    );
+    let created = trusted
+        .client()
+        .post(format!("{}/graphql", trusted.url))
+        .bearer_auth(&ann.token)
+        .json(&json!({ "documentId": "create", "variables": { "name": "Team" } }))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(created.status(), 200);
+    let event = client.next().await.expect("an event").expect("open");
+    assert_eq!(event["id"], "by-id", "{event}");
+    assert_eq!(
+        event["payload"]["data"]["myProfilesChanged"],
+        json!({ "kind": "ADDED", "profile": { "name": "Team" } })
+    );
+    trusted.stop().await;
 }

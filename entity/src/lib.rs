@@ -4,6 +4,7 @@
 pub mod card_epoch;
 pub mod folded;
 pub mod login_attempt;
+pub mod persisted_query;
 pub mod profile;
 pub mod profile_invitation;
 pub mod refresh_token;

@@ -9,6 +9,7 @@ mod m20261201_000001_user_cards;
 mod m20261206_000001_login_attempts;
 mod m20261206_000002_invitations;
 mod m20261207_000001_folded_text;
+mod m20261208_000001_persisted_queries;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_login_attempts::Migration),
             Box::new(m20261206_000002_invitations::Migration),
             Box::new(m20261207_000001_folded_text::Migration),
+            Box::new(m20261208_000001_persisted_queries::Migration),
         ]
     }
 }

@@ -130,14 +130,18 @@ pub async fn prepare(
     mut request: Request,
     only_queries: bool,
 ) -> Result<Prepared, Stop> {
-    state.persisted.resolve(&mut request).map_err(|refusal| {
-        let error = ServerError::new(refusal.message, None);
-        Stop::Refused {
-            errors: vec![with_code(error, refusal.code)],
-            name: None,
-            verdict: refusal.verdict,
-        }
-    })?;
+    let registers = state
+        .persisted
+        .resolve(&mut request, state.db.pool())
+        .await
+        .map_err(|refusal| {
+            let error = ServerError::new(refusal.message, None);
+            Stop::Refused {
+                errors: vec![with_code(error, refusal.code)],
+                name: None,
+                verdict: refusal.verdict,
+            }
+        })?;
     let document = state
         .documents
         .get(&request.query, &state.validator, &state.types)
@@ -189,6 +193,12 @@ pub async fn prepare(
             name: name.map(ToString::to_string),
             verdict: Verdict::Refused,
         });
+    }
+    if let Some(hash) = registers {
+        state
+            .persisted
+            .register(hash, &request.query, state.db.pool())
+            .await;
     }
     let variables = variables::coerce(
         &state.types,

@@ -9,8 +9,9 @@
 //! - **Automatic persisted queries** (Apollo's protocol, also urql's): a client sends the
 //!   SHA-256 hash of its document; when the server does not hold it, the answer is
 //!   `PERSISTED_QUERY_NOT_FOUND` and the client sends the text with the hash, which the server
-//!   checks and keeps (`APQ_CACHE_BYTES`, least recently used first out). Each replica keeps its
-//!   own: a client that reaches another one sends its text once more.
+//!   checks and, once the document validates, keeps: in the database, where every replica
+//!   finds it (the newest `APQ_CACHE_BYTES`), and in each replica's memory in front of it
+//!   (as much, least recently used out first).
 
 use std::{
     collections::HashMap,
@@ -20,10 +21,11 @@ use std::{
 
 use async_graphql::{Request, Value, Variables};
 use lru::LruCache;
+use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 
 use super::{Types, Verdict, document::Document};
-use crate::graphql::Validator;
+use crate::{graphql::Validator, store::persisted_queries};
 
 /// A GraphQL request as a client sends it (over HTTP, or in a WebSocket message's payload):
 /// the fields GraphQL over HTTP names, and the id of a persisted document.
@@ -119,9 +121,10 @@ impl Automatic {
         self.documents.get(hash).cloned()
     }
 
-    fn put(&mut self, hash: String, text: &str) {
+    /// Keeps `text` under `hash`; whether it was not kept already.
+    fn put(&mut self, hash: String, text: &str) -> bool {
         if text.len() > self.max_bytes || self.documents.contains(&hash) {
-            return;
+            return false;
         }
         self.bytes += text.len();
         self.documents.put(hash, Arc::from(text));
@@ -131,6 +134,7 @@ impl Automatic {
             };
             self.bytes -= evicted.len();
         }
+        true
     }
 }
 
@@ -204,13 +208,18 @@ impl Persisted {
 
     /// Puts the text of the document `request` names in its `query`, or refuses it: one it
     /// names and this server does not hold, a hash its text does not have, or (only trusted
-    /// documents running) a text that is not one of them.
-    pub fn resolve(&self, request: &mut Request) -> Result<(), Refusal> {
+    /// documents running) a text that is not one of them. `Some(hash)` when the text came
+    /// with its hash to be registered, which [`Persisted::register`] does once it validated.
+    pub async fn resolve(
+        &self,
+        request: &mut Request,
+        db: &DatabaseConnection,
+    ) -> Result<Option<String>, Refusal> {
         let named = named(request)?;
         if request.query.trim().is_empty() {
-            let text = self.named_document(&named)?;
+            let text = self.named_document(&named, db).await?;
             request.query = text.to_string();
-            return Ok(());
+            return Ok(None);
         }
         let hash = sha256(&request.query);
         if let Some(sent) = &named.hash
@@ -232,27 +241,46 @@ impl Persisted {
                 "send a document's id (`documentId`) or its text (`query`), not both",
             ));
         }
-        if self.only {
-            return match self.trusted_by_hash.contains_key(&hash) {
-                true => Ok(()),
-                false => Err(Refusal::refused(
-                    "PERSISTED_DOCUMENTS_ONLY",
-                    "this server runs only its trusted documents: send the id of one \
-                     (`documentId`) instead of a document's text",
-                )),
+        if self.only && !self.trusted_by_hash.contains_key(&hash) {
+            return Err(Refusal::refused(
+                "PERSISTED_DOCUMENTS_ONLY",
+                "this server runs only its trusted documents: send the id of one \
+                 (`documentId`) instead of a document's text",
+            ));
+        }
+        let registers = named.hash.is_some() && self.automatic.is_some();
+        Ok(registers.then_some(hash))
+    }
+
+    /// Keeps `text`, a valid document sent with its `hash`, for requests that send the hash
+    /// alone, on every replica. A failure to keep it is logged: the request runs all the same.
+    pub async fn register(&self, hash: String, text: &str, db: &DatabaseConnection) {
+        let Some(automatic) = &self.automatic else {
+            return;
+        };
+        // A document this replica keeps already is in the database too, or was there.
+        let max_bytes = {
+            let Ok(mut kept) = automatic.lock() else {
+                return;
             };
+            if !kept.put(hash.clone(), text) {
+                return;
+            }
+            kept.max_bytes
+        };
+        let registered =
+            persisted_queries::register(db, &hash, text, max_bytes, APQ_CACHE_DOCUMENTS).await;
+        if let Err(err) = registered {
+            tracing::warn!(error = %err, "could not keep a persisted query for other replicas");
         }
-        if named.hash.is_some()
-            && let Some(automatic) = &self.automatic
-            && let Ok(mut automatic) = automatic.lock()
-        {
-            automatic.put(hash, &request.query);
-        }
-        Ok(())
     }
 
     /// The text of the document a request without `query` names.
-    fn named_document(&self, named: &Named) -> Result<Arc<str>, Refusal> {
+    async fn named_document(
+        &self,
+        named: &Named,
+        db: &DatabaseConnection,
+    ) -> Result<Arc<str>, Refusal> {
         let trusted = match (&named.id, &named.hash) {
             (Some(id), _) => self
                 .trusted
@@ -283,23 +311,43 @@ impl Persisted {
                 format!("no trusted document has the id {shown:?}"),
             ));
         }
-        match (&named.hash, &self.automatic) {
-            (Some(hash), Some(automatic)) => automatic
-                .lock()
-                .ok()
-                .and_then(|mut automatic| automatic.get(hash))
-                .ok_or_else(|| {
-                    // The message Apollo's and urql's links look for, besides the code.
-                    Refusal::missing("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
-                }),
-            (Some(_), None) => Err(Refusal::refused(
-                "PERSISTED_QUERY_NOT_SUPPORTED",
-                "PersistedQueryNotSupported",
-            )),
-            (None, _) => Err(Refusal::missing(
+        let Some(hash) = &named.hash else {
+            return Err(Refusal::missing(
                 "PERSISTED_QUERY_NOT_FOUND",
                 format!("no persisted document has the id {shown:?}"),
-            )),
+            ));
+        };
+        let Some(automatic) = &self.automatic else {
+            return Err(Refusal::refused(
+                "PERSISTED_QUERY_NOT_SUPPORTED",
+                "PersistedQueryNotSupported",
+            ));
+        };
+        let kept = automatic.lock().ok().and_then(|mut kept| kept.get(hash));
+        if let Some(text) = kept {
+            return Ok(text);
+        }
+        match persisted_queries::get(db, hash).await {
+            Ok(Some(text)) => {
+                if let Ok(mut kept) = automatic.lock() {
+                    kept.put(hash.clone(), &text);
+                }
+                Ok(Arc::from(text))
+            }
+            Ok(None) => {
+                // The message Apollo's and urql's links look for, besides the code.
+                Err(Refusal::missing(
+                    "PERSISTED_QUERY_NOT_FOUND",
+                    "PersistedQueryNotFound",
+                ))
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not read the persisted queries");
+                Err(Refusal::missing(
+                    "PERSISTED_QUERY_NOT_FOUND",
+                    "PersistedQueryNotFound",
+                ))
+            }
         }
     }
 }
@@ -405,6 +453,9 @@ async fn check(text: &str, validator: &Validator, types: &Types) -> Option<Strin
 
 /// How many bytes of documents automatic persisted queries keep at most, by default.
 pub const APQ_CACHE_BYTES: usize = 8 * 1024 * 1024;
+/// How many documents automatic persisted queries keep at most in the database, so keeping
+/// one more stays a quick statement.
+const APQ_CACHE_DOCUMENTS: usize = 10_000;
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@ pub mod cards;
 pub mod invitations;
 pub mod listing;
 pub mod memberships;
+pub mod persisted_queries;
 pub mod profiles;
 pub mod roles;
 pub mod secrets;
