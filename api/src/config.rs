@@ -310,12 +310,13 @@ pub struct Limits {
     #[arg(long, env = "QUERY_MAX_DEPTH", default_value_t = 12, global = true)]
     pub query_max_depth: usize,
 
-    /// Largest complexity of an operation: every field costs 1, a list costs its page size
-    /// (`first`/`last`, 100 when not given) times the cost of its items.
+    /// Most nodes an operation may return, every page full: each list counts its `first` or
+    /// `last` (`PAGE_MAX_SIZE` when it gives neither) for every node above it, as GitHub
+    /// counts them.
     #[arg(
         long,
         env = "QUERY_MAX_COMPLEXITY",
-        default_value_t = 5_000,
+        default_value_t = 100_000,
         global = true
     )]
     pub query_max_complexity: usize,

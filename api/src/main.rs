@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
 
     match cli.command.unwrap_or(Command::Serve) {
         Command::PrintSchema => {
-            print!("{}", api::graphql::schema(None, &cli.config).sdl());
+            print!("{}", api::graphql::sdl(&cli.config));
         }
         Command::Migrate => {
             api::prepare(cli.config).await?;

@@ -1,7 +1,8 @@
 //! Roster through the clients people use, run with Node.js from `tests-js/` (set up with
 //! `npm ci` there): graphql-ws, the reference client of graphql-transport-ws; GraphiQL as
 //! served by Roster, in Debian's headless Chromium driven by Playwright; Apollo Client's and
-//! urql's automatic persisted queries; Relay's compiler and runtime with persisted queries.
+//! urql's automatic persisted queries; Relay's compiler and runtime with persisted queries;
+//! graphql-js reading the served schema.
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
@@ -18,6 +19,7 @@ db_tests!(
     graphiql_runs_a_query_and_a_subscription_in_chromium,
     apollo_and_urql_persisted_queries_register_once_for_every_replica,
     relay_runs_only_its_compiled_persisted_queries,
+    the_served_schema_is_schema_graphql,
 );
 
 const MY_PROFILES: &str =
@@ -244,4 +246,15 @@ async fn relay_runs_only_its_compiled_persisted_queries(app: &TestApp) {
     let other = relay.gql("{ me { email } }", json!({})).await;
     assert_eq!(other.code(), "PERSISTED_DOCUMENTS_ONLY", "{}", other.body);
     relay.stop().await;
+}
+
+/// What introspection serves is `schema.graphql`, as graphql-js reads both: descriptions (the
+/// schema's own, `DateTime`'s), `@specifiedBy`, deprecations and defaults included.
+async fn the_served_schema_is_schema_graphql(app: &TestApp) {
+    let report = report(node("sdl.mjs", &[&app.url])).await;
+    assert_eq!(
+        report,
+        json!({ "same": true }),
+        "run `cargo run -p api -- print-schema > schema.graphql`"
+    );
 }

@@ -18,6 +18,7 @@ db_tests!(
     cors_answers_only_allowed_origins[own_server],
     slow_and_huge_answers_are_cut[own_server],
     metacharacters_and_nul_bytes_in_every_string,
+    the_largest_page_drives_costs_and_descriptions[own_server],
 );
 
 /// A server with the default limits (the shared test server raises the complexity limit).
@@ -107,20 +108,34 @@ async fn limits_refuse_before_any_sql(backend: Backend) {
     let cycling =
         "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }";
     assert_refused(&app.gql(cycling, json!({})).await, "LIMIT_EXCEEDED");
-    // Complexity: page sizes multiply.
-    let fine =
-        "{ me { profiles(first: 10) { nodes { users(first: 10) { nodes { id email } } } } } }";
-    assert!(app.gql_as(token, fine, json!({})).await.errors().is_empty());
-    let heavy =
-        "{ me { profiles(first: 100) { nodes { users(first: 100) { nodes { id email } } } } } }";
-    let refused = app.gql_as(token, heavy, json!({})).await;
-    assert_refused(&refused, "GRAPHQL_VALIDATION_FAILED");
-    assert!(
-        refused.body["errors"][0]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("complex")
-    );
+    // Cost: the nodes an operation may return, page sizes multiplied. The defaults admit what
+    // clients ask: the benchmark's Q1 (50 + 500 + 5,000 nodes) and two unsized levels.
+    let admin = app.admin().await;
+    let q1 = include_str!("../../bench/queries/q1.graphql");
+    let admitted = app.gql_as(&admin.token, q1, json!({})).await;
+    assert!(admitted.errors().is_empty(), "{}", admitted.body);
+    let unsized_lists = "{ profiles { nodes { users { nodes { email } } } } }";
+    let admitted = app.gql_as(token, unsized_lists, json!({})).await;
+    assert!(admitted.errors().is_empty(), "{}", admitted.body);
+    // Three levels of full pages are 1,010,100 nodes: refused, saying what was counted, the
+    // limit, and how to fit.
+    let heavy = "query($n: Int) { users(first: 100) { nodes { profiles(first: $n) { nodes { \
+                 users(first: 100) { nodes { id } } } } } } }";
+    let refused = app.gql_as(token, heavy, json!({ "n": 100 })).await;
+    assert_refused(&refused, "LIMIT_EXCEEDED");
+    let message = refused.body["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    for says in ["1010100 nodes", "at most 100000", "smaller pages"] {
+        assert!(message.contains(says), "{message}");
+    }
+    // The variable's value counts, and lists that return no nodes cost nothing.
+    let smaller = app.gql_as(&admin.token, heavy, json!({ "n": 5 })).await;
+    assert!(smaller.errors().is_empty(), "{}", smaller.body);
+    let counts = "{ users(first: 100) { nodes { profiles(first: 100) { totalCount nodes { \
+                  users(first: 100) { totalCount } } } } } }";
+    let counted = app.gql_as(&admin.token, counts, json!({})).await;
+    assert!(counted.errors().is_empty(), "{}", counted.body);
     // Aliases: 50 at most.
     let aliases = |n: usize| {
         format!(
@@ -553,4 +568,56 @@ async fn metacharacters_and_nul_bytes_in_every_string(app: &TestApp) {
         .data_as(&admin.token, "{ users { totalCount } }", json!({}))
         .await;
     assert!(users["users"]["totalCount"].as_u64().unwrap_or(0) >= 1);
+}
+
+/// `PAGE_MAX_SIZE` is the size of a list that gives none, in the cost of an operation as in
+/// paging, and the bound the schema's descriptions of `first` and `last` state.
+async fn the_largest_page_drives_costs_and_descriptions(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |config| {
+        config.limits.page_max_size = 10;
+        config.limits.query_max_complexity = 1_000;
+    })
+    .await;
+    let ann = app.register("ann@example.com").await;
+    let two_levels = "{ profiles { nodes { users { nodes { email } } } } }";
+    let admitted = app.gql_as(&ann.token, two_levels, json!({})).await;
+    assert!(admitted.errors().is_empty(), "{}", admitted.body);
+    let three_levels = "{ profiles { nodes { users { nodes { profiles { nodes { name } } } } } } }";
+    let refused = app.gql_as(&ann.token, three_levels, json!({})).await;
+    assert_refused(&refused, "LIMIT_EXCEEDED");
+    let message = refused.body["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("1110 nodes") && message.contains("(or 10, the largest page"),
+        "{message}"
+    );
+    // A page asked larger than the largest costs the largest, and is refused as it resolves.
+    let larger = "{ profiles(first: 1000) { nodes { users(first: 1000) { nodes { email } } } } }";
+    let refused = app.gql_as(&ann.token, larger, json!({})).await;
+    assert_eq!(refused.code(), "BAD_USER_INPUT", "{}", refused.body);
+
+    let described = app
+        .gql(
+            r#"{ __type(name: "Profile") { fields { name args { name description } } } }"#,
+            json!({}),
+        )
+        .await;
+    let fields = described.body["data"]["__type"]["fields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let users = fields
+        .iter()
+        .find(|field| field["name"] == "users")
+        .expect("Profile.users");
+    assert_eq!(
+        users["args"][0],
+        json!({ "name": "first", "description": "Return at most this many users from the start, 0 to 10." })
+    );
+    let schema = app.gql("{ __schema { description } }", json!({})).await;
+    let description = schema.body["data"]["__schema"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(description.starts_with("Roster: "), "{description}");
 }

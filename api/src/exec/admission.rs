@@ -11,9 +11,9 @@ use std::{
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// A request that may return more list items than this counts as one more execution for each
-/// further this many.
-const ITEMS_PER_EXECUTION: u64 = 1_000;
+/// A request that may return more nodes than this (`cost::nodes`) counts as one more execution
+/// for each further this many.
+const NODES_PER_EXECUTION: u64 = 1_000;
 
 tokio::task_local! {
     /// The slot of the request the current task executes.
@@ -60,17 +60,17 @@ impl Executions {
         }
     }
 
-    /// How many executions a request that may return `items` list items counts as.
-    fn weight(&self, items: u64) -> u32 {
-        let weight = items.div_ceil(ITEMS_PER_EXECUTION).clamp(1, self.most);
+    /// How many executions a request that may return `nodes` nodes counts as.
+    fn weight(&self, nodes: u64) -> u32 {
+        let weight = nodes.div_ceil(NODES_PER_EXECUTION).clamp(1, self.most);
         u32::try_from(weight).unwrap_or(u32::MAX)
     }
 
-    /// Runs `request`, which may return `items` list items, in its turn.
-    pub async fn run<F: Future>(&self, items: u64, request: F) -> F::Output {
+    /// Runs `request`, which may return `nodes` nodes, in its turn.
+    pub async fn run<F: Future>(&self, nodes: u64, request: F) -> F::Output {
         let slot = Arc::new(Slot {
             permits: self.permits.clone(),
-            weight: self.weight(items),
+            weight: self.weight(nodes),
             held: Mutex::new(None),
         });
         slot.take().await;

@@ -1,12 +1,12 @@
 //! What an operation asks for, counted before anything else runs: the counts the limits
-//! bound, and how many list items it may return.
+//! bound.
 
 use std::collections::HashMap;
 
 use async_graphql::{
-    Positioned, Value, Variables,
+    Positioned,
     parser::types::{
-        ExecutableDocument, Field, OperationDefinition, OperationType, Selection, SelectionSet,
+        ExecutableDocument, OperationDefinition, OperationType, Selection, SelectionSet,
     },
 };
 
@@ -15,9 +15,6 @@ use crate::config::Limits;
 /// The facts of the operation a request runs.
 pub struct Operation {
     pub kind: OperationType,
-    /// How many list items the operation may return at most, its pages filled: what its
-    /// execution may hold in memory.
-    pub items: u64,
     tally: Tally,
 }
 
@@ -39,9 +36,6 @@ struct Tally {
 /// `MaxIntrospectionDepthRule` does: no client's introspection query needs it.
 const INTROSPECTION_MAX_LISTS: usize = 3;
 
-/// The size of a list that gives neither `first` nor `last` (the default `PAGE_MAX_SIZE`).
-const UNSIZED_LIST_ITEMS: u64 = 100;
-
 /// Counting stops past this many fields, and the operation is refused: fragments that spread
 /// fragments several times each select exponentially many fields in a short document, which
 /// neither this count nor the engine's validation may expand.
@@ -49,21 +43,15 @@ const COUNT_CAP: usize = 100_000;
 
 impl Operation {
     /// The facts of `operation` of `document`.
-    pub fn of(
-        document: &ExecutableDocument,
-        operation: &Positioned<OperationDefinition>,
-        variables: &Variables,
-    ) -> Self {
+    pub fn of(document: &ExecutableDocument, operation: &Positioned<OperationDefinition>) -> Self {
         let mut walk = Walk {
             document,
-            variables,
             spreading: Vec::new(),
             tally: Tally::default(),
         };
-        let items = walk.selections(&operation.node.selection_set.node, Place::default());
+        walk.selections(&operation.node.selection_set.node, Place::default());
         Operation {
             kind: operation.node.ty,
-            items,
             tally: walk.tally,
         }
     }
@@ -199,19 +187,17 @@ struct Place {
 
 struct Walk<'a> {
     document: &'a ExecutableDocument,
-    variables: &'a Variables,
     /// The fragments being spread, innermost last.
     spreading: Vec<&'a str>,
     tally: Tally,
 }
 
 impl<'a> Walk<'a> {
-    /// Tallies `selections` and returns how many list items they may return.
-    fn selections(&mut self, selections: &'a SelectionSet, place: Place) -> u64 {
-        let mut items: u64 = 0;
+    /// Tallies `selections`.
+    fn selections(&mut self, selections: &'a SelectionSet, place: Place) {
         for selection in &selections.items {
             if self.tally.fields > COUNT_CAP {
-                return items;
+                return;
             }
             match &selection.node {
                 Selection::Field(field) => {
@@ -239,16 +225,10 @@ impl<'a> Walk<'a> {
                         inner.depth += 1;
                         tally.depth = tally.depth.max(inner.depth);
                     }
-                    let below = self.selections(&field.selection_set.node, inner);
-                    let here = match self.list_size(field) {
-                        Some(size) => size.saturating_mul(below.saturating_add(1)),
-                        None => below,
-                    };
-                    items = items.saturating_add(here);
+                    self.selections(&field.selection_set.node, inner);
                 }
                 Selection::InlineFragment(fragment) => {
-                    let below = self.selections(&fragment.node.selection_set.node, place);
-                    items = items.saturating_add(below);
+                    self.selections(&fragment.node.selection_set.node, place);
                 }
                 Selection::FragmentSpread(spread) => {
                     let name = spread.node.fragment_name.node.as_str();
@@ -260,36 +240,11 @@ impl<'a> Walk<'a> {
                         self.document.fragments.get(&spread.node.fragment_name.node)
                     {
                         self.spreading.push(name);
-                        let below = self.selections(&fragment.node.selection_set.node, place);
-                        items = items.saturating_add(below);
+                        self.selections(&fragment.node.selection_set.node, place);
                         self.spreading.pop();
                     }
                 }
             }
         }
-        items
-    }
-
-    /// The page size of `field` when it is a connection (it selects `nodes` or `edges`):
-    /// its `first` or `last`, literal or variable, else the default page size.
-    fn list_size(&self, field: &Field) -> Option<u64> {
-        let connection = field.selection_set.node.items.iter().any(|selection| {
-            matches!(&selection.node, Selection::Field(inner)
-                if matches!(inner.node.name.node.as_str(), "nodes" | "edges"))
-        });
-        if !connection {
-            return None;
-        }
-        let size = ["first", "last"].into_iter().find_map(|name| {
-            let value = field.get_argument(name)?.node.clone();
-            let value = value
-                .into_const_with(|variable| self.variables.get(&variable).cloned().ok_or(()))
-                .ok()?;
-            match value {
-                Value::Number(number) => number.as_u64(),
-                _ => None,
-            }
-        });
-        Some(size.unwrap_or(UNSIZED_LIST_ITEMS))
     }
 }

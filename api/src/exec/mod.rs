@@ -5,6 +5,7 @@
 
 pub mod admission;
 mod collect;
+mod cost;
 mod document;
 mod limits;
 mod persisted;
@@ -17,7 +18,7 @@ use std::{sync::Arc, time::Instant};
 
 use async_graphql::{
     ErrorExtensionValues, Name, Pos, Request, Response, ServerError, Value,
-    parser::types::OperationType,
+    parser::types::{DocumentOperations, OperationType},
 };
 
 pub use admission::Executions;
@@ -119,8 +120,8 @@ pub struct Prepared {
     pub request: Request,
     pub name: Option<String>,
     pub kind: OperationType,
-    /// How many list items it may return at most.
-    pub items: u64,
+    /// How many nodes it may return at most, every page full (`cost::nodes`).
+    pub nodes: u64,
 }
 
 /// Checks `request` up to execution: everything that refuses a request before it runs.
@@ -169,7 +170,7 @@ pub async fn prepare(
     if let Some(message) = &document.explosion {
         return Err(refused("LIMIT_EXCEEDED", message.clone(), vec![]));
     }
-    let facts = limits::Operation::of(&document.parsed, operation, &request.variables);
+    let facts = limits::Operation::of(&document.parsed, operation);
     if let Some(message) = facts.exceeds(&state.config.limits) {
         return Err(refused("LIMIT_EXCEEDED", message, vec![]));
     }
@@ -223,6 +224,26 @@ pub async fn prepare(
                 ),
             },
         )?;
+    let nodes = match &normalized.operations {
+        DocumentOperations::Single(operation) => cost::nodes(
+            &state.types,
+            root,
+            &operation.node.selection_set.node,
+            &variables,
+            u64::try_from(state.config.limits.page_max_size).unwrap_or(0),
+        ),
+        DocumentOperations::Multiple(_) => 0,
+    };
+    let most = u64::try_from(state.config.limits.query_max_complexity).unwrap_or(u64::MAX);
+    if nodes > most {
+        let message = format!(
+            "the operation may return {nodes} nodes, counting each list's `first` or `last` (or \
+             {page}, the largest page, when it gives neither) for every node above it; at most \
+             {most} are allowed: ask for smaller pages or fewer nested lists",
+            page = state.config.limits.page_max_size,
+        );
+        return Err(refused("LIMIT_EXCEEDED", message, vec![]));
+    }
     request.set_parsed_query(normalized);
     request.variables = variables;
     request.operation_name = None;
@@ -230,7 +251,7 @@ pub async fn prepare(
         request,
         name: name.map(ToString::to_string),
         kind: facts.kind,
-        items: facts.items,
+        nodes,
     })
 }
 
@@ -351,8 +372,7 @@ fn retry_after(errors: &[ServerError]) -> Option<u64> {
         .max()
 }
 
-/// No data at all and errors outside any field: the engine refused the request before it ran
-/// (its complexity).
+/// No data at all and errors outside any field: the engine refused the request before it ran.
 fn is_request_error(response: &Response) -> bool {
     response.data == Value::Null
         && !response.errors.is_empty()
@@ -362,10 +382,10 @@ fn is_request_error(response: &Response) -> bool {
 /// Runs a prepared request when admitted: as its caller, in a transaction when it is a
 /// mutation, its loads batched per level.
 async fn execute(state: AppState, prepared: Prepared, caller: Caller) -> Response {
-    let items = prepared.items;
+    let nodes = prepared.nodes;
     let executions = state.executions.clone();
     executions
-        .run(items, run_admitted(state, prepared, caller))
+        .run(nodes, run_admitted(state, prepared, caller))
         .await
 }
 

@@ -232,23 +232,6 @@ fn page_max(ctx: &Context<'_>) -> async_graphql::Result<i32> {
     Ok(ctx.data::<Limits>()?.page_max_size)
 }
 
-/// What a list costs in the complexity limit when it gives no page size (the default
-/// `PAGE_MAX_SIZE`; validation cannot read the configured one).
-const UNSIZED_LIST_COST: i32 = 100;
-
-/// The complexity of a list field: its page size times the cost of an item.
-pub fn list_complexity(first: Option<i32>, last: Option<i32>, child: usize) -> usize {
-    // A size out of range is refused when the list resolves; here it costs the most a page may.
-    let size = first
-        .or(last)
-        .unwrap_or(UNSIZED_LIST_COST)
-        .clamp(0, UNSIZED_LIST_COST);
-    usize::try_from(size)
-        .unwrap_or(0)
-        .saturating_mul(child)
-        .saturating_add(1)
-}
-
 /// Where the total of a list comes from, counted only when `totalCount` is selected.
 #[derive(Clone, Debug)]
 pub enum Total {

@@ -251,7 +251,7 @@ impl Extension for ValidationOnly {
 }
 
 /// The validation mode of the schema that validates (every rule) and of the one that runs
-/// validated documents (which computes their complexity and depth only).
+/// validated documents (which checks nothing more; `exec` bounds their cost).
 pub const VALIDATING: ValidationMode = ValidationMode::Strict;
 pub const RUNNING: ValidationMode = ValidationMode::Fast;
 

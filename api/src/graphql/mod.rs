@@ -3,6 +3,7 @@
 mod account;
 mod arguments;
 mod connection;
+mod described;
 mod engine;
 mod id;
 mod invitation;
@@ -54,6 +55,18 @@ fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, subscription::Subs
         Mutation::default(),
         subscription::Subscription,
     )
+    .override_output_type_description::<chrono::DateTime<chrono::Utc>>(DATE_TIME)
+}
+
+/// The description of `DateTime`, in place of the Rust type async-graphql names in its own.
+const DATE_TIME: &str = "A moment, as an RFC 3339 date and time with its offset \
+                         (`2026-12-06T17:31:50.123Z`); Roster writes it in UTC.";
+
+/// The schema of `config` in SDL, as introspection describes it.
+pub fn sdl(config: &Config) -> String {
+    let options = async_graphql::SDLExportOptions::new().include_specified_by();
+    let printed = schema(None, config).sdl_with_options(options);
+    described::sdl(&printed, config.limits.page_max_size)
 }
 
 /// The schema that runs operations prepared by `exec` (validated, their fields collected),
@@ -64,7 +77,9 @@ pub fn schema(services: Option<(Db, Accounts, Metrics)>, config: &Config) -> Ros
     let mut builder = builder()
         .validation_mode(engine::RUNNING)
         .extension(engine::FieldErrors)
-        .limit_complexity(limits.query_max_complexity)
+        .extension(described::Descriptions {
+            page_max_size: limits.page_max_size,
+        })
         .data(limits.clone())
         .data(invitation::InvitationRules::of(config));
     if !config.introspection {

@@ -118,17 +118,14 @@ impl Profile {
 
     /// The managers of this profile that the caller may see.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "connection::list_complexity(first, last, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Return at most this many users from the start, 0 to 100.")] first: Option<
-            i32,
-        >,
+        #[graphql(desc = "Return at most this many users from the start, 0 to {PAGE_MAX_SIZE}.")]
+        first: Option<i32>,
         #[graphql(desc = "Start after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Return at most this many users from the end, 0 to 100.")] last: Option<
-            i32,
-        >,
+        #[graphql(desc = "Return at most this many users from the end, 0 to {PAGE_MAX_SIZE}.")]
+        last: Option<i32>,
         #[graphql(desc = "End before this cursor.")] before: Option<String>,
         #[graphql(desc = "The order; by ID when not given.")] order_by: Option<ProfileUserOrder>,
         #[graphql(desc = "Which users to list.")] filter: Option<ProfileUserFilter>,
@@ -146,14 +143,17 @@ impl Profile {
 
     /// The pending invitations to manage this profile, oldest first. Only for its owners and
     /// `profiles:write` holders; null otherwise.
-    #[graphql(complexity = "connection::list_complexity(first, last, child_complexity)")]
     async fn invitations(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Return at most this many invitations from the start, 0 to 100.")]
+        #[graphql(
+            desc = "Return at most this many invitations from the start, 0 to {PAGE_MAX_SIZE}."
+        )]
         first: Option<i32>,
         #[graphql(desc = "Start after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Return at most this many invitations from the end, 0 to 100.")]
+        #[graphql(
+            desc = "Return at most this many invitations from the end, 0 to {PAGE_MAX_SIZE}."
+        )]
         last: Option<i32>,
         #[graphql(desc = "End before this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<Option<ProfileInvitationConnection>> {
@@ -192,20 +192,18 @@ impl ProfileQuery {
     }
 
     /// The profiles the caller may see.
-    #[graphql(
-        guard = "Authenticated",
-        complexity = "connection::list_complexity(first, last, child_complexity)"
-    )]
+    #[graphql(guard = "Authenticated")]
     #[allow(clippy::too_many_arguments)]
     async fn profiles(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Return at most this many profiles from the start, 0 to 100.")]
+        #[graphql(
+            desc = "Return at most this many profiles from the start, 0 to {PAGE_MAX_SIZE}."
+        )]
         first: Option<i32>,
         #[graphql(desc = "Start after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Return at most this many profiles from the end, 0 to 100.")] last: Option<
-            i32,
-        >,
+        #[graphql(desc = "Return at most this many profiles from the end, 0 to {PAGE_MAX_SIZE}.")]
+        last: Option<i32>,
         #[graphql(desc = "End before this cursor.")] before: Option<String>,
         #[graphql(desc = "The order; by ID when not given.")] order_by: Option<ProfileOrder>,
         #[graphql(desc = "Which profiles to list.")] filter: Option<ProfileFilter>,

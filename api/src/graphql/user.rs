@@ -147,16 +147,16 @@ impl User {
 
     /// The profiles of this user that the caller may see.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "connection::list_complexity(first, last, child_complexity)")]
     async fn profiles(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Return at most this many profiles from the start, 0 to 100.")]
+        #[graphql(
+            desc = "Return at most this many profiles from the start, 0 to {PAGE_MAX_SIZE}."
+        )]
         first: Option<i32>,
         #[graphql(desc = "Start after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Return at most this many profiles from the end, 0 to 100.")] last: Option<
-            i32,
-        >,
+        #[graphql(desc = "Return at most this many profiles from the end, 0 to {PAGE_MAX_SIZE}.")]
+        last: Option<i32>,
         #[graphql(desc = "End before this cursor.")] before: Option<String>,
         #[graphql(desc = "The order; by ID when not given.")] order_by: Option<UserProfileOrder>,
         #[graphql(desc = "Which profiles to list.")] filter: Option<UserProfileFilter>,
@@ -180,14 +180,17 @@ impl User {
 
     /// The pending invitations to manage profiles sent to the user's address, oldest first.
     /// Only for the user themself; null otherwise.
-    #[graphql(complexity = "connection::list_complexity(first, last, child_complexity)")]
     async fn invitations(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Return at most this many invitations from the start, 0 to 100.")]
+        #[graphql(
+            desc = "Return at most this many invitations from the start, 0 to {PAGE_MAX_SIZE}."
+        )]
         first: Option<i32>,
         #[graphql(desc = "Start after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Return at most this many invitations from the end, 0 to 100.")]
+        #[graphql(
+            desc = "Return at most this many invitations from the end, 0 to {PAGE_MAX_SIZE}."
+        )]
         last: Option<i32>,
         #[graphql(desc = "End before this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<Option<ProfileInvitationConnection>> {
@@ -290,21 +293,16 @@ impl UserQuery {
     }
 
     /// All users. Needs `users:read`.
-    #[graphql(
-        guard = "Needs(Permission::UsersRead)",
-        complexity = "connection::list_complexity(first, last, child_complexity)"
-    )]
+    #[graphql(guard = "Needs(Permission::UsersRead)")]
     #[allow(clippy::too_many_arguments)]
     async fn users(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Return at most this many users from the start, 0 to 100.")] first: Option<
-            i32,
-        >,
+        #[graphql(desc = "Return at most this many users from the start, 0 to {PAGE_MAX_SIZE}.")]
+        first: Option<i32>,
         #[graphql(desc = "Start after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Return at most this many users from the end, 0 to 100.")] last: Option<
-            i32,
-        >,
+        #[graphql(desc = "Return at most this many users from the end, 0 to {PAGE_MAX_SIZE}.")]
+        last: Option<i32>,
         #[graphql(desc = "End before this cursor.")] before: Option<String>,
         #[graphql(desc = "The order; by ID when not given.")] order_by: Option<UserOrder>,
         #[graphql(desc = "Which users to list.")] filter: Option<UserFilter>,
