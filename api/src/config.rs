@@ -80,7 +80,8 @@ pub enum JwtAlgorithm {
 /// Settings of the server; every one can come from the environment or from a flag of the same name.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
-    /// Database to use: `sqlite://path?mode=rwc` (embedded, the default) or `postgres://…`.
+    /// Database to use: `sqlite://path?mode=rwc` (embedded, in WAL mode; the default) or
+    /// `postgres://…`.
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -124,7 +125,11 @@ pub struct Config {
     #[arg(long, env = "INTROSPECTION", default_value = "on", value_parser = BoolishValueParser::new(), action = ArgAction::Set, hide_possible_values = true, global = true)]
     pub introspection: bool,
 
-    /// Origins allowed to call the API from a browser, comma-separated (CORS); none when empty.
+    /// Origins allowed to call the API from a browser, comma-separated (CORS; none when
+    /// empty). They may send `authorization`, `content-type`, `accept`, `x-request-id` and
+    /// Apollo Client's `apollographql-client-name`, `apollographql-client-version`,
+    /// `apollo-require-preflight` and `x-apollo-operation-name`, read `x-request-id`, and keep
+    /// a preflight's answer two hours.
     #[arg(
         long,
         env = "CORS_ALLOWED_ORIGINS",
@@ -159,12 +164,13 @@ pub struct Config {
     #[arg(long, env = "WS_PING_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration, global = true)]
     pub ws_ping_interval: Duration,
 
-    /// GraphQL requests executed at once; more wait their turn. Bounds memory and keeps the
-    /// cores on finishing requests. Defaults to 16 per core.
+    /// GraphQL requests executed at once; more wait their turn. Defaults to 16 per core. A
+    /// request that may return more than 1,000 nodes counts as one more for each further
+    /// 1,000, up to a quarter of the limit, which bounds memory.
     #[arg(long, env = "MAX_CONCURRENT_REQUESTS", global = true)]
     pub max_concurrent_requests: Option<usize>,
 
-    /// Log lines as `text` or `json`.
+    /// How log lines are written: `json` writes one object a line.
     #[arg(
         long,
         env = "LOG_FORMAT",
@@ -178,7 +184,8 @@ pub struct Config {
     #[arg(long, env = "EXPOSE_SQL_COUNT", default_value = "off", value_parser = BoolishValueParser::new(), action = ArgAction::Set, hide_possible_values = true, global = true)]
     pub expose_sql_count: bool,
 
-    /// Key that signs access tokens. When unset, one is generated once and kept in the database.
+    /// Key that signs access tokens, at least 32 bytes: set it in production. When unset, one
+    /// is generated once and kept in the database.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<SecretString>,
 
@@ -214,8 +221,8 @@ pub struct Config {
     #[arg(long, env = "CALLER_CACHE_TTL", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
     pub caller_cache_ttl: Duration,
 
-    /// How many users' cards (key, email, creation time) a replica keeps for nested lists of
-    /// users, which then read the link index alone (PostgreSQL; 0 keeps none).
+    /// How many users' cards (key, email, creation time, display name) a replica keeps for
+    /// nested lists of users, which then read the link index alone (PostgreSQL; 0 keeps none).
     #[arg(long, env = "USER_CARD_CACHE", default_value_t = 50_000, global = true)]
     pub user_card_cache: usize,
 
@@ -223,7 +230,7 @@ pub struct Config {
     #[arg(long, env = "REFRESH_TOKEN_TTL", default_value = "30d", value_parser = humantime::parse_duration, global = true)]
     pub refresh_token_ttl: Duration,
 
-    /// Whether `register` accepts new accounts: `open` or `closed`.
+    /// Whether `register` accepts new accounts.
     #[arg(
         long,
         env = "REGISTRATION",
@@ -296,8 +303,9 @@ pub struct Config {
     #[arg(long, env = "PERSISTED_DOCUMENTS_ONLY", default_value = "off", value_parser = BoolishValueParser::new(), action = ArgAction::Set, hide_possible_values = true, global = true)]
     pub persisted_documents_only: bool,
 
-    /// Most bytes of documents that automatic persisted queries keep on this replica, least
-    /// recently used out first; 0 turns them off.
+    /// Most bytes of documents that automatic persisted queries keep: the newest in the
+    /// database, shared by the replicas, and as much in each replica's memory; 0 turns them
+    /// off.
     #[arg(long, env = "APQ_CACHE_BYTES", default_value_t = crate::exec::APQ_CACHE_BYTES, global = true)]
     pub apq_cache_bytes: usize,
 }
@@ -346,7 +354,7 @@ pub struct Limits {
     #[arg(long, env = "BATCH_MAX_SIZE", default_value_t = 10, global = true)]
     pub batch_max_size: usize,
 
-    /// Largest request body, in bytes.
+    /// Largest request body, and largest WebSocket message, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 256 * 1024, global = true)]
     pub max_body_bytes: usize,
 
@@ -414,5 +422,74 @@ mod tests {
         let help = Cli::command().render_long_help().to_string();
         assert!(!help.contains("[possible values: true, false]"), "{help}");
         assert!(help.contains("[default: on]") && help.contains("[default: off]"));
+    }
+
+    /// The README's table of settings is the help's: one row per setting, in the order of
+    /// `--help`, with its variable, flag, default and help text. `UPDATE_README=1` rewrites it.
+    #[test]
+    fn the_readme_configuration_table_is_the_help() {
+        let generated = settings_table();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let start = readme
+            .find(TABLE_HEADER)
+            .expect("the README has a table of settings");
+        let end = readme[start..]
+            .find("\n\n")
+            .map_or(readme.len(), |at| start + at + 1);
+        if std::env::var_os("UPDATE_README").is_some() {
+            let updated = format!("{}{generated}{}", &readme[..start], &readme[end..]);
+            std::fs::write(path, updated).expect("README.md written");
+            return;
+        }
+        assert!(
+            readme[start..end] == generated,
+            "README.md's settings differ from --help; rewrite them with \
+             `UPDATE_README=1 cargo test -p api --lib config`:\n{generated}"
+        );
+    }
+
+    const TABLE_HEADER: &str = "| Variable | Flag | Default | Meaning |";
+
+    /// The table of every setting the help documents.
+    fn settings_table() -> String {
+        let cli = Cli::command();
+        let mut table = format!("{TABLE_HEADER}\n|---|---|---|---|\n");
+        for arg in cli.get_arguments() {
+            let Some(variable) = arg.get_env() else {
+                continue;
+            };
+            let flag = arg
+                .get_long()
+                .map(|long| format!("`--{long}`"))
+                .unwrap_or_default();
+            let default = arg
+                .get_default_values()
+                .iter()
+                .map(|value| format!("`{}`", value.to_string_lossy()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let help = arg
+                .get_long_help()
+                .or(arg.get_help())
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let mut meaning = help.split_whitespace().collect::<Vec<_>>().join(" ");
+            let choices: Vec<String> = arg
+                .get_possible_values()
+                .iter()
+                .filter(|_| !arg.is_hide_possible_values_set())
+                .map(|value| format!("`{}`", value.get_name()))
+                .collect();
+            if !choices.is_empty() {
+                meaning = format!("{meaning} (one of {})", choices.join(", "));
+            }
+            let meaning = meaning.replace('|', "\\|");
+            table.push_str(&format!(
+                "| `{}` | {flag} | {default} | {meaning} |\n",
+                variable.to_string_lossy()
+            ));
+        }
+        table
     }
 }
