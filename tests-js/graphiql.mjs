@@ -9,31 +9,14 @@
 // Prints one JSON object: what the response pane showed after the query and after the event,
 // the WebSocket's subprotocol, and every error the page logged. Saves a screenshot.
 // Chromium is Debian's (/usr/bin/chromium), or $CHROMIUM.
-import { chromium } from "playwright-core";
+import { launch, paste, responseWhen, timeout, waitMs, watchedPage } from "./browser.mjs";
 
 const config = JSON.parse(process.argv[2] ?? "{}");
-const waitMs = 15_000;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launch();
 const report = { pageErrors: [] };
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  page.on("console", (message) => {
-    if (message.type() === "error") report.pageErrors.push(message.text());
-  });
-  page.on("pageerror", (error) => report.pageErrors.push(error.message));
+  const page = await watchedPage(browser, report);
   const acknowledged = new Promise((resolve) => {
     page.on("websocket", (socket) => {
       socket.on("framereceived", ({ payload }) => {
@@ -78,34 +61,3 @@ try {
 }
 // Exit at once: Node would otherwise wait for the idle keep-alive connection of `fetch`.
 process.stdout.write(JSON.stringify(report) + "\n", () => process.exit());
-
-/** Replaces the text of the CodeMirror editor under `selector`, as pasting would. */
-async function paste(page, selector, text) {
-  const editor = page.locator(selector);
-  await editor.click();
-  await page.keyboard.press("Control+A");
-  await page.keyboard.insertText(text);
-  // GraphiQL parses the document a moment after each edit (debounced); running sooner would
-  // run the document as it was before, as a person who pastes and clicks at once would see.
-  await page.waitForTimeout(500);
-}
-
-/** The response pane's text, parsed, once `ready` holds for it. */
-async function responseWhen(page, ready) {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const text = await page
-      .locator(".graphiql-response .CodeMirror")
-      .evaluate((element) => element.CodeMirror.getValue());
-    if (ready(text)) return JSON.parse(text);
-    if (Date.now() > deadline) throw new Error(`the response pane shows: ${text}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function timeout(promise, message) {
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => setTimeout(() => reject(new Error(message)), waitMs)),
-  ]);
-}

@@ -20,6 +20,8 @@ db_tests!(
     apollo_and_urql_persisted_queries_register_once_for_every_replica,
     relay_runs_only_its_compiled_persisted_queries,
     the_served_schema_is_schema_graphql,
+    graphiql_signs_in_renews_and_signs_out_in_chromium,
+    pages_of_allowed_origins_call_the_api_from_chromium,
 );
 
 const MY_PROFILES: &str =
@@ -85,23 +87,34 @@ async fn graphql_ws_client_receives_an_event(app: &TestApp) {
     assert!(!refused.wait().await.expect("node exits").success());
 }
 
-async fn graphiql_runs_a_query_and_a_subscription_in_chromium(app: &TestApp) {
+/// Checks that Chromium is there for the browser tests.
+fn chromium() {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         std::path::Path::new(&chromium).exists(),
         "no Chromium at {chromium}: install Debian's `chromium` package, or set CHROMIUM"
     );
+}
+
+/// Where a browser test saves its screenshot `name`, for this test's database.
+fn screenshot(app: &TestApp, name: &str) -> PathBuf {
+    let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/artifacts");
+    std::fs::create_dir_all(&artifacts).expect("the artifacts folder");
+    let backend = format!("{:?}", app.backend).to_lowercase();
+    let screenshot = artifacts.join(format!("{name}-{backend}.png"));
+    let _ = std::fs::remove_file(&screenshot);
+    screenshot
+}
+
+async fn graphiql_runs_a_query_and_a_subscription_in_chromium(app: &TestApp) {
+    chromium();
     let ann = app.register("ann@example.com").await;
     let bob = app.register("bob@example.com").await;
     let team = app.create_profile(&ann, "Team").await;
     // Bob shares another profile with Ann, so she may add him to Team directly.
     let club = app.create_profile(&ann, "Club").await;
     app.add_manager(&ann, &club, &bob, "MANAGER").await;
-    let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/artifacts");
-    std::fs::create_dir_all(&artifacts).expect("the artifacts folder");
-    let backend = format!("{:?}", app.backend).to_lowercase();
-    let screenshot = artifacts.join(format!("graphiql-{backend}.png"));
-    let _ = std::fs::remove_file(&screenshot);
+    let screenshot = screenshot(app, "graphiql");
 
     let config = json!({
         "url": app.url,
@@ -257,4 +270,93 @@ async fn the_served_schema_is_schema_graphql(app: &TestApp) {
         json!({ "same": true }),
         "run `cargo run -p api -- print-schema > schema.graphql`"
     );
+}
+
+/// The sign-in bar of Roster's GraphiQL: a wrong password is told, registering signs in and
+/// every query carries the token without the Headers pane, the token is renewed before it
+/// expires (a 3 s lifetime here), and signing out ends the session on the server.
+async fn graphiql_signs_in_renews_and_signs_out_in_chromium(app: &TestApp) {
+    chromium();
+    let short = TestApp::spawn_at(app.backend, app.database_url(), |config| {
+        config.access_token_ttl = Duration::from_secs(3);
+    })
+    .await;
+    let screenshot = screenshot(app, "graphiql-sign-in");
+    let config = json!({
+        "url": short.url,
+        "email": "ann@example.com",
+        "password": "correct horse battery",
+        "waitForRenewalMs": 4_500,
+        "screenshot": screenshot,
+    });
+    let report = report(node("signin.mjs", &[&config.to_string()])).await;
+    assert_eq!(report["pageErrors"], json!([]), "{report}");
+    assert_eq!(report["wrongPassword"], "wrong email or password");
+    assert_eq!(report["signedInAs"], "ann@example.com");
+    assert_eq!(
+        report["passwordLeftInForm"], "",
+        "the password is not kept in the form"
+    );
+    let me = json!({ "email": "ann@example.com" });
+    assert_eq!(report["first"], json!({ "data": { "me": me } }));
+    assert_eq!(
+        report["afterRenewal"]["data"]["me"]["email"], "ann@example.com",
+        "{report}"
+    );
+    assert_eq!(
+        report["afterSignOut"]["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+    let sent: Vec<&str> = report["sent"]
+        .as_array()
+        .expect("the mutations sent")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(sent.first(), Some(&"SignIn"));
+    assert_eq!(sent.get(1), Some(&"Register"));
+    assert!(sent.contains(&"Renew"), "{sent:?}");
+    assert_eq!(sent.last(), Some(&"SignOut"));
+    assert!(
+        screenshot.is_file(),
+        "a screenshot at {}",
+        screenshot.display()
+    );
+    short.stop().await;
+}
+
+/// A web page of an allowed origin calls the API with the headers web apps send (the request
+/// ID the README invites, Apollo Client's) and reads the request ID back; a page of another
+/// origin is refused by the browser.
+async fn pages_of_allowed_origins_call_the_api_from_chromium(app: &TestApp) {
+    chromium();
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port()
+    };
+    let (allowed, other) = (free_port(), free_port());
+    let cors = TestApp::spawn_at(app.backend, app.database_url(), |config| {
+        config.cors_allowed_origins = vec![format!("http://127.0.0.1:{allowed}")];
+    })
+    .await;
+    let ann = cors.register("ann@example.com").await;
+    let config =
+        json!({ "url": cors.url, "token": ann.token, "allowedPort": allowed, "otherPort": other });
+    let report = report(node("cors.mjs", &[&config.to_string()])).await;
+    assert_eq!(
+        report["allowed"],
+        json!({
+            "status": 200,
+            "body": { "data": { "me": { "email": "ann@example.com" } } },
+            "requestId": "from-the-browser-1",
+        }),
+        "{report}"
+    );
+    assert_eq!(
+        report["other"],
+        json!({ "refused": "TypeError: Failed to fetch" })
+    );
+    cors.stop().await;
 }

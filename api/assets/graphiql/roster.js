@@ -1,7 +1,13 @@
 // GraphiQL for Roster: queries and mutations over HTTP, subscriptions over WebSocket
-// (graphql-transport-ws). The headers of the Headers pane go with every HTTP request and,
-// as the connection_init payload, with the WebSocket connection: a new connection is opened
-// when they change, so a freshly pasted access token takes effect at once.
+// (graphql-transport-ws), and a sign-in bar.
+//
+// The bar signs in (or registers) with `login`/`register`, keeps the tokens in this page only
+// (never in storage), sends `Authorization: Bearer <accessToken>` with every request, renews
+// the access token with `refreshToken` before it expires, and signs out with `logout`. An
+// `Authorization` header typed in the Headers pane wins over the bar's.
+//
+// The headers go with every HTTP request and, as the connection_init payload, with the
+// WebSocket connection: a new connection is opened when they change (a renewed token too).
 (function () {
   "use strict";
 
@@ -10,10 +16,19 @@
   const socketUrl = new URL(endpoint);
   socketUrl.protocol = endpoint.protocol === "https:" ? "wss:" : "ws:";
 
+  // The session of the sign-in bar.
+  const session = { accessToken: null, refreshToken: null, email: null, renewal: null };
+  const AUTH = "accessToken refreshToken expiresAt user { email }";
+
   let current = { key: null, fetcher: null, client: null };
 
-  function fetcherFor(headers) {
-    const key = JSON.stringify(headers || {});
+  function fetcherFor(paneHeaders) {
+    const headers = Object.assign({}, paneHeaders || {});
+    const typed = Object.keys(headers).some((name) => name.toLowerCase() === "authorization");
+    if (session.accessToken && !typed) {
+      headers.Authorization = `Bearer ${session.accessToken}`;
+    }
+    const key = JSON.stringify(headers);
     if (current.key === key) {
       return current.fetcher;
     }
@@ -22,28 +37,134 @@
     }
     const client = graphqlWs.createClient({
       url: socketUrl.toString(),
-      connectionParams: headers || {},
+      connectionParams: headers,
       lazy: true,
       retryAttempts: 0,
     });
     const fetcher = GraphiQL.createFetcher({
       url: endpoint.toString(),
-      headers: { Accept: "application/graphql-response+json, application/json" },
+      headers: Object.assign(
+        { Accept: "application/graphql-response+json, application/json" },
+        headers,
+      ),
       wsClient: client,
     });
     current = { key, fetcher, client };
     return fetcher;
   }
 
-  const defaultQuery = `# Welcome to Roster.
+  // One mutation of the session's own, over HTTP: its data, or an Error with the server's
+  // message.
+  async function call(query, variables) {
+    const response = await fetch(endpoint, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ query, variables }),
+    });
+    const answer = await response.json();
+    if (answer.errors && answer.errors.length) {
+      throw new Error(answer.errors[0].message);
+    }
+    return answer.data;
+  }
+
+  const bar = {
+    form: document.getElementById("session"),
+    email: document.getElementById("email"),
+    password: document.getElementById("password"),
+    register: document.getElementById("register"),
+    signOut: document.getElementById("sign-out"),
+    signedOut: document.getElementById("signed-out"),
+    signedIn: document.getElementById("signed-in"),
+    who: document.getElementById("who"),
+    problem: document.getElementById("problem"),
+  };
+
+  function show(problem) {
+    const signedIn = Boolean(session.accessToken);
+    bar.signedOut.hidden = signedIn;
+    bar.signedIn.hidden = !signedIn;
+    bar.who.textContent = session.email || "";
+    bar.problem.textContent = problem || "";
+  }
+
+  // Keeps the tokens of an AuthPayload, and renews the access token before it expires: a
+  // fifth of its lifetime early, at most a minute.
+  function adopt(payload) {
+    session.accessToken = payload.accessToken;
+    session.refreshToken = payload.refreshToken;
+    session.email = payload.user.email;
+    clearTimeout(session.renewal);
+    const lifetime = Date.parse(payload.expiresAt) - Date.now();
+    const early = Math.min(60000, lifetime / 5);
+    session.renewal = setTimeout(renew, Math.max(1000, lifetime - early));
+    show();
+  }
+
+  function forget(problem) {
+    clearTimeout(session.renewal);
+    Object.assign(session, { accessToken: null, refreshToken: null, email: null, renewal: null });
+    show(problem);
+  }
+
+  async function renew() {
+    try {
+      const data = await call(
+        `mutation Renew($token: String!) { refreshToken(token: $token) { ${AUTH} } }`,
+        { token: session.refreshToken },
+      );
+      adopt(data.refreshToken);
+    } catch (error) {
+      forget(`Signed out: ${error.message}`);
+    }
+  }
+
+  async function signIn(registering) {
+    const variables = { email: bar.email.value.trim(), password: bar.password.value };
+    try {
+      const data = registering
+        ? await call(
+            `mutation Register($email: String!, $password: String!) {
+               register(input: { email: $email, password: $password }) { ${AUTH} } }`,
+            variables,
+          )
+        : await call(
+            `mutation SignIn($email: String!, $password: String!) {
+               login(email: $email, password: $password) { ${AUTH} } }`,
+            variables,
+          );
+      bar.password.value = "";
+      adopt(registering ? data.register : data.login);
+    } catch (error) {
+      show(error.message);
+    }
+  }
+
+  async function signOut() {
+    const token = session.refreshToken;
+    forget();
+    try {
+      await call("mutation SignOut($token: String!) { logout(refreshToken: $token) }", {
+        token,
+      });
+    } catch (error) {
+      show(`The server did not end the session: ${error.message}`);
+    }
+  }
+
+  bar.form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    signIn(false);
+  });
+  bar.register.addEventListener("click", () => {
+    if (bar.form.reportValidity()) signIn(true);
+  });
+  bar.signOut.addEventListener("click", signOut);
+
+  const defaultQuery = `# Welcome to Roster. Sign in (or register) in the bar above: every
+# request then carries your access token, renewed before it expires.
 #
-# 1. Sign in (or use \`register\`), and copy the accessToken:
-#
-#    mutation { login(email: "you@example.com", password: "…") { accessToken } }
-#
-# 2. Open Headers below and paste:  { "Authorization": "Bearer <accessToken>" }
-#
-# 3. Ask away, and watch your profiles live with:
+# Watch your profiles live with:
 #
 #    subscription { myProfilesChanged { kind profile { name } user { email } role at } }
 
@@ -64,6 +185,6 @@
       defaultEditorToolsVisibility: true,
       isHeadersEditorEnabled: true,
       shouldPersistHeaders: false,
-    })
+    }),
   );
 })();
