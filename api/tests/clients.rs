@@ -1,7 +1,8 @@
 //! Roster through the clients people use, run with Node.js from `tests-js/` (set up with
 //! `npm ci` there): graphql-ws, the reference client of graphql-transport-ws; GraphiQL as
 //! served by Roster, in Debian's headless Chromium driven by Playwright; Apollo Client's and
-//! urql's automatic persisted queries; Relay's compiler and runtime with persisted queries;
+//! urql's automatic persisted queries; Relay's compiler and runtime, and GraphQL Code
+//! Generator's client preset, with persisted documents;
 //! graphql-js reading the served schema.
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
@@ -19,6 +20,7 @@ db_tests!(
     graphiql_runs_a_query_and_a_subscription_in_chromium,
     apollo_and_urql_persisted_queries_register_once_for_every_replica,
     relay_runs_only_its_compiled_persisted_queries,
+    graphql_codegen_persisted_documents_run_by_their_ids,
     the_served_schema_is_schema_graphql,
     graphiql_signs_in_renews_and_signs_out_in_chromium,
     pages_of_allowed_origins_call_the_api_from_chromium,
@@ -359,4 +361,45 @@ async fn pages_of_allowed_origins_call_the_api_from_chromium(app: &TestApp) {
         json!({ "refused": "TypeError: Failed to fetch" })
     );
     cors.stop().await;
+}
+
+/// GraphQL Code Generator's client preset writes `persisted-documents.json` with ids
+/// `sha256:<hash>`; a server that runs only those answers them by that id, by the hash alone,
+/// and by Apollo's `persistedQuery` extension.
+async fn graphql_codegen_persisted_documents_run_by_their_ids(app: &TestApp) {
+    let folder = tempfile::tempdir().expect("a folder");
+    let path = folder.path().to_str().expect("a UTF-8 path");
+    let generated = report(node("codegen.mjs", &[path])).await;
+    let manifest = PathBuf::from(generated["manifest"].as_str().expect("the manifest's path"));
+    let documents: Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).expect("written")).expect("JSON");
+    let id = documents
+        .as_object()
+        .and_then(|documents| documents.keys().next().cloned())
+        .expect("one document");
+    let ann = app.register("ann@example.com").await;
+    let trusted = TestApp::spawn_at(app.backend, app.database_url(), |config| {
+        config.persisted_documents = Some(manifest);
+        config.persisted_documents_only = true;
+    })
+    .await;
+    let hash = id.strip_prefix("sha256:").expect("a sha256: id").to_owned();
+    let expected = json!({ "data": { "me": { "email": "ann@example.com", "profiles": { "totalCount": 0 } } } });
+    for body in [
+        json!({ "documentId": id }),
+        json!({ "documentId": hash }),
+        json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } }),
+    ] {
+        let answer = trusted
+            .client()
+            .post(format!("{}/graphql", trusted.url))
+            .bearer_auth(&ann.token)
+            .json(&body)
+            .send()
+            .await
+            .expect("answers");
+        let answer: Value = answer.json().await.expect("JSON");
+        assert_eq!(answer, expected, "{body}");
+    }
+    trusted.stop().await;
 }

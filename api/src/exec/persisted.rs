@@ -174,7 +174,7 @@ impl Persisted {
     ) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|err| anyhow::anyhow!("could not read {}: {err}", path.display()))?;
-        let trusted = manifest(&text)
+        let mut trusted = manifest(&text)
             .map_err(|err| anyhow::anyhow!("{} is not a manifest: {err}", path.display()))?;
         let mut broken = Vec::new();
         for (id, text) in &trusted {
@@ -191,6 +191,12 @@ impl Persisted {
                 broken.join("\n")
             );
         }
+        // GraphQL Codegen writes ids as `sha256:<hash>`; requests may send the hash alone.
+        let prefixed: Vec<(String, Arc<str>)> = trusted
+            .iter()
+            .filter_map(|(id, text)| Some((id.strip_prefix("sha256:")?.to_owned(), text.clone())))
+            .collect();
+        trusted.extend(prefixed);
         let mut persisted = Persisted::automatic(if only { 0 } else { apq_bytes });
         persisted.only = only;
         persisted.trusted_by_hash = trusted
