@@ -14,6 +14,7 @@ db_tests!(
     automatic_persisted_queries_register_by_hash_and_answer_get,
     trusted_documents_only_run_what_the_manifest_holds,
     a_manifest_the_schema_does_not_run_stops_the_start,
+    the_database_keeps_the_newest_registrations_within_the_bound,
 );
 
 const ME: &str = "query Me { me { email } }";
@@ -341,4 +342,46 @@ async fn a_manifest_the_schema_does_not_run_stops_the_start(app: &TestApp) {
     );
     assert!(refused.contains("broken: "), "{refused}");
     assert!(!refused.contains("good"), "{refused}");
+}
+
+/// The replicas share the newest registrations that fit in `APQ_CACHE_BYTES`: a replica that
+/// never saw a document finds it in the database, until newer ones push it out.
+async fn the_database_keeps_the_newest_registrations_within_the_bound(app: &TestApp) {
+    let ann = app.register("ann@example.com").await;
+    let small = |config: &mut api::Config| config.apq_cache_bytes = 100;
+    let writer = TestApp::spawn_at(app.backend, app.database_url(), small).await;
+    // Three documents of 40 bytes: the first no longer fits once the third is in.
+    let documents: Vec<String> = (0..3)
+        .map(|n| format!("query Doc{n} {{ me {{ email }} }} #{}", "x".repeat(11)))
+        .collect();
+    for document in &documents {
+        assert_eq!(document.len(), 40);
+        let extensions = persisted_query(&sha256(document));
+        let (registered, _) = post(
+            &writer,
+            &ann.token,
+            json!({ "query": document, "extensions": extensions }),
+        )
+        .await;
+        assert!(registered.errors().is_empty(), "{}", registered.body);
+    }
+    let reader = TestApp::spawn_at(app.backend, app.database_url(), small).await;
+    let by_hash = |n: usize| json!({ "extensions": persisted_query(&sha256(&documents[n])) });
+    let (oldest, _) = post(&reader, &ann.token, by_hash(0)).await;
+    assert_eq!(
+        oldest.code(),
+        "PERSISTED_QUERY_NOT_FOUND",
+        "{}",
+        oldest.body
+    );
+    for n in [1, 2] {
+        let (kept, _) = post(&reader, &ann.token, by_hash(n)).await;
+        assert_eq!(
+            kept.body["data"]["me"]["email"], "ann@example.com",
+            "{}",
+            kept.body
+        );
+    }
+    writer.stop().await;
+    reader.stop().await;
 }

@@ -3,8 +3,10 @@
 
 use entity::persisted_query::{self, Column};
 use sea_orm::{
-    ConnectionTrait, DbErr, EntityTrait, QuerySelect, Statement,
-    sea_query::{OnConflict, Query},
+    ConnectionTrait, DbErr, EntityTrait, QuerySelect,
+    sea_query::{
+        Alias, DeleteStatement, Expr, ExprTrait, Func, OnConflict, Order, Query, WindowStatement,
+    },
 };
 
 use super::now;
@@ -46,25 +48,47 @@ pub async fn register(
         .to_owned();
     let backend = conn.get_database_backend();
     conn.execute_raw(backend.build(&insert)).await?;
-    // The newest first, each with the bytes of those up to it; the rest go.
-    let (bytes, documents) = match backend {
-        sea_orm::DatabaseBackend::Postgres => ("$1", "$2"),
-        _ => ("?", "?"),
-    };
-    let prune = format!(
-        "DELETE FROM persisted_query WHERE hash IN (\
-           SELECT hash FROM (\
-             SELECT hash, \
-               SUM(bytes) OVER (ORDER BY registered_at DESC, hash) AS newer_bytes, \
-               ROW_NUMBER() OVER (ORDER BY registered_at DESC, hash) AS newer_documents \
-             FROM persisted_query) AS newest \
-           WHERE newer_bytes > {bytes} OR newer_documents > {documents})"
-    );
-    let limits = [
-        i64::try_from(max_bytes).unwrap_or(i64::MAX).into(),
-        i64::try_from(max_documents).unwrap_or(i64::MAX).into(),
-    ];
-    conn.execute_raw(Statement::from_sql_and_values(backend, prune, limits))
+    conn.execute_raw(backend.build(&prune(max_bytes, max_documents)))
         .await
         .map(drop)
+}
+
+/// Forgets the documents beyond the newest `max_documents` that fit in `max_bytes`: the newest
+/// first, each with the bytes and the count of those up to it.
+fn prune(max_bytes: usize, max_documents: usize) -> DeleteStatement {
+    let newest_first = || {
+        let mut window = WindowStatement::new();
+        window
+            .order_by(Column::RegisteredAt, Order::Desc)
+            .order_by(Column::Hash, Order::Asc);
+        window
+    };
+    let (bytes, documents) = (Alias::new("newer_bytes"), Alias::new("newer_documents"));
+    let newest = Query::select()
+        .column(Column::Hash)
+        .expr_window_as(
+            Func::sum(Expr::col(Column::Bytes)),
+            newest_first(),
+            bytes.clone(),
+        )
+        .expr_window_as(
+            Expr::cust("ROW_NUMBER()"),
+            newest_first(),
+            documents.clone(),
+        )
+        .from(persisted_query::Entity)
+        .to_owned();
+    let beyond = Query::select()
+        .column(Column::Hash)
+        .from_subquery(newest, Alias::new("newest"))
+        .cond_where(
+            Expr::col(bytes)
+                .gt(i64::try_from(max_bytes).unwrap_or(i64::MAX))
+                .or(Expr::col(documents).gt(i64::try_from(max_documents).unwrap_or(i64::MAX))),
+        )
+        .to_owned();
+    Query::delete()
+        .from_table(persisted_query::Entity)
+        .and_where(Expr::col(Column::Hash).in_subquery(beyond))
+        .to_owned()
 }
