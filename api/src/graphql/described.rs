@@ -4,9 +4,10 @@
 
 use async_graphql::{
     ServerResult, Value,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo},
+    extensions::{ExtensionContext, NextResolve, ResolveInfo},
 };
-use std::sync::Arc;
+
+use crate::config::Limits;
 
 /// Where a description names the largest page.
 pub const PAGE_MAX_SIZE: &str = "{PAGE_MAX_SIZE}";
@@ -35,38 +36,26 @@ pub fn sdl(sdl: &str, page_max_size: i32) -> String {
     }
 }
 
-/// Completes the descriptions introspection answers.
-pub struct Descriptions {
-    pub page_max_size: i32,
+/// Whether the field `info` resolves is a description introspection answers.
+pub fn applies(info: &ResolveInfo<'_>) -> bool {
+    info.name == "description" && info.parent_type.starts_with("__")
 }
 
-impl ExtensionFactory for Descriptions {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Descriptions {
-            page_max_size: self.page_max_size,
-        })
+/// The description introspection answers for the field `info` resolves (one `applies` to):
+/// the schema's own, or the engine's with the server's largest page in place.
+pub async fn resolve(
+    ctx: &ExtensionContext<'_>,
+    info: ResolveInfo<'_>,
+    next: NextResolve<'_>,
+) -> ServerResult<Option<Value>> {
+    if info.parent_type == "__Schema" {
+        return Ok(Some(Value::from(SCHEMA)));
     }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for Descriptions {
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        if info.name != "description" || !info.parent_type.starts_with("__") {
-            return next.run(ctx, info).await;
+    let page_max_size = ctx.data_opt::<Limits>().map(|limits| limits.page_max_size);
+    Ok(match (next.run(ctx, info).await?, page_max_size) {
+        (Some(Value::String(text)), Some(page_max_size)) if text.contains(PAGE_MAX_SIZE) => {
+            Some(Value::String(complete(&text, page_max_size)))
         }
-        if info.parent_type == "__Schema" {
-            return Ok(Some(Value::from(SCHEMA)));
-        }
-        Ok(match next.run(ctx, info).await? {
-            Some(Value::String(text)) if text.contains(PAGE_MAX_SIZE) => {
-                Some(Value::String(complete(&text, self.page_max_size)))
-            }
-            other => other,
-        })
-    }
+        (other, _) => other,
+    })
 }

@@ -34,6 +34,8 @@ use async_graphql::{
 };
 use futures_util::future::join_all;
 
+use super::described;
+
 /// The field errors of one execution, handled as the specification handles them: each error
 /// is recorded once, with its path, where it is raised, and its field answers null; a null in a
 /// non-null field or list item makes its parent null in turn, up to the nearest nullable one
@@ -130,7 +132,9 @@ fn path_of(node: &QueryPathNode<'_>) -> Vec<PathSegment> {
     path
 }
 
-/// Handles the errors of every field and list item as the specification does (see `Caught`).
+/// Handles the errors of every field and list item as the specification does (see `Caught`),
+/// and completes the descriptions introspection answers (`described`): one hook around every
+/// field the engine resolves, since each costs a boxed future per field.
 pub struct FieldErrors;
 
 impl ExtensionFactory for FieldErrors {
@@ -147,12 +151,17 @@ impl Extension for FieldErrors {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        let Some(caught) = ctx.data_opt::<Arc<Caught>>() else {
-            return next.run(ctx, info).await;
-        };
         let node = info.path_node;
         let nullable = !info.return_type.ends_with('!');
-        if let Some(value) = caught.settle(node, next.run(ctx, info).await) {
+        let resolved = if described::applies(&info) {
+            described::resolve(ctx, info, next).await
+        } else {
+            next.run(ctx, info).await
+        };
+        let Some(caught) = ctx.data_opt::<Arc<Caught>>() else {
+            return resolved;
+        };
+        if let Some(value) = caught.settle(node, resolved) {
             return Ok(value);
         }
         if !nullable {

@@ -77,9 +77,6 @@ pub fn schema(services: Option<(Db, Accounts, Metrics)>, config: &Config) -> Ros
     let mut builder = builder()
         .validation_mode(engine::RUNNING)
         .extension(engine::FieldErrors)
-        .extension(described::Descriptions {
-            page_max_size: limits.page_max_size,
-        })
         .data(limits.clone())
         .data(invitation::InvitationRules::of(config));
     if !config.introspection {
