@@ -303,6 +303,31 @@ pub struct Config {
     #[arg(long, env = "PERSISTED_DOCUMENTS_ONLY", default_value = "off", value_parser = BoolishValueParser::new(), action = ArgAction::Set, hide_possible_values = true, global = true)]
     pub persisted_documents_only: bool,
 
+    /// Where messages go: `smtp://user:pass@host:port` (STARTTLS), `smtps://user:pass@host:port`
+    /// (TLS), `smtp://host:port?tls=off` (a local relay, in the clear), or `file:<folder>`
+    /// (`.eml` files). By default, `.eml` files in a `mail` folder next to the SQLite database
+    /// (or in the working folder).
+    #[arg(long, env = "MAIL_URL", hide_env_values = true, global = true)]
+    pub mail_url: Option<String>,
+
+    /// The sender of messages.
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "Roster <roster@localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+
+    /// The address of the server as people reach it, for the links in messages
+    /// (`<PUBLIC_URL>/<action>?token=<token>`). By default `http://` and `LISTEN_ADDR`.
+    #[arg(long, env = "PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// How long a password reset link works.
+    #[arg(long, env = "PASSWORD_RESET_TTL", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
+    pub password_reset_ttl: Duration,
+
     /// Most bytes of documents that automatic persisted queries keep: the newest in the
     /// database, shared by the replicas, and as much in each replica's memory; 0 turns them
     /// off.

@@ -9,6 +9,7 @@ pub mod events;
 pub mod exec;
 pub mod graphql;
 pub mod http;
+pub mod mail;
 pub mod metrics;
 pub mod seed;
 mod state;
@@ -33,7 +34,8 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     .await?;
     db.migrate().await?;
     let config = Arc::new(config);
-    let accounts = auth::Accounts::new(db.clone(), config.clone())
+    let mail = mail::Mail::of(&config)?;
+    let accounts = auth::Accounts::new(db.clone(), config.clone(), mail.clone())
         .await
         .map_err(|err| anyhow::anyhow!("could not load the token signing key: {err}"))?;
     let metrics = metrics::Metrics::default();
@@ -78,6 +80,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
         db,
         accounts,
         metrics,
+        mail,
         config,
     })
 }
@@ -101,6 +104,13 @@ pub async fn serve(
         max_open: limits.max_connections,
         header_read_timeout: limits.header_read_timeout,
     };
+    // The outbox is delivered while the server runs, by every replica.
+    tokio::spawn(mail::sender::run(
+        state.db.clone(),
+        state.mail.clone(),
+        state.metrics.clone(),
+        state.stopping.subscribe(),
+    ));
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
     let sockets = state.stopping.clone();
     let upgraded = state.connections.clone();

@@ -38,6 +38,11 @@ struct PoolLabel {
     state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MailLabel {
+    outcome: &'static str,
+}
+
 /// How a GraphQL request ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -70,6 +75,7 @@ struct Inner {
     statements: Histogram,
     batches: Family<LoaderLabel, Histogram>,
     pool: Family<PoolLabel, Gauge>,
+    mail: Family<MailLabel, Counter>,
     operations: Mutex<HashSet<String>>,
 }
 
@@ -117,8 +123,15 @@ impl Default for Metrics {
             "Database connections by state",
             pool.clone(),
         );
+        let mail = Family::<MailLabel, Counter>::default();
+        registry.register(
+            "mail_deliveries",
+            "Attempts to deliver a message, by outcome (sent, failed)",
+            mail.clone(),
+        );
         Metrics(Arc::new(Inner {
             registry,
+            mail,
             requests,
             latency,
             statements,
@@ -151,6 +164,12 @@ impl Metrics {
             .get_or_create(&OperationLabel { operation })
             .observe(elapsed.as_secs_f64());
         self.0.statements.observe(f64::from(statements));
+    }
+
+    /// Records one attempt to deliver a message.
+    pub fn mail(&self, sent: bool) {
+        let outcome = if sent { "sent" } else { "failed" };
+        self.0.mail.get_or_create(&MailLabel { outcome }).inc();
     }
 
     /// Records the size of one batch of `loader`.

@@ -8,6 +8,7 @@ use crate::{
     db::Db,
     exec::{Documents, Executions, Persisted, Types},
     graphql::{RosterSchema, Validator},
+    mail::Mail,
     metrics::Metrics,
 };
 
@@ -27,6 +28,8 @@ pub struct AppState {
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
     pub accounts: Accounts,
     pub metrics: Metrics,
+    /// Messages and where they go.
+    pub mail: Mail,
     /// The schema that runs operations.
     pub schema: RosterSchema,
     /// The schema that validates documents.

@@ -72,6 +72,8 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     database: TestDatabase,
+    /// Where messages go as `.eml` files, unless the test names an SMTP server.
+    _mail: tempfile::TempDir,
 }
 
 impl TestApp {
@@ -110,6 +112,8 @@ impl TestApp {
         config.database_max_connections = 5;
         // Behaviour tests nest unsized lists freely; the limits have tests of their own.
         config.limits.query_max_complexity = usize::MAX / 2;
+        let mail = tempfile::tempdir().expect("a mail folder");
+        config.mail_url = Some(format!("file:{}", mail.path().display()));
         configure(&mut config);
         let state = api::prepare(config)
             .await
@@ -135,6 +139,7 @@ impl TestApp {
             shutdown: Some(shutdown),
             server: Some(server),
             database,
+            _mail: mail,
         }
     }
 

@@ -64,6 +64,10 @@ async fn automatic_persisted_queries_register_by_hash_and_answer_get(app: &TestA
     let ann = app.register("ann@example.com").await;
     let hash = sha256(ME);
     let me = json!({ "me": { "email": "ann@example.com" } });
+    // Members a client leaves null are absent, as GraphQL over HTTP reads them.
+    let nulls = json!({ "query": ME, "operationName": null, "variables": null, "extensions": null, "documentId": null });
+    let (plain, _) = post(app, &ann.token, nulls).await;
+    assert_eq!(plain.body, json!({ "data": me }));
 
     // Unknown: 404 with the code and message Apollo's and urql's links retry on, kept by no
     // cache.

@@ -1,9 +1,11 @@
 //! SeaORM entities of Roster: users and profiles, related many-to-many through `user_profile`,
 //! and the account tables.
 
+pub mod account_token;
 pub mod card_epoch;
 pub mod folded;
 pub mod login_attempt;
+pub mod mail_outbox;
 pub mod persisted_query;
 pub mod profile;
 pub mod profile_invitation;

@@ -10,6 +10,7 @@ mod m20261206_000001_login_attempts;
 mod m20261206_000002_invitations;
 mod m20261207_000001_folded_text;
 mod m20261208_000001_persisted_queries;
+mod m20261209_000001_mail;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000002_invitations::Migration),
             Box::new(m20261207_000001_folded_text::Migration),
             Box::new(m20261208_000001_persisted_queries::Migration),
+            Box::new(m20261209_000001_mail::Migration),
         ]
     }
 }

@@ -20,6 +20,7 @@ use crate::{
     db::Db,
     error::{AppError, AppResult},
     events::Event,
+    mail::Mail,
     store::{
         attempts, roles,
         sessions::{self, NewRefreshToken},
@@ -42,15 +43,16 @@ const MIN_SECRET_BYTES: usize = 32;
 pub struct Accounts {
     db: Db,
     keys: TokenKeys,
-    passwords: Passwords,
+    pub(super) passwords: Passwords,
     /// Callers recently looked up.
     viewers: Arc<Viewers>,
-    config: Arc<Config>,
+    pub(super) mail: Mail,
+    pub(super) config: Arc<Config>,
 }
 
 impl Accounts {
     /// Loads the signing key: `JWT_SECRET`, or the one kept in the database (made on first use).
-    pub async fn new(db: Db, config: Arc<Config>) -> AppResult<Self> {
+    pub async fn new(db: Db, config: Arc<Config>, mail: Mail) -> AppResult<Self> {
         let secret = match &config.jwt_secret {
             Some(secret) => {
                 if secret.expose_secret().len() < MIN_SECRET_BYTES {
@@ -79,6 +81,7 @@ impl Accounts {
             db,
             passwords: Passwords::default(),
             viewers: Arc::new(Viewers::new(config.caller_cache_ttl)),
+            mail,
             config,
         })
     }
@@ -255,7 +258,7 @@ impl Accounts {
 
     /// A place for one password hash: refused after a write of the request (`before_writes`),
     /// and at once when the server has as much password work as it admits.
-    fn admit_password_work(&self, db: &Db) -> AppResult<Admitted> {
+    pub(super) fn admit_password_work(&self, db: &Db) -> AppResult<Admitted> {
         before_writes(db)?;
         self.passwords.admit()
     }
@@ -379,6 +382,7 @@ impl Accounts {
             Some(hash),
         )
         .await?;
+        self.password_changed(&*tx, &user).await?;
         let session = self.start_session(&*tx, user).await?;
         tx.commit().await?;
         Ok(session)
@@ -480,7 +484,7 @@ fn logged_in_from(user: &user::Model, ip: &str) -> bool {
         .any(|known| known.as_deref() == Some(ip))
 }
 
-async fn find_user(conn: &impl ConnectionTrait, id: i64) -> AppResult<user::Model> {
+pub(super) async fn find_user(conn: &impl ConnectionTrait, id: i64) -> AppResult<user::Model> {
     user::Entity::find_by_id(id)
         .one(conn)
         .await?

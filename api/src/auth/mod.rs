@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod email;
 pub mod guards;
 pub mod password;
+mod recovery;
 pub mod rules;
 pub mod tokens;
 pub mod viewers;

@@ -38,7 +38,7 @@ pub struct Sent {
     #[serde(default)]
     pub variables: Variables,
     #[serde(default)]
-    pub extensions: HashMap<String, Value>,
+    pub extensions: async_graphql::Extensions,
     /// The id of a trusted document: `documentId`, as the GraphQL over HTTP persisted
     /// documents proposal names it, or `doc_id`, as Relay's documentation does.
     #[serde(default, rename = "documentId", alias = "doc_id")]
@@ -52,7 +52,7 @@ impl From<Sent> for Request {
     fn from(sent: Sent) -> Request {
         let mut request = Request::new(sent.query).variables(sent.variables);
         request.operation_name = sent.operation_name;
-        request.extensions = async_graphql::Extensions(sent.extensions);
+        request.extensions = sent.extensions;
         if let Some(id) = sent.document_id {
             request
                 .extensions

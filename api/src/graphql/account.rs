@@ -102,6 +102,34 @@ impl AccountMutation {
         Ok(session.into())
     }
 
+    /// Mails a link to choose a new password to the account of this email, if it has one;
+    /// the answer is `true` either way, and says nothing of whether it has. One message per
+    /// account a minute at most; the link works once, for `PASSWORD_RESET_TTL`.
+    async fn request_password_reset(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+    ) -> async_graphql::Result<bool> {
+        accounts(ctx)?
+            .request_password_reset(state(ctx)?, &email)
+            .await?;
+        Ok(true)
+    }
+
+    /// Sets a new password with the token of a reset link (its `token` parameter). Ends every
+    /// session of the account; sign in again with the new password.
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        new_password: String,
+    ) -> async_graphql::Result<bool> {
+        accounts(ctx)?
+            .reset_password(state(ctx)?, &token, &new_password)
+            .await?;
+        Ok(true)
+    }
+
     /// Signs in with an email and a password.
     async fn login(
         &self,

@@ -1,10 +1,12 @@
 //! Data access: the SQL Roster runs, independent of GraphQL.
 
+pub mod account_tokens;
 pub mod attempts;
 pub mod cards;
 pub mod invitations;
 pub mod listing;
 pub mod memberships;
+pub mod outbox;
 pub mod persisted_queries;
 pub mod profiles;
 pub mod roles;

@@ -1,0 +1,107 @@
+//! The sender: takes the messages due from the outbox, a few at a time, and delivers them. A
+//! message is claimed for `CLAIM` before it is sent, so with several replicas each is sent by
+//! one; a failed delivery is tried again later, each time twice as late (up to an hour), and
+//! is never dropped. Failures are logged (never the message's text: it carries tokens) and
+//! counted in `/metrics`.
+
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use lettre::message::{Mailbox, MultiPart};
+use tokio::sync::watch;
+
+use super::Mail;
+use crate::{db::Db, metrics::Metrics, store::outbox};
+
+/// How long a sender holds the messages it claimed before another may take them.
+const CLAIM: TimeDelta = TimeDelta::seconds(60);
+/// How often an idle sender looks at the outbox.
+const POLL: Duration = Duration::from_millis(250);
+/// Messages taken at once.
+const BATCH: u64 = 16;
+
+/// Delivers the outbox's messages until `stopping` turns true.
+pub async fn run(db: Db, mail: Mail, metrics: Metrics, mut stopping: watch::Receiver<bool>) {
+    loop {
+        let delivered = deliver_due(&db, &mail, &metrics).await;
+        if delivered == 0 {
+            tokio::select! {
+                () = tokio::time::sleep(POLL) => {}
+                _ = stopping.wait_for(|stopping| *stopping) => return,
+            }
+        }
+    }
+}
+
+/// Delivers the messages due now; how many it took.
+async fn deliver_due(db: &Db, mail: &Mail, metrics: &Metrics) -> usize {
+    let claimed = match outbox::claim(db.pool(), BATCH, crate::store::now() + CLAIM).await {
+        Ok(claimed) => claimed,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not read the mail outbox");
+            return 0;
+        }
+    };
+    for message in &claimed {
+        let sent = match build(mail.from(), message) {
+            Ok(built) => mail.transport.send(built).await,
+            Err(err) => Err(err),
+        };
+        let recorded = match sent {
+            Ok(()) => {
+                metrics.mail(true);
+                outbox::delivered(db.pool(), message.id).await
+            }
+            Err(err) => {
+                metrics.mail(false);
+                let wait = backoff(message.attempts);
+                tracing::warn!(message = message.id, attempts = message.attempts, error = %err, retry_in = ?wait, "a message could not be delivered");
+                let retry_at = crate::store::now() + wait;
+                outbox::failed(db.pool(), message.id, &err, retry_at).await
+            }
+        };
+        if let Err(err) = recorded {
+            tracing::warn!(message = message.id, error = %err, "could not record a delivery");
+        }
+    }
+    claimed.len()
+}
+
+/// The wait before attempt `attempts + 1`: 5 s, doubled each time, at most an hour.
+fn backoff(attempts: i32) -> TimeDelta {
+    let doublings = u32::try_from(attempts.saturating_sub(1))
+        .unwrap_or(0)
+        .min(10);
+    TimeDelta::seconds(5 * (1i64 << doublings)).min(TimeDelta::hours(1))
+}
+
+fn build(from: &Mailbox, message: &entity::mail_outbox::Model) -> Result<lettre::Message, String> {
+    let to: Mailbox = message
+        .recipient
+        .parse()
+        .map_err(|err| format!("the recipient is not an address: {err}"))?;
+    lettre::Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(&message.subject)
+        .multipart(MultiPart::alternative_plain_html(
+            message.text_body.clone(),
+            message.html_body.clone(),
+        ))
+        .map_err(|err| err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::backoff;
+
+    #[test]
+    fn failed_deliveries_wait_twice_as_long_each_time_up_to_an_hour() {
+        assert_eq!(backoff(1), TimeDelta::seconds(5));
+        assert_eq!(backoff(2), TimeDelta::seconds(10));
+        assert_eq!(backoff(5), TimeDelta::seconds(80));
+        assert_eq!(backoff(40), TimeDelta::hours(1));
+    }
+}

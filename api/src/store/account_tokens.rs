@@ -1,0 +1,93 @@
+//! Single-use tokens sent by mail, by the digest of their text (`auth::tokens::digest`).
+
+use entity::account_token::{self, Column};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, Set, prelude::DateTimeUtc,
+};
+
+use super::now;
+
+/// Records a token of `purpose` for `user`, replacing the earlier ones of that purpose.
+pub async fn replace(
+    conn: &impl ConnectionTrait,
+    user: i64,
+    purpose: &str,
+    digest: String,
+    expires_at: DateTimeUtc,
+) -> Result<(), DbErr> {
+    void(conn, user, purpose).await?;
+    account_token::ActiveModel {
+        user_id: Set(user),
+        purpose: Set(purpose.to_owned()),
+        digest: Set(digest),
+        created_at: Set(now()),
+        expires_at: Set(expires_at),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// The user of the unexpired token of `purpose` whose digest is `digest`, leaving it in place.
+pub async fn peek(
+    conn: &impl ConnectionTrait,
+    purpose: &str,
+    digest: &str,
+) -> Result<Option<i64>, DbErr> {
+    let token = account_token::Entity::find()
+        .filter(Column::Purpose.eq(purpose))
+        .filter(Column::Digest.eq(digest))
+        .filter(Column::ExpiresAt.gt(now()))
+        .one(conn)
+        .await?;
+    Ok(token.map(|token| token.user_id))
+}
+
+/// Takes the unexpired token of `purpose` whose digest is `digest`: its user, once (the token
+/// is deleted in the same statement, so two requests cannot both use it).
+pub async fn take(
+    conn: &impl ConnectionTrait,
+    purpose: &str,
+    digest: &str,
+) -> Result<Option<i64>, DbErr> {
+    let token = account_token::Entity::find()
+        .filter(Column::Purpose.eq(purpose))
+        .filter(Column::Digest.eq(digest))
+        .one(conn)
+        .await?;
+    let Some(token) = token else {
+        return Ok(None);
+    };
+    let deleted = account_token::Entity::delete_many()
+        .filter(Column::Id.eq(token.id))
+        .exec(conn)
+        .await?;
+    Ok((deleted.rows_affected == 1 && token.expires_at > now()).then_some(token.user_id))
+}
+
+/// Voids every token of `purpose` of `user`.
+pub async fn void(conn: &impl ConnectionTrait, user: i64, purpose: &str) -> Result<(), DbErr> {
+    account_token::Entity::delete_many()
+        .filter(Column::UserId.eq(user))
+        .filter(Column::Purpose.eq(purpose))
+        .exec(conn)
+        .await
+        .map(drop)
+}
+
+/// How many tokens of `purpose` `user` was sent since `since` (those still kept).
+pub async fn sent_since(
+    conn: &impl ConnectionTrait,
+    user: i64,
+    purpose: &str,
+    since: DateTimeUtc,
+) -> Result<u64, DbErr> {
+    account_token::Entity::find()
+        .filter(Column::UserId.eq(user))
+        .filter(Column::Purpose.eq(purpose))
+        .filter(Column::CreatedAt.gt(since))
+        .count(conn)
+        .await
+}
