@@ -56,13 +56,14 @@ else
   export DATABASE_URL="sqlite://$WORK/roster.db?mode=rwc"
 fi
 JWT_SECRET="$(head -c 32 /dev/urandom | base64)" ACCESS_TOKEN_TTL=1h LISTEN_ADDR="127.0.0.1:$PORT" \
-  LOGIN_IP_MAX_FAILURES=100000 RUST_LOG=warn "$API" serve >/dev/null 2>"$WORK/server.log" &
+  LOGIN_IP_MAX_FAILURES=100000 CONFIRM_EMAIL=optional RUST_LOG=warn "$API" serve >/dev/null 2>"$WORK/server.log" &
 SERVER=$!
 wait_for_server "$PORT" "$SERVER" "$WORK/server.log" 60
 
 register() {
-  curl -sf -H 'Content-Type: application/json' "$URL" -d "{\"query\":\"mutation { register(input: { email: \\\"$1\\\", password: \\\"flood password\\\" }) { accessToken } }\"}" \
-    | jq -r .data.register.accessToken
+  curl -sf -H 'Content-Type: application/json' "$URL" -d "{\"query\":\"mutation { register(input: { email: \\\"$1\\\", password: \\\"flood password\\\" }) { email } }\"}" >/dev/null
+  curl -sf -H 'Content-Type: application/json' "$URL" -d "{\"query\":\"mutation { login(email: \\\"$1\\\", password: \\\"flood password\\\") { accessToken } }\"}" \
+    | jq -r .data.login.accessToken
 }
 ATTACKER="$(register attacker@example.com)"
 HONEST="$(register honest@example.com)"

@@ -20,7 +20,10 @@ const here = new URL(".", import.meta.url).pathname;
 
 const OPERATIONS = `
 graphql\`mutation relayClientRegisterMutation($input: RegisterInput!) {
-  register(input: $input) { accessToken user { id email } }
+  register(input: $input) { email }
+}\`;
+graphql\`mutation relayClientLoginMutation($email: String!, $password: String!) {
+  login(email: $email, password: $password) { accessToken user { id email } }
 }\`;
 graphql\`mutation relayClientCreateProfileMutation($name: String!) {
   createProfile(name: $name) { id name }
@@ -56,6 +59,7 @@ function compile() {
 async function run() {
   const artifact = createRequire(join(resolve(folder), "__generated__", "x.js"));
   const Register = artifact("./relayClientRegisterMutation.graphql.js");
+  const Login = artifact("./relayClientLoginMutation.graphql.js");
   const CreateProfile = artifact("./relayClientCreateProfileMutation.graphql.js");
   const Me = artifact("./relayClientMeQuery.graphql.js");
 
@@ -84,14 +88,14 @@ async function run() {
       }),
     );
 
-  const registered = await mutate(Register, {
-    input: { email: "relay@example.com", password: "correct horse battery" },
-  });
-  token = registered.register.accessToken;
+  const account = { email: "relay@example.com", password: "correct horse battery" };
+  const registered = await mutate(Register, { input: account });
+  const signedIn = await mutate(Login, account);
+  token = signedIn.login.accessToken;
   const created = await mutate(CreateProfile, { name: "Relay Team" });
   const me = await fetchQuery(environment, Me, {}).toPromise();
   const report = {
-    registered: registered.register.user.email,
+    registered: registered.register.email,
     created: created.createProfile.name,
     me,
     sent,

@@ -56,7 +56,8 @@ struct Args {
 
 const LOGIN: &str =
     "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }";
-const REGISTER: &str = "mutation($e: String!, $p: String!) { register(input: { email: $e, password: $p }) { accessToken } }";
+const REGISTER: &str =
+    "mutation($e: String!, $p: String!) { register(input: { email: $e, password: $p }) { email } }";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

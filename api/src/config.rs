@@ -59,6 +59,17 @@ pub enum Registration {
     Closed,
 }
 
+/// Whether an account's email address must be confirmed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ConfirmEmail {
+    /// A confirmation link is sent; an account signs in only once it followed it.
+    Required,
+    /// A confirmation link is sent; an account signs in before it followed it.
+    Optional,
+    /// No link is sent; every address counts as confirmed.
+    Off,
+}
+
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -240,6 +251,11 @@ pub struct Config {
     )]
     pub registration: Registration,
 
+    /// Whether a new account's email address must be confirmed through the link mailed to
+    /// it. By default `required` on PostgreSQL and `optional` on SQLite.
+    #[arg(long, env = "CONFIRM_EMAIL", value_enum, global = true)]
+    pub confirm_email: Option<ConfirmEmail>,
+
     /// How long an invitation to manage a profile waits for its invitee's answer.
     #[arg(long, env = "INVITATION_TTL", default_value = "7d", value_parser = humantime::parse_duration, global = true)]
     pub invitation_ttl: Duration,
@@ -406,6 +422,16 @@ pub struct Limits {
 }
 
 impl Config {
+    /// `CONFIRM_EMAIL`, or its default for the database.
+    pub fn confirm_email(&self) -> ConfirmEmail {
+        self.confirm_email
+            .unwrap_or(if self.database_url.starts_with("postgres") {
+                ConfirmEmail::Required
+            } else {
+                ConfirmEmail::Optional
+            })
+    }
+
     /// The configuration with every default, for tests and tools that only set the database.
     pub fn with_database(database_url: impl Into<String>) -> Self {
         let mut config = Cli::parse_from(["api"]).config;

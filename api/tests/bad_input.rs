@@ -125,7 +125,7 @@ async fn bad_emails_and_passwords_write_nothing(app: &TestApp) {
     let admin = app.admin().await;
     let before = totals(app, &admin.token).await;
     let register = "mutation($e: String!, $p: String!) {
-        register(input: { email: $e, password: $p }) { accessToken }
+        register(input: { email: $e, password: $p }) { email }
     }";
     for email in [
         "",
@@ -138,13 +138,11 @@ async fn bad_emails_and_passwords_write_nothing(app: &TestApp) {
         let vars = json!({ "e": email, "p": PASSWORD });
         refused(app, "", register, vars, "BAD_USER_INPUT").await;
     }
+    // An address with an account is answered as a new one, and makes no second account.
     for email in ["ann@example.com", "ANN@EXAMPLE.COM", " Ann@example.com "] {
         let vars = json!({ "e": email, "p": PASSWORD });
-        let response = refused(app, "", register, vars, "CONFLICT").await;
-        assert_eq!(
-            response.body["errors"][0]["message"],
-            "a user with this email already exists"
-        );
+        let response = app.gql(register, vars).await;
+        assert!(response.errors().is_empty(), "{}", response.body);
     }
     for password in ["short", "1234567", &"x".repeat(129)] {
         let vars = json!({ "e": "new@example.com", "p": password });

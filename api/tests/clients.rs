@@ -251,7 +251,7 @@ async fn relay_runs_only_its_compiled_persisted_queries(app: &TestApp) {
         json!([{ "role": "OWNER", "node": { "email": "relay@example.com" } }])
     );
     let sent = report["sent"].as_array().expect("the bodies sent");
-    assert_eq!(sent.len(), 3);
+    assert_eq!(sent.len(), 4);
     for body in sent {
         assert!(
             body["doc_id"].is_string() && body.get("query").is_none(),

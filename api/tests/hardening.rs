@@ -504,11 +504,11 @@ async fn metacharacters_and_nul_bytes_in_every_string(app: &TestApp) {
             "s",
         ),
         (
-            "mutation($s: String!) { register(input: { email: $s, password: \"long enough pass\" }) { accessToken } }",
+            "mutation($s: String!) { register(input: { email: $s, password: \"long enough pass\" }) { email } }",
             "s",
         ),
         (
-            "mutation($s: String!) { register(input: { email: \"n@example.com\", password: $s }) { accessToken } }",
+            "mutation($s: String!) { register(input: { email: \"n@example.com\", password: $s }) { email } }",
             "s",
         ),
         (

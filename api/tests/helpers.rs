@@ -114,6 +114,8 @@ impl TestApp {
         config.limits.query_max_complexity = usize::MAX / 2;
         let mail = tempfile::tempdir().expect("a mail folder");
         config.mail_url = Some(format!("file:{}", mail.path().display()));
+        // Behaviour tests sign in right after registering; confirmation has tests of its own.
+        config.confirm_email = Some(api::config::ConfirmEmail::Optional);
         configure(&mut config);
         let state = api::prepare(config)
             .await
@@ -207,14 +209,20 @@ impl TestApp {
         response.body["data"].clone()
     }
 
-    /// Registers a user with `PASSWORD`.
+    /// Registers a user with `PASSWORD`, and signs them in.
     pub async fn register(&self, email: &str) -> Account {
+        self.register_only(email).await;
+        let login = self.login(email, PASSWORD).await;
+        assert!(login.errors().is_empty(), "login failed: {}", login.body);
+        account(&login.body["data"]["login"])
+    }
+
+    /// Registers a user with `PASSWORD`, without signing in.
+    pub async fn register_only(&self, email: &str) {
         let response = self
             .gql(
                 "mutation($email: String!, $password: String!) {
-                    register(input: { email: $email, password: $password }) {
-                        accessToken refreshToken user { id email }
-                    }
+                    register(input: { email: $email, password: $password }) { email }
                 }",
                 json!({ "email": email, "password": PASSWORD }),
             )
@@ -224,7 +232,6 @@ impl TestApp {
             "register failed: {}",
             response.body
         );
-        account(&response.body["data"]["register"])
     }
 
     /// Registers `owner{n}@example.com`.
@@ -499,6 +506,8 @@ fn unique_database_name() -> String {
 pub struct ServerProcess {
     pub url: String,
     child: tokio::process::Child,
+    /// Where its messages go, unless the test says otherwise.
+    _mail: tempfile::TempDir,
     log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
@@ -507,9 +516,13 @@ impl ServerProcess {
     /// until it listens.
     pub async fn start(database_url: &str, env: &[(&str, &str)]) -> ServerProcess {
         use tokio::io::{AsyncBufReadExt, BufReader};
+        let mail = tempfile::tempdir().expect("a mail folder");
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_api"))
             .env("DATABASE_URL", database_url)
             .env("LISTEN_ADDR", "127.0.0.1:0")
+            .env("MAIL_URL", format!("file:{}", mail.path().display()))
+            // As `TestApp`: tests sign in right after registering.
+            .env("CONFIRM_EMAIL", "optional")
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -542,7 +555,12 @@ impl ServerProcess {
             .and_then(|url| url.strip_suffix("/graphql"))
             .expect("an URL")
             .to_owned();
-        ServerProcess { url, child, log }
+        ServerProcess {
+            url,
+            child,
+            _mail: mail,
+            log,
+        }
     }
 
     /// Sends SIGTERM, as a service manager stopping the server would.

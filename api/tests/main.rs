@@ -8,6 +8,7 @@ mod bad_input;
 mod batching;
 mod clients;
 mod concurrency;
+mod confirmation;
 mod connections;
 mod dataset;
 mod differential;

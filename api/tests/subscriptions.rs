@@ -190,16 +190,23 @@ async fn gql(server: &str, token: Option<&str>, query: &str, variables: Value) -
     body["data"].clone()
 }
 
-/// Registers `email`; its ID and access token.
+/// Registers `email` and signs in; its ID and access token.
 async fn register(server: &str, email: &str) -> (String, String) {
-    let data = gql(
+    gql(
         server,
         None,
-        "mutation($e: String!, $p: String!) { register(input: { email: $e, password: $p }) { accessToken user { id } } }",
+        "mutation($e: String!, $p: String!) { register(input: { email: $e, password: $p }) { email } }",
         json!({ "e": email, "p": PASSWORD }),
     )
     .await;
-    let payload = &data["register"];
+    let data = gql(
+        server,
+        None,
+        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken user { id } } }",
+        json!({ "e": email, "p": PASSWORD }),
+    )
+    .await;
+    let payload = &data["login"];
     (
         payload["user"]["id"].as_str().expect("id").to_owned(),
         payload["accessToken"].as_str().expect("token").to_owned(),

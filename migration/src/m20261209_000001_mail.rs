@@ -1,5 +1,6 @@
 //! Mail: the outbox of messages to send, written in the transaction of the change that causes
-//! each, and the single-use tokens that messages carry (stored as digests only).
+//! each, and the single-use tokens that messages carry (stored as digests only). Accounts made
+//! before addresses were confirmed count as confirmed.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -94,7 +95,14 @@ impl MigrationTrait for Migration {
                     .col(AccountToken::Purpose)
                     .to_owned(),
             )
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "UPDATE \"user\" SET confirmed_at = created_at WHERE confirmed_at IS NULL",
+            )
             .await
+            .map(drop)
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

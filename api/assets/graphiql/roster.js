@@ -119,22 +119,24 @@
     }
   }
 
+  // Registers first when `registering`, then signs in.
   async function signIn(registering) {
     const variables = { email: bar.email.value.trim(), password: bar.password.value };
     try {
-      const data = registering
-        ? await call(
-            `mutation Register($email: String!, $password: String!) {
-               register(input: { email: $email, password: $password }) { ${AUTH} } }`,
-            variables,
-          )
-        : await call(
-            `mutation SignIn($email: String!, $password: String!) {
-               login(email: $email, password: $password) { ${AUTH} } }`,
-            variables,
-          );
+      if (registering) {
+        await call(
+          `mutation Register($email: String!, $password: String!) {
+             register(input: { email: $email, password: $password }) { email } }`,
+          variables,
+        );
+      }
+      const data = await call(
+        `mutation SignIn($email: String!, $password: String!) {
+           login(email: $email, password: $password) { ${AUTH} } }`,
+        variables,
+      );
       bar.password.value = "";
-      adopt(registering ? data.register : data.login);
+      adopt(data.login);
     } catch (error) {
       show(error.message);
     }

@@ -16,7 +16,7 @@ use super::{
     viewers::Viewers,
 };
 use crate::{
-    config::{Config, Registration},
+    config::{Config, ConfirmEmail},
     db::Db,
     error::{AppError, AppResult},
     events::Event,
@@ -137,17 +137,6 @@ impl Accounts {
             .map(|(_, expires)| expires)
     }
 
-    pub async fn register(&self, db: &Db, email: &str, password: &str) -> AppResult<Session> {
-        if self.config.registration == Registration::Closed {
-            return Err(AppError::forbidden("registration is closed"));
-        }
-        let user = self.create_user(db, email, password).await?;
-        let tx = db.begin_write().await?;
-        let session = self.start_session(&*tx, user).await?;
-        tx.commit().await?;
-        Ok(session)
-    }
-
     /// Creates a user with a password; the operator's way to bootstrap accounts too.
     pub async fn create_user(
         &self,
@@ -163,6 +152,8 @@ impl Accounts {
             email: &email,
             password_hash,
             uniquifier: tokens::random_secret()?,
+            // An account the operator makes has the address the operator gave.
+            confirmed: true,
         };
         let tx = db.begin_write().await?;
         let user = users::create(&*tx, new).await?;
@@ -191,6 +182,12 @@ impl Accounts {
         let Some(user) = user.filter(|user| user.active) else {
             return Err(AppError::forbidden("this account is disabled"));
         };
+        if user.confirmed_at.is_none() && self.config.confirm_email() == ConfirmEmail::Required {
+            return Err(AppError::forbidden(
+                "confirm your email address first: follow the link mailed to it, or ask for \
+                 another with resendConfirmation",
+            ));
+        }
         let mut tx = db.begin_write().await?;
         // The tracking fields change: callers read before are not current any more.
         tx.publish(Event::Account { user_id: user.id }).await?;

@@ -5,6 +5,7 @@ pub mod email;
 pub mod guards;
 pub mod password;
 mod recovery;
+mod registration;
 pub mod rules;
 pub mod tokens;
 pub mod viewers;

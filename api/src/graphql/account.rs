@@ -26,6 +26,15 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct ClientIp(pub String);
 
+/// What `register` answers, whether or not the address had an account.
+#[derive(SimpleObject)]
+pub struct RegistrationPayload {
+    /// The address, as kept (normalized).
+    email: String,
+    /// Whether the account signs in only once its address is confirmed (`CONFIRM_EMAIL`).
+    confirmation_required: bool,
+}
+
 /// A signed-in session: send `accessToken` as `Authorization: Bearer <accessToken>`; trade
 /// `refreshToken` for new tokens with `refreshToken` before `expiresAt`.
 #[derive(SimpleObject)]
@@ -90,16 +99,41 @@ pub struct AccountMutation;
 
 #[Object]
 impl AccountMutation {
-    /// Creates an account and signs it in. Refused when registration is closed.
+    /// Registers an address: a new account, whose address is confirmed through the link mailed
+    /// to it (`CONFIRM_EMAIL`); sign in with `login`. The answer is the same when the address
+    /// has an account already (its owner is told by mail instead), so it says nothing of
+    /// whether it has. Refused when registration is closed.
     async fn register(
         &self,
         ctx: &Context<'_>,
         input: RegisterInput,
-    ) -> async_graphql::Result<AuthPayload> {
-        let session = accounts(ctx)?
+    ) -> async_graphql::Result<RegistrationPayload> {
+        let registered = accounts(ctx)?
             .register(state(ctx)?, &input.email, &input.password)
             .await?;
-        Ok(session.into())
+        Ok(RegistrationPayload {
+            email: registered.email,
+            confirmation_required: registered.confirmation_required,
+        })
+    }
+
+    /// Confirms an address with the token of the link mailed to it (its `token` parameter).
+    async fn confirm_email(&self, ctx: &Context<'_>, token: String) -> async_graphql::Result<bool> {
+        accounts(ctx)?.confirm_email(state(ctx)?, &token).await?;
+        Ok(true)
+    }
+
+    /// Mails a new confirmation link to the account of this email, if it has one still
+    /// unconfirmed; `true` either way. One message per account a minute at most.
+    async fn resend_confirmation(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+    ) -> async_graphql::Result<bool> {
+        accounts(ctx)?
+            .resend_confirmation(state(ctx)?, &email)
+            .await?;
+        Ok(true)
     }
 
     /// Mails a link to choose a new password to the account of this email, if it has one;

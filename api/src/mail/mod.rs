@@ -56,6 +56,11 @@ impl Mail {
         })
     }
 
+    /// `PUBLIC_URL`, the base of links.
+    pub fn base(&self) -> &str {
+        &self.public_url
+    }
+
     /// The link to `action` with `token`, as messages show it: `<PUBLIC_URL>/<action>?token=…`.
     pub fn link(&self, action: &str, token: &str) -> String {
         format!("{}/{action}?token={token}", self.public_url)

@@ -9,6 +9,16 @@ use serde::Serialize;
 /// Every message's two parts, by name.
 const TEMPLATES: &[(&str, &str, &str)] = &[
     (
+        "confirm_email",
+        include_str!("../../templates/mail/confirm_email.txt"),
+        include_str!("../../templates/mail/confirm_email.html"),
+    ),
+    (
+        "registration_attempted",
+        include_str!("../../templates/mail/registration_attempted.txt"),
+        include_str!("../../templates/mail/registration_attempted.html"),
+    ),
+    (
         "password_reset",
         include_str!("../../templates/mail/password_reset.txt"),
         include_str!("../../templates/mail/password_reset.html"),

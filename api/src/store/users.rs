@@ -18,6 +18,8 @@ pub struct NewUser<'a> {
     pub email: &'a Email,
     pub password_hash: String,
     pub uniquifier: String,
+    /// Whether its address counts as confirmed from the start.
+    pub confirmed: bool,
 }
 
 pub async fn create(conn: &impl ConnectionTrait, new: NewUser<'_>) -> AppResult<user::Model> {
@@ -29,6 +31,7 @@ pub async fn create(conn: &impl ConnectionTrait, new: NewUser<'_>) -> AppResult<
         password_hash: Set(new.password_hash),
         active: Set(true),
         fs_uniquifier: Set(new.uniquifier),
+        confirmed_at: Set(new.confirmed.then_some(at)),
         login_count: Set(0),
         updated_at: Set(at),
         ..Default::default()
@@ -101,6 +104,18 @@ pub async fn record_login(
     active.current_login_ip = Set(Some(ip.to_owned()));
     active.login_count = Set(user.login_count + 1);
     active.update(conn).await
+}
+
+/// Marks the address of `user_id` confirmed, now (unless it was).
+pub async fn confirm(conn: &impl ConnectionTrait, user_id: i64) -> Result<(), DbErr> {
+    user::Entity::update_many()
+        .col_expr(user::Column::ConfirmedAt, Expr::val(now()))
+        .col_expr(user::Column::UpdatedAt, Expr::val(now()))
+        .filter(user::Column::Id.eq(user_id))
+        .filter(user::Column::ConfirmedAt.is_null())
+        .exec(conn)
+        .await
+        .map(drop)
 }
 
 /// Changes what a user's tokens must carry, revoking every token issued before; optionally

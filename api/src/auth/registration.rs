@@ -1,0 +1,147 @@
+//! Registration and the confirmation of email addresses (`CONFIRM_EMAIL`). `register` answers
+//! the same whether or not the address has an account, after the same work: a new address gets
+//! an account and a confirmation link, one with an account gets a message saying someone tried.
+
+use chrono::TimeDelta;
+use serde_json::json;
+
+use super::{Accounts, email, password, tokens};
+use crate::{
+    config::{ConfirmEmail, Registration},
+    db::Db,
+    error::{AppError, AppResult},
+    mail::Message,
+    store::{
+        account_tokens, now,
+        users::{self, NewUser},
+    },
+};
+
+/// The purpose of confirmation tokens (`account_token.purpose`).
+pub const CONFIRM_EMAIL: &str = "confirm_email";
+
+/// How long a confirmation link works.
+const CONFIRMATION_TTL: TimeDelta = TimeDelta::days(3);
+
+/// At most one confirmation message per account this often.
+const RESEND_INTERVAL: TimeDelta = TimeDelta::minutes(1);
+
+/// What `register` answers, whoever had the address.
+pub struct Registered {
+    /// The address, as kept.
+    pub email: String,
+    /// Whether the account signs in only once its address is confirmed.
+    pub confirmation_required: bool,
+}
+
+impl Accounts {
+    /// Registers `email`: a new account with a confirmation link, or, when the address has an
+    /// account already, a message to it; the same answer either way.
+    pub async fn register(&self, db: &Db, email: &str, password: &str) -> AppResult<Registered> {
+        if self.config.registration == Registration::Closed {
+            return Err(AppError::forbidden("registration is closed"));
+        }
+        let email = email::normalize(email)?;
+        let password = password::normalize(password)?;
+        let mode = self.config.confirm_email();
+        // The password is hashed whether or not the account is made: the same work either way.
+        let admitted = self.admit_password_work(db)?;
+        let password_hash = self.passwords.hash(admitted, password).await?;
+        let tx = db.begin_write().await?;
+        match users::by_key(&*tx, &email.key).await? {
+            Some(existing) => {
+                let message = Message {
+                    template: "registration_attempted",
+                    subject: "Someone tried to register with your address",
+                    context: json!({
+                        "email": existing.email,
+                        "reset": format!("{}/reset-password", self.mail.base()),
+                    }),
+                };
+                self.mail.post(&*tx, &existing.email, message).await?;
+            }
+            None => {
+                let new = NewUser {
+                    email: &email,
+                    password_hash,
+                    uniquifier: tokens::random_secret()?,
+                    confirmed: mode == ConfirmEmail::Off,
+                };
+                let user = users::create(&*tx, new).await?;
+                if mode != ConfirmEmail::Off {
+                    self.send_confirmation(&*tx, &user).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(Registered {
+            email: email.address,
+            confirmation_required: mode == ConfirmEmail::Required,
+        })
+    }
+
+    /// Mails `user` a new confirmation link, voiding the earlier ones.
+    async fn send_confirmation(
+        &self,
+        conn: &impl sea_orm::ConnectionTrait,
+        user: &entity::user::Model,
+    ) -> AppResult<()> {
+        let token = tokens::random_secret()?;
+        let expires = now() + CONFIRMATION_TTL;
+        account_tokens::replace(
+            conn,
+            user.id,
+            CONFIRM_EMAIL,
+            tokens::digest(&token),
+            expires,
+        )
+        .await?;
+        let message = Message {
+            template: "confirm_email",
+            subject: "Confirm your Roster account",
+            context: json!({
+                "email": user.email,
+                "link": self.mail.link("confirm-email", &token),
+                "days": CONFIRMATION_TTL.num_days(),
+            }),
+        };
+        self.mail.post(conn, &user.email, message).await
+    }
+
+    /// Confirms the address a confirmation token was sent to, once.
+    pub async fn confirm_email(&self, db: &Db, token: &str) -> AppResult<()> {
+        let tx = db.begin_write().await?;
+        let Some(user_id) =
+            account_tokens::take(&*tx, CONFIRM_EMAIL, &tokens::digest(token)).await?
+        else {
+            return Err(AppError::bad_input(
+                "this confirmation link does not work: it was used, a newer one was sent, or it \
+                 expired; ask for a new one with resendConfirmation",
+            ));
+        };
+        users::confirm(&*tx, user_id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Mails a new confirmation link to the account of `email`, when it has one still
+    /// unconfirmed and was not sent one within `RESEND_INTERVAL`; the same answer either way.
+    pub async fn resend_confirmation(&self, db: &Db, email: &str) -> AppResult<()> {
+        let email = email::normalize(email)?;
+        if self.config.confirm_email() == ConfirmEmail::Off {
+            return Ok(());
+        }
+        let Some(user) = users::by_key(db.pool(), &email.key).await? else {
+            return Ok(());
+        };
+        let since = now() - RESEND_INTERVAL;
+        let recent = account_tokens::sent_since(db.pool(), user.id, CONFIRM_EMAIL, since).await?;
+        if user.confirmed_at.is_some() || !user.active || recent > 0 {
+            return Ok(());
+        }
+        let tx = db.begin_write().await?;
+        self.send_confirmation(&*tx, &user).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
