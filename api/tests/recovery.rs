@@ -28,6 +28,8 @@ async fn with_mail(backend: Backend, smtp: &SmtpServer) -> TestApp {
     TestApp::spawn_with(backend, |config| {
         config.mail_url = Some(smtp.url());
         config.public_url = Some("https://roster.example".into());
+        // No confirmation messages: these tests count the messages of recovery.
+        config.confirm_email = Some(api::config::ConfirmEmail::Off);
     })
     .await
 }

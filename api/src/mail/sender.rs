@@ -33,9 +33,19 @@ pub async fn run(db: Db, mail: Mail, metrics: Metrics, mut stopping: watch::Rece
     }
 }
 
-/// Delivers the messages due now; how many it took.
+/// Delivers the messages due now; how many it took. The outbox is written in the writers'
+/// turn (SQLite has one writer), and only when a read found a message due.
 async fn deliver_due(db: &Db, mail: &Mail, metrics: &Metrics) -> usize {
-    let claimed = match outbox::claim(db.pool(), BATCH, crate::store::now() + CLAIM).await {
+    let claimed = async {
+        if !outbox::any_due(db.pool()).await? {
+            return Ok(Vec::new());
+        }
+        let tx = db.begin_write().await?;
+        let claimed = outbox::claim(&*tx, BATCH, crate::store::now() + CLAIM).await?;
+        tx.commit().await?;
+        Ok::<_, sea_orm::DbErr>(claimed)
+    };
+    let claimed = match claimed.await {
         Ok(claimed) => claimed,
         Err(err) => {
             tracing::warn!(error = %err, "could not read the mail outbox");
@@ -47,19 +57,23 @@ async fn deliver_due(db: &Db, mail: &Mail, metrics: &Metrics) -> usize {
             Ok(built) => mail.transport.send(built).await,
             Err(err) => Err(err),
         };
-        let recorded = match sent {
-            Ok(()) => {
-                metrics.mail(true);
-                outbox::delivered(db.pool(), message.id).await
+        let recorded = async {
+            let tx = db.begin_write().await?;
+            match &sent {
+                Ok(()) => outbox::delivered(&*tx, message.id).await?,
+                Err(err) => {
+                    let retry_at = crate::store::now() + backoff(message.attempts);
+                    outbox::failed(&*tx, message.id, err, retry_at).await?;
+                }
             }
-            Err(err) => {
-                metrics.mail(false);
-                let wait = backoff(message.attempts);
-                tracing::warn!(message = message.id, attempts = message.attempts, error = %err, retry_in = ?wait, "a message could not be delivered");
-                let retry_at = crate::store::now() + wait;
-                outbox::failed(db.pool(), message.id, &err, retry_at).await
-            }
+            tx.commit().await
         };
+        metrics.mail(sent.is_ok());
+        if let Err(err) = &sent {
+            let wait = backoff(message.attempts);
+            tracing::warn!(message = message.id, attempts = message.attempts, error = %err, retry_in = ?wait, "a message could not be delivered");
+        }
+        let recorded = recorded.await;
         if let Err(err) = recorded {
             tracing::warn!(message = message.id, error = %err, "could not record a delivery");
         }

@@ -38,6 +38,16 @@ pub async fn post(conn: &impl ConnectionTrait, letter: Letter) -> Result<(), DbE
     Ok(())
 }
 
+/// Whether a message is due now.
+pub async fn any_due(conn: &impl ConnectionTrait) -> Result<bool, DbErr> {
+    use sea_orm::PaginatorTrait;
+    let due = mail_outbox::Entity::find()
+        .filter(Column::NextAttemptAt.lte(now()))
+        .count(conn)
+        .await?;
+    Ok(due > 0)
+}
+
 /// Claims up to `count` messages due now for one sender until `until`: no other sender takes
 /// them before then (PostgreSQL skips the rows another sender is claiming). Each claim counts
 /// as an attempt.
