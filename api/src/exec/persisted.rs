@@ -227,6 +227,10 @@ impl Persisted {
             request.query = text.to_string();
             return Ok(None);
         }
+        if named.hash.is_none() && named.id.is_none() && !self.only {
+            // A plain request: nothing to check, and no hash to compute.
+            return Ok(None);
+        }
         let hash = sha256(&request.query);
         if let Some(sent) = &named.hash
             && *sent != hash
