@@ -170,6 +170,7 @@ function snapshot(tables) {
       lastLoginIp: row.last_login_ip ?? null,
       currentLoginIp: row.current_login_ip ?? null,
       loginCount: Number(row.login_count),
+      emailConfirmedAt: storedTime(row.confirmed_at),
     });
   }
   const profiles = new Map();
@@ -559,6 +560,7 @@ function userObject(req, user) {
     lastLoginIp: () => account()?.lastLoginIp ?? null,
     currentLoginIp: () => account()?.currentLoginIp ?? null,
     loginCount: () => account()?.loginCount ?? null,
+    emailConfirmedAt: () => account()?.emailConfirmedAt ?? null,
   };
 }
 

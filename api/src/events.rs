@@ -96,6 +96,9 @@ pub enum Event {
         user_id: i64,
         epoch: i64,
     },
+    /// A message was written to the mail outbox: senders look at it now rather than at their
+    /// next poll.
+    Mail,
     /// This replica lost its listening connection for a while: events of that time are lost
     /// to it, so its subscriptions end and their clients subscribe again and catch up.
     Missed,

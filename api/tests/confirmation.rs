@@ -65,12 +65,15 @@ async fn a_new_account_signs_in_once_its_address_is_confirmed(backend: Backend) 
 
     let confirmed = app.gql(CONFIRM, json!({ "t": token })).await;
     assert_eq!(confirmed.body, json!({ "data": { "confirmEmail": true } }));
-    assert!(
-        app.login("ann@example.com", PASSWORD)
-            .await
-            .errors()
-            .is_empty()
-    );
+    let login = app.login("ann@example.com", PASSWORD).await;
+    assert!(login.errors().is_empty(), "{}", login.body);
+    let access = login.body["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap_or_default();
+    let me = app
+        .data_as(access, "{ me { emailConfirmedAt } }", json!({}))
+        .await;
+    assert!(me["me"]["emailConfirmedAt"].is_string(), "{me}");
     // Once only; and a confirmed address is sent no more links.
     assert_eq!(
         app.gql(CONFIRM, json!({ "t": token })).await.code(),

@@ -379,7 +379,7 @@ impl Accounts {
             Some(hash),
         )
         .await?;
-        self.password_changed(&*tx, &user).await?;
+        self.password_changed(&mut tx, &user).await?;
         let session = self.start_session(&*tx, user).await?;
         tx.commit().await?;
         Ok(session)

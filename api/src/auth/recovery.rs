@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{Accounts, email, password, tokens};
 use crate::{
-    db::Db,
+    db::{Db, WriteTx},
     error::{AppError, AppResult},
     events::Event,
     mail::Message,
@@ -38,7 +38,7 @@ impl Accounts {
         let token = tokens::random_secret()?;
         let ttl =
             TimeDelta::from_std(self.config.password_reset_ttl).unwrap_or(TimeDelta::hours(1));
-        let tx = db.begin_write().await?;
+        let mut tx = db.begin_write().await?;
         account_tokens::replace(
             &*tx,
             user.id,
@@ -56,7 +56,7 @@ impl Accounts {
                 "minutes": ttl.num_minutes(),
             }),
         };
-        self.mail.post(&*tx, &user.email, message).await?;
+        self.mail.post(&mut tx, &user.email, message).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -89,7 +89,7 @@ impl Accounts {
         tx.publish(Event::Account { user_id }).await?;
         let user =
             users::rotate_uniquifier(&*tx, user, tokens::random_secret()?, Some(hash)).await?;
-        self.password_changed(&*tx, &user).await?;
+        self.password_changed(&mut tx, &user).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -98,15 +98,15 @@ impl Accounts {
     /// void, and its owner is told.
     pub(super) async fn password_changed(
         &self,
-        conn: &impl sea_orm::ConnectionTrait,
+        tx: &mut WriteTx<'_>,
         user: &entity::user::Model,
     ) -> AppResult<()> {
-        account_tokens::void(conn, user.id, PASSWORD_RESET).await?;
+        account_tokens::void(&**tx, user.id, PASSWORD_RESET).await?;
         let message = Message {
             template: "password_changed",
             subject: "Your Roster password was changed",
             context: json!({ "email": user.email }),
         };
-        self.mail.post(conn, &user.email, message).await
+        self.mail.post(tx, &user.email, message).await
     }
 }

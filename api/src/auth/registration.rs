@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{Accounts, email, password, tokens};
 use crate::{
     config::{ConfirmEmail, Registration},
-    db::Db,
+    db::{Db, WriteTx},
     error::{AppError, AppResult},
     mail::Message,
     store::{
@@ -47,7 +47,7 @@ impl Accounts {
         // The password is hashed whether or not the account is made: the same work either way.
         let admitted = self.admit_password_work(db)?;
         let password_hash = self.passwords.hash(admitted, password).await?;
-        let tx = db.begin_write().await?;
+        let mut tx = db.begin_write().await?;
         match users::by_key(&*tx, &email.key).await? {
             Some(existing) => {
                 let message = Message {
@@ -58,7 +58,7 @@ impl Accounts {
                         "reset": format!("{}/reset-password", self.mail.base()),
                     }),
                 };
-                self.mail.post(&*tx, &existing.email, message).await?;
+                self.mail.post(&mut tx, &existing.email, message).await?;
             }
             None => {
                 let new = NewUser {
@@ -69,7 +69,7 @@ impl Accounts {
                 };
                 let user = users::create(&*tx, new).await?;
                 if mode != ConfirmEmail::Off {
-                    self.send_confirmation(&*tx, &user).await?;
+                    self.send_confirmation(&mut tx, &user).await?;
                 }
             }
         }
@@ -83,13 +83,13 @@ impl Accounts {
     /// Mails `user` a new confirmation link, voiding the earlier ones.
     async fn send_confirmation(
         &self,
-        conn: &impl sea_orm::ConnectionTrait,
+        tx: &mut WriteTx<'_>,
         user: &entity::user::Model,
     ) -> AppResult<()> {
         let token = tokens::random_secret()?;
         let expires = now() + CONFIRMATION_TTL;
         account_tokens::replace(
-            conn,
+            &**tx,
             user.id,
             CONFIRM_EMAIL,
             tokens::digest(&token),
@@ -105,7 +105,7 @@ impl Accounts {
                 "days": CONFIRMATION_TTL.num_days(),
             }),
         };
-        self.mail.post(conn, &user.email, message).await
+        self.mail.post(tx, &user.email, message).await
     }
 
     /// Confirms the address a confirmation token was sent to, once.
@@ -139,8 +139,8 @@ impl Accounts {
         if user.confirmed_at.is_some() || !user.active || recent > 0 {
             return Ok(());
         }
-        let tx = db.begin_write().await?;
-        self.send_confirmation(&*tx, &user).await?;
+        let mut tx = db.begin_write().await?;
+        self.send_confirmation(&mut tx, &user).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -260,6 +260,16 @@ impl User {
     async fn login_count(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
         Ok(self.account(ctx).await?.map(|user| user.login_count))
     }
+
+    /// When the user confirmed their email address through the link mailed to it; null while
+    /// they have not (`resendConfirmation` sends another). Only for the user themself and
+    /// `users:read` holders.
+    async fn email_confirmed_at(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        Ok(self.account(ctx).await?.and_then(|user| user.confirmed_at))
+    }
 }
 
 impl PlainFields for User {

@@ -203,7 +203,7 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                     Ok(Event::Account { user_id }) => user_id == me,
                     // Missed events may have been about this account: check it again.
                     Ok(Event::Missed) | Err(RecvError::Lagged(_)) => true,
-                    Ok(Event::Membership(_) | Event::Invitation(_) | Event::Card { .. }) => false,
+                    Ok(Event::Membership(_) | Event::Invitation(_) | Event::Card { .. } | Event::Mail) => false,
                     Err(RecvError::Closed) => break,
                 };
                 if changed {

@@ -7,14 +7,15 @@ mod templates;
 mod transport;
 
 use lettre::message::Mailbox;
-use sea_orm::ConnectionTrait;
 use serde::Serialize;
 
 pub use transport::Transport;
 
 use crate::{
     config::Config,
+    db::WriteTx,
     error::{AppError, AppResult},
+    events::Event,
     store::outbox::{self, Letter},
 };
 
@@ -66,11 +67,11 @@ impl Mail {
         format!("{}/{action}?token={token}", self.public_url)
     }
 
-    /// Writes `message` to `to` in the outbox, through `conn` (the transaction of the change
-    /// that causes it).
+    /// Writes `message` to `to` in the outbox, in `tx` (the transaction of the change that
+    /// causes it); senders hear of it once `tx` commits.
     pub async fn post<C: Serialize>(
         &self,
-        conn: &impl ConnectionTrait,
+        tx: &mut WriteTx<'_>,
         to: &str,
         message: Message<'_, C>,
     ) -> AppResult<()> {
@@ -87,7 +88,8 @@ impl Mail {
             text_body,
             html_body,
         };
-        outbox::post(conn, letter).await?;
+        outbox::post(&**tx, letter).await?;
+        tx.publish(Event::Mail).await?;
         Ok(())
     }
 

@@ -10,24 +10,38 @@ use chrono::TimeDelta;
 use lettre::message::{Mailbox, MultiPart};
 use tokio::sync::watch;
 
+use tokio::sync::broadcast::error::RecvError;
+
 use super::Mail;
-use crate::{db::Db, metrics::Metrics, store::outbox};
+use crate::{db::Db, events::Event, metrics::Metrics, store::outbox};
 
 /// How long a sender holds the messages it claimed before another may take them.
 const CLAIM: TimeDelta = TimeDelta::seconds(60);
-/// How often an idle sender looks at the outbox.
-const POLL: Duration = Duration::from_millis(250);
+/// How often an idle sender looks at the outbox when it hears of no new message (for retries,
+/// and messages whose news it missed); a new message wakes it at once.
+const POLL: Duration = Duration::from_secs(5);
 /// Messages taken at once.
 const BATCH: u64 = 16;
 
 /// Delivers the outbox's messages until `stopping` turns true.
 pub async fn run(db: Db, mail: Mail, metrics: Metrics, mut stopping: watch::Receiver<bool>) {
+    let mut events = db.events().subscribe();
     loop {
         let delivered = deliver_due(&db, &mail, &metrics).await;
-        if delivered == 0 {
+        if delivered > 0 {
+            continue;
+        }
+        let poll = tokio::time::sleep(POLL);
+        tokio::pin!(poll);
+        loop {
             tokio::select! {
-                () = tokio::time::sleep(POLL) => {}
+                () = &mut poll => break,
                 _ = stopping.wait_for(|stopping| *stopping) => return,
+                event = events.recv() => match event {
+                    Ok(Event::Mail | Event::Missed) | Err(RecvError::Lagged(_)) => break,
+                    Ok(_) => {}
+                    Err(RecvError::Closed) => return,
+                },
             }
         }
     }
