@@ -17,9 +17,9 @@ use crate::{db::Db, events::Event, metrics::Metrics, store::outbox};
 
 /// How long a sender holds the messages it claimed before another may take them.
 const CLAIM: TimeDelta = TimeDelta::seconds(60);
-/// How often an idle sender looks at the outbox when it hears of no new message (for retries,
-/// and messages whose news it missed); a new message wakes it at once.
-const POLL: Duration = Duration::from_secs(5);
+/// The longest a sender sleeps: until the next message is due (a retry, or a claim that
+/// lapsed), at most this; a new message wakes it at once.
+const LONGEST_SLEEP: Duration = Duration::from_secs(60);
 /// Messages taken at once.
 const BATCH: u64 = 16;
 
@@ -27,11 +27,12 @@ const BATCH: u64 = 16;
 pub async fn run(db: Db, mail: Mail, metrics: Metrics, mut stopping: watch::Receiver<bool>) {
     let mut events = db.events().subscribe();
     loop {
-        let delivered = deliver_due(&db, &mail, &metrics).await;
-        if delivered > 0 {
-            continue;
-        }
-        let poll = tokio::time::sleep(POLL);
+        let sleep = match deliver_due(&db, &mail, &metrics).await {
+            Ok(0) => until_next_due(&db).await,
+            Ok(_) => continue,
+            Err(()) => Duration::from_secs(1),
+        };
+        let poll = tokio::time::sleep(sleep);
         tokio::pin!(poll);
         loop {
             tokio::select! {
@@ -47,11 +48,24 @@ pub async fn run(db: Db, mail: Mail, metrics: Metrics, mut stopping: watch::Rece
     }
 }
 
+/// How long to sleep until the next message is due, at most `LONGEST_SLEEP`.
+async fn until_next_due(db: &Db) -> Duration {
+    match outbox::next_due(db.pool()).await {
+        Ok(Some(at)) => (at - crate::store::now())
+            .to_std()
+            .unwrap_or_default()
+            .min(LONGEST_SLEEP),
+        Ok(None) => LONGEST_SLEEP,
+        Err(_) => Duration::from_secs(1),
+    }
+}
+
 /// Delivers the messages due now; how many it took. The outbox is written in the writers'
 /// turn (SQLite has one writer), and only when a read found a message due.
-async fn deliver_due(db: &Db, mail: &Mail, metrics: &Metrics) -> usize {
+async fn deliver_due(db: &Db, mail: &Mail, metrics: &Metrics) -> Result<usize, ()> {
     let claimed = async {
-        if !outbox::any_due(db.pool()).await? {
+        let due = outbox::next_due(db.pool()).await?;
+        if due.is_none_or(|at| at > crate::store::now()) {
             return Ok(Vec::new());
         }
         let tx = db.begin_write().await?;
@@ -63,7 +77,7 @@ async fn deliver_due(db: &Db, mail: &Mail, metrics: &Metrics) -> usize {
         Ok(claimed) => claimed,
         Err(err) => {
             tracing::warn!(error = %err, "could not read the mail outbox");
-            return 0;
+            return Err(());
         }
     };
     for message in &claimed {
@@ -92,7 +106,7 @@ async fn deliver_due(db: &Db, mail: &Mail, metrics: &Metrics) -> usize {
             tracing::warn!(message = message.id, error = %err, "could not record a delivery");
         }
     }
-    claimed.len()
+    Ok(claimed.len())
 }
 
 /// The wait before attempt `attempts + 1`: 5 s, doubled each time, at most an hour.

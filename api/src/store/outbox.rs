@@ -38,14 +38,16 @@ pub async fn post(conn: &impl ConnectionTrait, letter: Letter) -> Result<(), DbE
     Ok(())
 }
 
-/// Whether a message is due now.
-pub async fn any_due(conn: &impl ConnectionTrait) -> Result<bool, DbErr> {
-    use sea_orm::PaginatorTrait;
-    let due = mail_outbox::Entity::find()
-        .filter(Column::NextAttemptAt.lte(now()))
-        .count(conn)
-        .await?;
-    Ok(due > 0)
+/// When the next message is due (now or before, for one waiting), if any waits.
+pub async fn next_due(conn: &impl ConnectionTrait) -> Result<Option<DateTimeUtc>, DbErr> {
+    use sea_orm::QuerySelect;
+    mail_outbox::Entity::find()
+        .select_only()
+        .column_as(Column::NextAttemptAt.min(), "next")
+        .into_tuple::<Option<DateTimeUtc>>()
+        .one(conn)
+        .await
+        .map(Option::flatten)
 }
 
 /// Claims up to `count` messages due now for one sender until `until`: no other sender takes
