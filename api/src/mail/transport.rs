@@ -21,13 +21,8 @@ impl Transport {
             None => format!("file:{}", default_folder(&config.database_url).display()),
         };
         if let Some(folder) = url.strip_prefix("file:") {
+            // Made with the first message, so commands that send none leave no folder.
             let folder = PathBuf::from(folder.trim_start_matches("//"));
-            std::fs::create_dir_all(&folder).map_err(|err| {
-                anyhow::anyhow!(
-                    "could not create the mail folder {}: {err}",
-                    folder.display()
-                )
-            })?;
             return Ok(Transport::Files(AsyncFileTransport::new(&folder), folder));
         }
         let smtp = match url.split_once("?tls=off") {
@@ -49,11 +44,15 @@ impl Transport {
     /// Delivers `message`; the error's text when it could not.
     pub async fn send(&self, message: Message) -> Result<(), String> {
         match self {
-            Transport::Files(files, _) => files
-                .send(message)
-                .await
-                .map(drop)
-                .map_err(|err| err.to_string()),
+            Transport::Files(files, folder) => {
+                std::fs::create_dir_all(folder)
+                    .map_err(|err| format!("could not create {}: {err}", folder.display()))?;
+                files
+                    .send(message)
+                    .await
+                    .map(drop)
+                    .map_err(|err| err.to_string())
+            }
             Transport::Smtp(smtp) => smtp
                 .send(message)
                 .await
