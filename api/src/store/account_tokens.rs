@@ -30,34 +30,40 @@ pub async fn replace(
     Ok(())
 }
 
+/// The token of `purpose` whose digest is `digest`, expired or not.
+async fn find(
+    conn: &impl ConnectionTrait,
+    purpose: &str,
+    digest: &str,
+) -> Result<Option<account_token::Model>, DbErr> {
+    account_token::Entity::find()
+        .filter(Column::Purpose.eq(purpose))
+        .filter(Column::Digest.eq(digest))
+        .one(conn)
+        .await
+}
+
 /// The user of the unexpired token of `purpose` whose digest is `digest`, leaving it in place.
 pub async fn peek(
     conn: &impl ConnectionTrait,
     purpose: &str,
     digest: &str,
 ) -> Result<Option<i64>, DbErr> {
-    let token = account_token::Entity::find()
-        .filter(Column::Purpose.eq(purpose))
-        .filter(Column::Digest.eq(digest))
-        .filter(Column::ExpiresAt.gt(now()))
-        .one(conn)
-        .await?;
-    Ok(token.map(|token| token.user_id))
+    let token = find(conn, purpose, digest).await?;
+    Ok(token
+        .filter(|token| token.expires_at > now())
+        .map(|token| token.user_id))
 }
 
-/// Takes the unexpired token of `purpose` whose digest is `digest`: its user, once (the token
-/// is deleted in the same statement, so two requests cannot both use it).
+/// Takes the unexpired token of `purpose` whose digest is `digest`: its user, once. The token
+/// is deleted, expired or not, and only the request whose delete removed it gets its user, so
+/// two requests cannot both use it.
 pub async fn take(
     conn: &impl ConnectionTrait,
     purpose: &str,
     digest: &str,
 ) -> Result<Option<i64>, DbErr> {
-    let token = account_token::Entity::find()
-        .filter(Column::Purpose.eq(purpose))
-        .filter(Column::Digest.eq(digest))
-        .one(conn)
-        .await?;
-    let Some(token) = token else {
+    let Some(token) = find(conn, purpose, digest).await? else {
         return Ok(None);
     };
     let deleted = account_token::Entity::delete_many()
