@@ -90,12 +90,17 @@ pub enum Stop {
 
 impl Stop {
     fn refused(code: &str, message: impl Into<String>, at: Vec<Pos>) -> Stop {
+        Stop::judged(code, message, at, Verdict::Refused)
+    }
+
+    /// A request that does not run, for `verdict`, with one error.
+    fn judged(code: &str, message: impl Into<String>, at: Vec<Pos>, verdict: Verdict) -> Stop {
         let mut error = ServerError::new(message, None);
         error.locations = at;
         Stop::Refused {
             errors: vec![with_code(error, code)],
             name: None,
-            verdict: Verdict::Refused,
+            verdict,
         }
     }
 
@@ -135,14 +140,7 @@ pub async fn prepare(
         .persisted
         .resolve(&mut request, state.db.pool())
         .await
-        .map_err(|refusal| {
-            let error = ServerError::new(refusal.message, None);
-            Stop::Refused {
-                errors: vec![with_code(error, refusal.code)],
-                name: None,
-                verdict: refusal.verdict,
-            }
-        })?;
+        .map_err(|refusal| Stop::judged(refusal.code, refusal.message, vec![], refusal.verdict))?;
     let document = state
         .documents
         .get(&request.query, &state.validator, &state.types)

@@ -91,12 +91,9 @@ pub async fn post(State(state): State<AppState>, peer: Peer, request: Request) -
         Err(err) => return not_a_request(format, &err),
     };
     let caller = caller(&state, &headers, peer);
-    answer(
-        &state,
-        format,
-        &caller,
-        exec::run(&state, request.into(), caller.clone(), false).await,
-    )
+    let credentialed = caller.authorization.is_some();
+    let executed = exec::run(&state, request.into(), caller, false).await;
+    answer(&state, format, credentialed, executed)
 }
 
 /// A JSON array of requests, when `BATCH_REQUESTS` is on: run in order, answered as an array.
@@ -136,7 +133,8 @@ async fn post_batch(
     }
     let body = [b"[".as_slice(), &answers.join(b",".as_slice()), b"]"].concat();
     let answer = with_retry_after(format.answer(StatusCode::OK, body), retry_after);
-    with_statements(state, private(answer, &caller), statements)
+    let credentialed = caller.authorization.is_some();
+    with_statements(state, private(answer, credentialed), statements)
 }
 
 /// `Retry-After` on an answer that refused some work as too much at once.
@@ -187,12 +185,9 @@ pub async fn get(State(state): State<AppState>, peer: Peer, request: Request) ->
         }
     };
     let caller = caller(&state, &headers, peer);
-    answer(
-        &state,
-        format,
-        &caller,
-        exec::run(&state, request, caller.clone(), true).await,
-    )
+    let credentialed = caller.authorization.is_some();
+    let executed = exec::run(&state, request, caller, true).await;
+    answer(&state, format, credentialed, executed)
 }
 
 /// The request of a GET's URL parameters, named as GraphQL over HTTP names them: `query`,
@@ -239,7 +234,7 @@ fn json_parameter<T: serde::de::DeserializeOwned + Default>(
 fn answer(
     state: &AppState,
     format: Format,
-    caller: &Caller,
+    credentialed: bool,
     executed: Result<exec::Answer, exec::Failure>,
 ) -> Response {
     match executed {
@@ -251,7 +246,7 @@ fn answer(
                     .headers_mut()
                     .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             }
-            let answer = with_retry_after(private(answer, caller), executed.retry_after);
+            let answer = with_retry_after(private(answer, credentialed), executed.retry_after);
             with_statements(state, answer, executed.statements)
         }
         Err(failure) => failed(format, failure),
@@ -259,8 +254,8 @@ fn answer(
 }
 
 /// An answer to a caller who sent credentials is theirs alone: no cache keeps it.
-fn private(mut answer: Response, caller: &Caller) -> Response {
-    if caller.authorization.is_some() {
+fn private(mut answer: Response, credentialed: bool) -> Response {
+    if credentialed {
         answer.headers_mut().insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("private, no-store"),
