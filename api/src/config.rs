@@ -344,6 +344,16 @@ pub struct Config {
     #[arg(long, env = "PASSWORD_RESET_TTL", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
     pub password_reset_ttl: Duration,
 
+    /// How recent a sign-in must be to change the password, the email or the second factor,
+    /// or to delete one's account; older sessions get `FRESH_SIGN_IN_REQUIRED` and renew it
+    /// with `reauthenticate`.
+    #[arg(long, env = "FRESHNESS", default_value = "15m", value_parser = humantime::parse_duration, global = true)]
+    pub freshness: Duration,
+
+    /// How long a change-of-email link works.
+    #[arg(long, env = "EMAIL_CHANGE_TTL", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
+    pub email_change_ttl: Duration,
+
     /// Most bytes of documents that automatic persisted queries keep: the newest in the
     /// database, shared by the replicas, and as much in each replica's memory; 0 turns them
     /// off.

@@ -24,6 +24,20 @@ pub enum AppError {
         message: &'static str,
         retry_after: u64,
     },
+    #[error(
+        "this needs a recent sign-in: call `reauthenticate` with your password (and your code, \
+         with two-factor sign-in), then try again with the new access token"
+    )]
+    FreshSignInRequired,
+    /// The password was right; the sign-in waits for a second factor (`completeLogin`).
+    #[error(
+        "this account signs in with a second factor: call `completeLogin` with \
+         `extensions.challenge` and a code from the authenticator app or a recovery code"
+    )]
+    TwoFactorRequired {
+        challenge: String,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -49,6 +63,8 @@ impl AppError {
             AppError::Unauthenticated | AppError::InvalidCredentials => "UNAUTHENTICATED",
             AppError::Locked => "LOCKED",
             AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::FreshSignInRequired => "FRESH_SIGN_IN_REQUIRED",
+            AppError::TwoFactorRequired { .. } => "TWO_FACTOR_REQUIRED",
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",
@@ -183,8 +199,16 @@ impl From<AppError> for async_graphql::Error {
     fn from(err: AppError) -> Self {
         async_graphql::Error::new(err.to_string()).extend_with(|_, ext| {
             ext.set("code", err.code());
-            if let AppError::RateLimited { retry_after, .. } = err {
-                ext.set("retryAfter", retry_after);
+            match &err {
+                AppError::RateLimited { retry_after, .. } => ext.set("retryAfter", *retry_after),
+                AppError::TwoFactorRequired {
+                    challenge,
+                    expires_at,
+                } => {
+                    ext.set("challenge", challenge.as_str());
+                    ext.set("expiresAt", expires_at.to_rfc3339());
+                }
+                _ => {}
             }
         })
     }

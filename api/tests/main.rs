@@ -29,4 +29,5 @@ mod subscriptions;
 mod throttling;
 mod transactions;
 mod traversal;
+mod two_factor;
 mod unicode;

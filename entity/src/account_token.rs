@@ -10,12 +10,14 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub user_id: i64,
-    /// What the token is for: `password_reset`, …
+    /// What the token is for: `password_reset`, `email_change`, …
     pub purpose: String,
     #[sea_orm(unique)]
     pub digest: String,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
+    /// What the token stands for beyond its user: the new address of a change of email.
+    pub detail: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -9,11 +9,13 @@ pub mod mail_outbox;
 pub mod persisted_query;
 pub mod profile;
 pub mod profile_invitation;
+pub mod recovery_code;
 pub mod refresh_token;
 pub mod role;
 pub mod server_secret;
 pub mod user;
 pub mod user_profile;
 pub mod user_role;
+pub mod user_totp;
 
 pub use user_profile::ProfileRole;

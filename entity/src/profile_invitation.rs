@@ -21,6 +21,9 @@ pub struct Model {
     pub role: ProfileRole,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
+    /// The digest of the token of the link mailed to the address, which signs its holder up
+    /// with the address confirmed.
+    pub token_digest: Option<String>,
     #[sea_orm(belongs_to, from = "profile_id", to = "id", on_delete = "Cascade")]
     pub profile: BelongsTo<super::profile::Entity>,
 }

@@ -19,6 +19,10 @@ pub struct Model {
     pub expires_at: DateTimeUtc,
     pub used_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
+    /// When the session's sign-in happened (password, and code when the user has two-factor):
+    /// the tokens rotated from it carry it on, for operations that need a recent one. None for
+    /// sessions from before it was kept.
+    pub signed_in_at: Option<DateTimeUtc>,
     #[sea_orm(belongs_to, from = "user_id", to = "id", on_delete = "Cascade")]
     pub user: BelongsTo<super::user::Entity>,
 }

@@ -11,6 +11,7 @@ mod m20261206_000002_invitations;
 mod m20261207_000001_folded_text;
 mod m20261208_000001_persisted_queries;
 mod m20261209_000001_mail;
+mod m20261210_000001_two_factor;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_folded_text::Migration),
             Box::new(m20261208_000001_persisted_queries::Migration),
             Box::new(m20261209_000001_mail::Migration),
+            Box::new(m20261210_000001_two_factor::Migration),
         ]
     }
 }

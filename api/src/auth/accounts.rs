@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use entity::user;
+use entity::{user, user_totp};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use secrecy::{ExposeSecret, SecretString};
 use unicode_normalization::UnicodeNormalization;
@@ -24,6 +24,7 @@ use crate::{
     store::{
         attempts, roles,
         sessions::{self, NewRefreshToken},
+        two_factor,
         users::{self, NewUser},
     },
 };
@@ -42,7 +43,7 @@ const MIN_SECRET_BYTES: usize = 32;
 #[derive(Clone)]
 pub struct Accounts {
     db: Db,
-    keys: TokenKeys,
+    pub(super) keys: TokenKeys,
     pub(super) passwords: Passwords,
     /// Callers recently looked up.
     viewers: Arc<Viewers>,
@@ -90,6 +91,11 @@ impl Accounts {
         &self.passwords
     }
 
+    /// How the account operations send mail.
+    pub fn mail(&self) -> &Mail {
+        &self.mail
+    }
+
     /// Who sends this `Authorization` header: one statement looks the user up by the token's
     /// uniquifier and session, so a rotated uniquifier, a revoked session or a deactivated
     /// user refuses the token at once.
@@ -105,8 +111,14 @@ impl Accounts {
             Ok(subject) => subject,
             Err(err) => return Auth::Refused(err),
         };
-        // A session's callers are kept apart: one session revoked leaves the others working.
-        let key = format!("{} {}", subject.uniquifier, subject.family);
+        // A session's callers are kept apart: one session revoked leaves the others working,
+        // and a renewed sign-in is seen at once.
+        let key = format!(
+            "{} {} {}",
+            subject.uniquifier,
+            subject.family,
+            subject.signed_in_at.timestamp()
+        );
         let changes = self.db.events().account_changes();
         if let Some(viewer) = changes.and_then(|changes| self.viewers.get(&key, changes)) {
             return Auth::User(viewer);
@@ -116,7 +128,7 @@ impl Accounts {
                 .await;
         match found {
             Ok(Some((user, roles))) if user.active => {
-                let viewer = Arc::new(Viewer::new(user, roles));
+                let viewer = Arc::new(Viewer::new(user, roles, subject));
                 if let Some(changes) = changes {
                     self.viewers.put(&key, viewer.clone(), changes);
                 }
@@ -188,6 +200,18 @@ impl Accounts {
                  another with resendConfirmation",
             ));
         }
+        if two_factor::enabled(db.pool(), user.id).await? {
+            let challenge = self.keys.challenge(&user.fs_uniquifier)?;
+            return Err(AppError::TwoFactorRequired {
+                challenge: challenge.token,
+                expires_at: challenge.expires_at,
+            });
+        }
+        self.sign_in(db, user, ip).await
+    }
+
+    /// Starts a session of `user`, whose credentials were checked, signed in from `ip`.
+    pub(super) async fn sign_in(&self, db: &Db, user: user::Model, ip: &str) -> AppResult<Session> {
         let mut tx = db.begin_write().await?;
         // The tracking fields change: callers read before are not current any more.
         tx.publish(Event::Account { user_id: user.id }).await?;
@@ -208,7 +232,7 @@ impl Accounts {
     /// address on any account, which refuses an address further attempts on accounts that have
     /// not logged in from it. An email without an account is counted the same way, so the
     /// answers never tell whether it has one. A refused attempt takes the time of a check.
-    async fn check_password(
+    pub(super) async fn check_password(
         &self,
         db: &Db,
         admitted: Admitted,
@@ -219,18 +243,17 @@ impl Accounts {
     ) -> AppResult<bool> {
         let conn = db.pool();
         let password: String = password.nfkd().collect();
-        let since = Utc::now() - self.window()?;
         // A digest of the email's key: an email without an account counts like one with, and
         // the table holds no address in clear.
         let account = email::digest(email);
-        let attempt = attempts::record(conn, &account, ip).await?;
         let known_address = user.is_some_and(|user| logged_in_from(user, ip));
-        let counts = attempts::counts(conn, &account, ip, since).await?;
-        if let Some(refusal) = self.refusal(counts, known_address) {
-            attempts::forget(conn, attempt).await?;
-            self.passwords.verify_nobody(admitted, password).await?;
-            return Err(refusal);
-        }
+        let attempt = match self.attempt(conn, &account, ip, known_address).await? {
+            Ok(attempt) => attempt,
+            Err(refusal) => {
+                self.passwords.verify_nobody(admitted, password).await?;
+                return Err(refusal);
+            }
+        };
         let checked = match user {
             Some(user) => {
                 let hash = user.password_hash.clone();
@@ -242,7 +265,7 @@ impl Accounts {
             }
         };
         match checked {
-            Ok(true) => attempts::forget_pair(conn, &account, ip, since).await?,
+            Ok(true) => attempts::forget_pair(conn, &account, ip, self.window_start()?).await?,
             Ok(false) => {}
             // Not checked: not a failure.
             Err(err) => {
@@ -251,6 +274,51 @@ impl Accounts {
             }
         }
         checked
+    }
+
+    /// Checks a second-factor code of `user` typed from `ip` (`two_factor::use_factor`),
+    /// throttled and counted with the passwords typed for the account: a wrong code is a failed
+    /// attempt, and no code is checked while the account is locked.
+    pub(super) async fn check_code(
+        &self,
+        db: &Db,
+        user: &user::Model,
+        ip: &str,
+        factor: &user_totp::Model,
+        code: &str,
+    ) -> AppResult<bool> {
+        before_writes(db)?;
+        let conn = db.pool();
+        let account = email::digest(&user.email);
+        let known_address = logged_in_from(user, ip);
+        // Refused unchecked: the attempt is forgotten.
+        self.attempt(conn, &account, ip, known_address).await??;
+        let right = super::two_factor::use_factor(conn, factor, code).await?;
+        if right {
+            attempts::forget_pair(conn, &account, ip, self.window_start()?).await?;
+        }
+        Ok(right)
+    }
+
+    /// Records an attempt on `account` from `ip` and counts it with the others (itself
+    /// included): the attempt, or why it is refused unchecked; a refused attempt is forgotten
+    /// (a guess made while locked out does not count).
+    async fn attempt(
+        &self,
+        conn: &impl ConnectionTrait,
+        account: &str,
+        ip: &str,
+        known_address: bool,
+    ) -> AppResult<Result<i64, AppError>> {
+        let attempt = attempts::record(conn, account, ip).await?;
+        let counts = attempts::counts(conn, account, ip, self.window_start()?).await?;
+        match self.refusal(counts, known_address) {
+            Some(refusal) => {
+                attempts::forget(conn, attempt).await?;
+                Ok(Err(refusal))
+            }
+            None => Ok(Ok(attempt)),
+        }
     }
 
     /// A place for one password hash: refused after a write of the request (`before_writes`),
@@ -309,7 +377,8 @@ impl Accounts {
         else {
             return Err(AppError::Unauthenticated);
         };
-        let session = self.issue(&*tx, user, &found.family).await?;
+        let signed_in_at = found.signed_in_at.unwrap_or_default();
+        let session = self.issue(&*tx, user, &found.family, signed_in_at).await?;
         tx.commit().await?;
         Ok(session)
     }
@@ -351,6 +420,7 @@ impl Accounts {
         new: &str,
         ip: &str,
     ) -> AppResult<Session> {
+        self.require_fresh(viewer)?;
         let new = password::normalize(new)?;
         if new == current.nfkd().collect::<String>() {
             return Err(AppError::bad_input(
@@ -424,15 +494,16 @@ impl Accounts {
         user: user::Model,
     ) -> AppResult<Session> {
         let family = tokens::random_secret()?;
-        self.issue(conn, user, &family).await
+        self.issue(conn, user, &family, Utc::now()).await
     }
 
-    /// New tokens in `family`.
-    async fn issue(
+    /// New tokens in `family`, whose sign-in happened at `signed_in_at`.
+    pub(super) async fn issue(
         &self,
         conn: &impl ConnectionTrait,
         user: user::Model,
         family: &str,
+        signed_in_at: chrono::DateTime<Utc>,
     ) -> AppResult<Session> {
         let refresh_token = tokens::new_refresh_token()?;
         let ttl = chrono::Duration::from_std(self.config.refresh_token_ttl)
@@ -445,18 +516,22 @@ impl Accounts {
                 token_hash: tokens::digest(&refresh_token),
                 uniquifier: &user.fs_uniquifier,
                 expires_at: Utc::now() + ttl,
+                signed_in_at,
             },
         )
         .await?;
         Ok(Session {
-            access: self.keys.issue(&user.fs_uniquifier, family)?,
+            access: self.keys.issue(&user.fs_uniquifier, family, signed_in_at)?,
             refresh_token,
             user,
         })
     }
 
-    fn window(&self) -> AppResult<chrono::Duration> {
-        chrono::Duration::from_std(self.config.lockout_window).map_err(|_| AppError::Internal)
+    /// When the lockout window of attempts counted now starts.
+    fn window_start(&self) -> AppResult<chrono::DateTime<Utc>> {
+        let window = chrono::Duration::from_std(self.config.lockout_window)
+            .map_err(|_| AppError::Internal)?;
+        Ok(Utc::now() - window)
     }
 }
 

@@ -2,12 +2,15 @@
 
 pub mod accounts;
 pub mod email;
+mod email_change;
+mod freshness;
 pub mod guards;
 pub mod password;
 mod recovery;
 mod registration;
 pub mod rules;
 pub mod tokens;
+pub mod two_factor;
 pub mod viewers;
 
 use std::sync::Arc;
@@ -59,6 +62,11 @@ pub struct Viewer {
     pub user: user::Model,
     pub roles: Vec<role::Model>,
     permissions: Vec<Permission>,
+    /// The session of the caller's token: its family of refresh tokens.
+    pub family: String,
+    /// When the session's sign-in happened: operations on the account itself need a recent
+    /// one (`FRESHNESS`).
+    pub signed_in_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Viewer {
@@ -76,7 +84,7 @@ impl Viewer {
         roles(self) == roles(other)
     }
 
-    pub fn new(user: user::Model, roles: Vec<role::Model>) -> Self {
+    pub fn new(user: user::Model, roles: Vec<role::Model>, session: tokens::Subject) -> Self {
         let mut permissions: Vec<Permission> = roles
             .iter()
             .flat_map(|role| role.permission_list())
@@ -88,6 +96,8 @@ impl Viewer {
             user,
             roles,
             permissions,
+            family: session.family,
+            signed_in_at: session.signed_in_at,
         }
     }
 

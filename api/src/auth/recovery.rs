@@ -12,7 +12,10 @@ use crate::{
     error::{AppError, AppResult},
     events::Event,
     mail::Message,
-    store::{account_tokens, now, users},
+    store::{
+        account_tokens::{self, NewToken},
+        now, users,
+    },
 };
 
 /// The purpose of reset tokens (`account_token.purpose`).
@@ -39,14 +42,14 @@ impl Accounts {
         let ttl =
             TimeDelta::from_std(self.config.password_reset_ttl).unwrap_or(TimeDelta::hours(1));
         let mut tx = db.begin_write().await?;
-        account_tokens::replace(
-            &*tx,
-            user.id,
-            PASSWORD_RESET,
-            tokens::digest(&token),
-            now() + ttl,
-        )
-        .await?;
+        let new = NewToken {
+            user: user.id,
+            purpose: PASSWORD_RESET,
+            digest: tokens::digest(&token),
+            expires_at: now() + ttl,
+            detail: None,
+        };
+        account_tokens::replace(&*tx, new).await?;
         let message = Message {
             template: "password_reset",
             subject: "Reset your Roster password",
@@ -82,9 +85,10 @@ impl Accounts {
         let admitted = self.admit_password_work(db)?;
         let hash = self.passwords.hash(admitted, new_password).await?;
         let mut tx = db.begin_write().await?;
-        let Some(user_id) = account_tokens::take(&*tx, PASSWORD_RESET, &digest).await? else {
+        let Some(taken) = account_tokens::take(&*tx, PASSWORD_RESET, &digest).await? else {
             return Err(invalid());
         };
+        let user_id = taken.user_id;
         let user = super::accounts::find_user(&*tx, user_id).await?;
         tx.publish(Event::Account { user_id }).await?;
         let user =

@@ -12,7 +12,8 @@ use crate::{
     error::{AppError, AppResult},
     mail::Message,
     store::{
-        account_tokens, now,
+        account_tokens::{self, NewToken},
+        invitations, now,
         users::{self, NewUser},
     },
 };
@@ -36,8 +37,16 @@ pub struct Registered {
 
 impl Accounts {
     /// Registers `email`: a new account with a confirmation link, or, when the address has an
-    /// account already, a message to it; the same answer either way.
-    pub async fn register(&self, db: &Db, email: &str, password: &str) -> AppResult<Registered> {
+    /// account already, a message to it; the same answer either way. The token of an invitation
+    /// mailed to the address (`invitation`) proves it is the registrant's: the account is made
+    /// with it confirmed.
+    pub async fn register(
+        &self,
+        db: &Db,
+        email: &str,
+        password: &str,
+        invitation: Option<&str>,
+    ) -> AppResult<Registered> {
         if self.config.registration == Registration::Closed {
             return Err(AppError::forbidden("registration is closed"));
         }
@@ -48,6 +57,21 @@ impl Accounts {
         let admitted = self.admit_password_work(db)?;
         let password_hash = self.passwords.hash(admitted, password).await?;
         let mut tx = db.begin_write().await?;
+        let invited = match invitation {
+            Some(token) => {
+                let invitee = tokens::digest(&email.key);
+                if !invitations::token_invites(&*tx, &tokens::digest(token), &invitee).await? {
+                    return Err(AppError::bad_input(
+                        "this invitation link does not work for this address: the invitation \
+                         was answered, revoked or renewed, or it expired, or it was sent to \
+                         another address",
+                    ));
+                }
+                true
+            }
+            None => false,
+        };
+        let confirmed = invited || mode == ConfirmEmail::Off;
         match users::by_key(&*tx, &email.key).await? {
             Some(existing) => {
                 let message = Message {
@@ -65,10 +89,10 @@ impl Accounts {
                     email: &email,
                     password_hash,
                     uniquifier: tokens::random_secret()?,
-                    confirmed: mode == ConfirmEmail::Off,
+                    confirmed,
                 };
                 let user = users::create(&*tx, new).await?;
-                if mode != ConfirmEmail::Off {
+                if !confirmed {
                     self.send_confirmation(&mut tx, &user).await?;
                 }
             }
@@ -76,7 +100,7 @@ impl Accounts {
         tx.commit().await?;
         Ok(Registered {
             email: email.address,
-            confirmation_required: mode == ConfirmEmail::Required,
+            confirmation_required: mode == ConfirmEmail::Required && !confirmed,
         })
     }
 
@@ -87,15 +111,14 @@ impl Accounts {
         user: &entity::user::Model,
     ) -> AppResult<()> {
         let token = tokens::random_secret()?;
-        let expires = now() + CONFIRMATION_TTL;
-        account_tokens::replace(
-            &**tx,
-            user.id,
-            CONFIRM_EMAIL,
-            tokens::digest(&token),
-            expires,
-        )
-        .await?;
+        let new = NewToken {
+            user: user.id,
+            purpose: CONFIRM_EMAIL,
+            digest: tokens::digest(&token),
+            expires_at: now() + CONFIRMATION_TTL,
+            detail: None,
+        };
+        account_tokens::replace(&**tx, new).await?;
         let message = Message {
             template: "confirm_email",
             subject: "Confirm your Roster account",
@@ -111,15 +134,14 @@ impl Accounts {
     /// Confirms the address a confirmation token was sent to, once.
     pub async fn confirm_email(&self, db: &Db, token: &str) -> AppResult<()> {
         let tx = db.begin_write().await?;
-        let Some(user_id) =
-            account_tokens::take(&*tx, CONFIRM_EMAIL, &tokens::digest(token)).await?
+        let Some(taken) = account_tokens::take(&*tx, CONFIRM_EMAIL, &tokens::digest(token)).await?
         else {
             return Err(AppError::bad_input(
                 "this confirmation link does not work: it was used, a newer one was sent, or it \
                  expired; ask for a new one with resendConfirmation",
             ));
         };
-        users::confirm(&*tx, user_id).await?;
+        users::confirm(&*tx, taken.user_id).await?;
         tx.commit().await?;
         Ok(())
     }

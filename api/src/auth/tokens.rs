@@ -14,6 +14,9 @@ use crate::{
 
 const ISSUER: &str = "roster";
 const ACCESS: &str = "access";
+const CHALLENGE: &str = "challenge";
+/// How long a sign-in waits for its second factor.
+const CHALLENGE_TTL: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 /// How far in the future `iat` may be, for clocks of replicas that disagree a little.
 const MAX_CLOCK_SKEW_SECONDS: i64 = 30;
 const REFRESH_PREFIX: &str = "rt_";
@@ -24,6 +27,10 @@ struct AccessClaims {
     sub: String,
     /// The session: the family of refresh tokens of the login that issued it.
     sid: String,
+    /// When the session's sign-in happened (OpenID Connect's name); 0 in tokens from before
+    /// it was carried, which are never fresh.
+    #[serde(default)]
+    auth_time: i64,
     iat: i64,
     exp: i64,
     aud: String,
@@ -77,18 +84,48 @@ impl TokenKeys {
         })
     }
 
-    /// Issues an access token for the user with this uniquifier, in session `family`.
-    pub fn issue(&self, uniquifier: &str, family: &str) -> AppResult<AccessToken> {
+    /// Issues an access token for the user with this uniquifier, in session `family`, whose
+    /// sign-in happened at `signed_in_at`.
+    pub fn issue(
+        &self,
+        uniquifier: &str,
+        family: &str,
+        signed_in_at: DateTime<Utc>,
+    ) -> AppResult<AccessToken> {
+        self.sign(ACCESS, uniquifier, family, signed_in_at, self.ttl)
+    }
+
+    /// A challenge for the second factor of a sign-in of the user with this uniquifier, whose
+    /// password was right: good for `CHALLENGE_TTL`, and for nothing but `complete_login`.
+    pub fn challenge(&self, uniquifier: &str) -> AppResult<AccessToken> {
+        self.sign(CHALLENGE, uniquifier, "", Utc::now(), CHALLENGE_TTL)
+    }
+
+    /// The uniquifier of a valid challenge.
+    pub fn verify_challenge(&self, token: &str) -> AppResult<String> {
+        self.verify_typed(CHALLENGE, token)
+            .map(|(subject, _)| subject.uniquifier)
+    }
+
+    fn sign(
+        &self,
+        typ: &str,
+        uniquifier: &str,
+        family: &str,
+        signed_in_at: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> AppResult<AccessToken> {
         let now = Utc::now();
-        let expires_at = now + self.ttl;
+        let expires_at = now + ttl;
         let claims = AccessClaims {
             sub: uniquifier.to_owned(),
             sid: family.to_owned(),
+            auth_time: signed_in_at.timestamp(),
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
             aud: self.audience.clone(),
             iss: ISSUER.to_owned(),
-            typ: ACCESS.to_owned(),
+            typ: typ.to_owned(),
         };
         let token =
             encode(&Header::new(self.algorithm), &claims, &self.encoding).map_err(|err| {
@@ -106,6 +143,10 @@ impl TokenKeys {
 
     /// Whose a valid access token is, and when it expires.
     pub fn verify_until(&self, token: &str) -> AppResult<(Subject, DateTime<Utc>)> {
+        self.verify_typed(ACCESS, token)
+    }
+
+    fn verify_typed(&self, typ: &str, token: &str) -> AppResult<(Subject, DateTime<Utc>)> {
         let mut validation = Validation::new(self.algorithm);
         validation.set_audience(&[&self.audience]);
         validation.set_issuer(&[ISSUER]);
@@ -117,32 +158,40 @@ impl TokenKeys {
             .find_map(|key| decode::<AccessClaims>(token, key, &validation).ok())
             .ok_or(AppError::Unauthenticated)?
             .claims;
-        if claims.typ != ACCESS || claims.iat > Utc::now().timestamp() + MAX_CLOCK_SKEW_SECONDS {
+        if claims.typ != typ || claims.iat > Utc::now().timestamp() + MAX_CLOCK_SKEW_SECONDS {
             return Err(AppError::Unauthenticated);
         }
         let expires = DateTime::from_timestamp(claims.exp, 0).ok_or(AppError::Unauthenticated)?;
         let subject = Subject {
             uniquifier: claims.sub,
             family: claims.sid,
+            signed_in_at: DateTime::from_timestamp(claims.auth_time, 0).unwrap_or_default(),
         };
         Ok((subject, expires))
     }
 }
 
-/// Whose an access token is: the user's uniquifier, and the session it belongs to.
+/// Whose an access token is: the user's uniquifier, the session it belongs to, and when that
+/// session's sign-in happened.
 pub struct Subject {
     pub uniquifier: String,
     pub family: String,
+    pub signed_in_at: DateTime<Utc>,
 }
 
 /// A new random secret, base64url: 32 bytes for keys, uniquifiers and refresh tokens.
 pub fn random_secret() -> AppResult<String> {
-    let mut bytes = [0u8; 32];
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
+}
+
+/// `N` bytes from the system's random generator.
+pub fn random_bytes<const N: usize>() -> AppResult<[u8; N]> {
+    let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(|err| {
         tracing::error!(error = %err, "the system random generator failed");
         AppError::Internal
     })?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
+    Ok(bytes)
 }
 
 /// A new refresh token; the prefix lets secret scanners recognize leaked ones.

@@ -92,6 +92,9 @@ pub struct RegisterInput {
     email: String,
     /// 8 to 128 characters.
     password: String,
+    /// The token of an invitation link mailed to this address (its `token` parameter): the
+    /// account is made with the address confirmed.
+    invitation_token: Option<String>,
 }
 
 #[derive(Default)]
@@ -109,7 +112,12 @@ impl AccountMutation {
         input: RegisterInput,
     ) -> async_graphql::Result<RegistrationPayload> {
         let registered = accounts(ctx)?
-            .register(state(ctx)?, &input.email, &input.password)
+            .register(
+                state(ctx)?,
+                &input.email,
+                &input.password,
+                input.invitation_token.as_deref(),
+            )
             .await?;
         Ok(RegistrationPayload {
             email: registered.email,
@@ -164,7 +172,9 @@ impl AccountMutation {
         Ok(true)
     }
 
-    /// Signs in with an email and a password.
+    /// Signs in with an email and a password. An account with two-factor sign-in answers the
+    /// error `TWO_FACTOR_REQUIRED` instead, whose `extensions.challenge` (good for 5 minutes)
+    /// `completeLogin` trades with a code for the tokens.
     async fn login(
         &self,
         ctx: &Context<'_>,
@@ -211,6 +221,7 @@ impl AccountMutation {
     }
 
     /// Changes the caller's password, revokes every token they hold, and signs them in anew.
+    /// Needs a recent sign-in (`FRESHNESS`).
     #[graphql(guard = "Authenticated")]
     async fn change_password(
         &self,
@@ -224,6 +235,36 @@ impl AccountMutation {
             .change_password(state(ctx)?, viewer, &current_password, &new_password, ip)
             .await?;
         Ok(session.into())
+    }
+
+    /// Asks to change the caller's address: a link to confirm it goes to the new address, and
+    /// a notice to the current one; the address changes once the link is followed
+    /// (`confirmEmailChange`). The answer is the same when the new address has an account (its
+    /// owner is told instead). Needs a recent sign-in (`FRESHNESS`); one request a minute.
+    #[graphql(guard = "Authenticated")]
+    async fn request_email_change(
+        &self,
+        ctx: &Context<'_>,
+        new_email: String,
+    ) -> async_graphql::Result<bool> {
+        let viewer = super::viewer(ctx).await?;
+        accounts(ctx)?
+            .request_email_change(state(ctx)?, viewer, &new_email)
+            .await?;
+        Ok(true)
+    }
+
+    /// Switches an account to its new address with the token of the link mailed there (its
+    /// `token` parameter); the new address counts as confirmed. Sessions stay signed in.
+    async fn confirm_email_change(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> async_graphql::Result<bool> {
+        accounts(ctx)?
+            .confirm_email_change(state(ctx)?, &token)
+            .await?;
+        Ok(true)
     }
 
     /// Allows or forbids a user to log in; a deactivated user's tokens stop working at once.
@@ -273,12 +314,17 @@ impl AccountMutation {
         ))
     }
 
-    /// Deletes a user and every link of theirs; returns their ID. Users may delete themselves,
-    /// `users:write` holders anyone, unless the user is the only owner of a profile.
+    /// Deletes a user and every link of theirs; returns their ID. Users may delete themselves
+    /// (with a recent sign-in, `FRESHNESS`), `users:write` holders anyone, unless the user is the
+    /// only owner of a profile.
     #[graphql(guard = "Authenticated")]
     async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let key = NodeId::decode_as(&id, NodeType::User)?;
-        delete_user(state(ctx)?, super::viewer(ctx).await?, key).await?;
+        let viewer = super::viewer(ctx).await?;
+        if key == viewer.id() {
+            accounts(ctx)?.require_fresh(viewer)?;
+        }
+        delete_user(state(ctx)?, viewer, key).await?;
         Ok(id)
     }
 }
@@ -314,6 +360,6 @@ async fn delete_user(db: &Db, viewer: &Viewer, key: i64) -> AppResult<()> {
     Ok(())
 }
 
-fn accounts<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c Accounts> {
+pub(super) fn accounts<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c Accounts> {
     ctx.data::<Accounts>()
 }

@@ -14,6 +14,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::ConnectionTrait;
+use serde_json::json;
 
 use super::{
     connection::{ListKind, Paging, ProfileInvitationConnection, Window, page_info},
@@ -25,7 +26,7 @@ use super::{
 };
 use crate::{
     auth::{
-        Viewer,
+        Accounts, Viewer,
         email::{self, Email},
         guards::Authenticated,
         rules::ProfileAccess,
@@ -35,11 +36,15 @@ use crate::{
     db::Db,
     error::{AppError, AppResult, DbResultExt},
     events::InvitationChange,
+    mail::{Mail, Message},
     store::{
         self,
         invitations::{self, NewInvitation, Of, Pending},
     },
 };
+
+/// How often the same invitation is mailed at most.
+const MAIL_INTERVAL: TimeDelta = TimeDelta::minutes(1);
 
 /// What invitations may be sent: how long one waits, and how many one user may have pending.
 #[derive(Clone, Copy, Debug)]
@@ -290,8 +295,10 @@ pub struct InvitationMutation;
 #[Object]
 impl InvitationMutation {
     /// Invites the holder of an email address to manage a profile with a role. The answer is
-    /// the same whether or not the address has an account: its holder sees the invitation in
-    /// `me { invitations }` (now, or once they register) and accepts or declines it. Inviting
+    /// the same whether or not the address has an account: its holder is sent a link by mail
+    /// (`<PUBLIC_URL>/invitation?token=…`; `register` with its token makes the account with the
+    /// address confirmed), sees the invitation in `me { invitations }` (now, or once they
+    /// register) and accepts or declines it. Inviting
     /// an address again renews its invitation with the new role and expiry. Owners of the
     /// profile and `profiles:write` holders may; each user may have at most
     /// `INVITATIONS_MAX_PENDING` invitations pending.
@@ -307,7 +314,8 @@ impl InvitationMutation {
         let email = email::normalize(&email)?;
         let viewer = super::viewer(ctx).await?;
         let rules = *ctx.data::<InvitationRules>()?;
-        let invitation = invite(state(ctx)?, viewer, profile, &email, role, rules).await?;
+        let mail = ctx.data::<Accounts>()?.mail();
+        let invitation = invite(state(ctx)?, mail, viewer, profile, &email, role, rules).await?;
         Ok(ProfileInvitationPayload {
             invitation: ProfileInvitation(Arc::new(invitation)),
         })
@@ -361,9 +369,12 @@ async fn removed(
     Ok(RemovedProfileInvitationPayload { invitation_id: id })
 }
 
-/// Sends (or renews) the invitation of `email` to `profile`, within the inviter's quota.
+/// Sends (or renews) the invitation of `email` to `profile`, within the inviter's quota, and
+/// mails its link; a renewal within `MAIL_INTERVAL` of the last message keeps that message's
+/// link and mails nothing, so inviting again and again floods no one.
 async fn invite(
     db: &Db,
+    mail: &Mail,
     viewer: &Viewer,
     profile: i64,
     email: &Email,
@@ -383,15 +394,22 @@ async fn invite(
             rules.max_pending
         )));
     }
+    let now = store::now();
+    let earlier = invitations::of_invitee(&*tx, profile, &invitee).await?;
+    let mailed = earlier
+        .filter(|earlier| earlier.expires_at > now && earlier.created_at > now - MAIL_INTERVAL)
+        .and_then(|earlier| earlier.token_digest);
+    let token = tokens::random_secret()?;
     let new = NewInvitation {
         profile_id: profile,
         inviter_id: viewer.id(),
         email: &email.address,
         invitee: &invitee,
         role: role.into(),
-        expires_at: store::now()
+        expires_at: now
             .checked_add_signed(rules.ttl)
             .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        token_digest: mailed.clone().unwrap_or_else(|| tokens::digest(&token)),
     };
     // A `profiles:write` holder's profile is not looked up: its foreign key says if it is gone.
     let sent = invitations::send(&mut tx, new)
@@ -400,6 +418,27 @@ async fn invite(
     let pending = invitations::pending(&*tx, sent.id)
         .await?
         .ok_or(AppError::Internal)?;
+    if mailed.is_none() {
+        let message = Message {
+            template: "invitation",
+            subject: &format!(
+                "{} invites you to manage a profile on Roster",
+                pending.inviter_email
+            ),
+            context: json!({
+                "email": email.address,
+                "inviter": pending.inviter_email,
+                "profile": pending.profile_name,
+                "role": match role {
+                    ProfileRole::Owner => "an owner",
+                    ProfileRole::Manager => "a manager",
+                },
+                "link": mail.link("invitation", &token),
+                "days": rules.ttl.num_days(),
+            }),
+        };
+        mail.post(&mut tx, &email.address, message).await?;
+    }
     tx.commit().await?;
     Ok(pending)
 }

@@ -16,6 +16,7 @@ mod plain;
 mod profile;
 mod scheduler;
 mod subscription;
+mod two_factor;
 mod user;
 
 use std::sync::Arc;

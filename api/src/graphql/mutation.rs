@@ -16,6 +16,7 @@ use super::{
     invitation::InvitationMutation,
     membership::MembershipMutation,
     profile::ProfileMutation,
+    two_factor::TwoFactorMutation,
     user::UserMutation,
 };
 use crate::error::AppError;
@@ -28,6 +29,7 @@ pub struct Mutations(
     ProfileMutation,
     MembershipMutation,
     InvitationMutation,
+    TwoFactorMutation,
 );
 
 /// `Mutations`, whose fields do not run after an error.

@@ -6,28 +6,28 @@ use std::sync::Arc;
 use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
+/// The parts of messages `$name`: `<name>.txt` and `<name>.html` in `api/templates/mail`.
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$((
+            $name,
+            include_str!(concat!("../../templates/mail/", $name, ".txt")),
+            include_str!(concat!("../../templates/mail/", $name, ".html")),
+        )),*]
+    };
+}
+
 /// Every message's two parts, by name.
-const TEMPLATES: &[(&str, &str, &str)] = &[
-    (
-        "confirm_email",
-        include_str!("../../templates/mail/confirm_email.txt"),
-        include_str!("../../templates/mail/confirm_email.html"),
-    ),
-    (
-        "registration_attempted",
-        include_str!("../../templates/mail/registration_attempted.txt"),
-        include_str!("../../templates/mail/registration_attempted.html"),
-    ),
-    (
-        "password_reset",
-        include_str!("../../templates/mail/password_reset.txt"),
-        include_str!("../../templates/mail/password_reset.html"),
-    ),
-    (
-        "password_changed",
-        include_str!("../../templates/mail/password_changed.txt"),
-        include_str!("../../templates/mail/password_changed.html"),
-    ),
+const TEMPLATES: &[(&str, &str, &str)] = templates![
+    "confirm_email",
+    "registration_attempted",
+    "password_reset",
+    "password_changed",
+    "confirm_email_change",
+    "email_change_requested",
+    "email_change_attempted",
+    "two_factor_changed",
+    "invitation",
 ];
 
 #[derive(Clone)]

@@ -8,21 +8,26 @@ use sea_orm::{
 
 use super::now;
 
-/// Records a token of `purpose` for `user`, replacing the earlier ones of that purpose.
-pub async fn replace(
-    conn: &impl ConnectionTrait,
-    user: i64,
-    purpose: &str,
-    digest: String,
-    expires_at: DateTimeUtc,
-) -> Result<(), DbErr> {
-    void(conn, user, purpose).await?;
+/// A token to record: whose, what for, the digest of its text, until when, and what it stands
+/// for beyond its user.
+pub struct NewToken<'a> {
+    pub user: i64,
+    pub purpose: &'a str,
+    pub digest: String,
+    pub expires_at: DateTimeUtc,
+    pub detail: Option<String>,
+}
+
+/// Records a token, replacing the earlier ones of its user and purpose.
+pub async fn replace(conn: &impl ConnectionTrait, new: NewToken<'_>) -> Result<(), DbErr> {
+    void(conn, new.user, new.purpose).await?;
     account_token::ActiveModel {
-        user_id: Set(user),
-        purpose: Set(purpose.to_owned()),
-        digest: Set(digest),
+        user_id: Set(new.user),
+        purpose: Set(new.purpose.to_owned()),
+        digest: Set(new.digest),
         created_at: Set(now()),
-        expires_at: Set(expires_at),
+        expires_at: Set(new.expires_at),
+        detail: Set(new.detail),
         ..Default::default()
     }
     .insert(conn)
@@ -55,14 +60,14 @@ pub async fn peek(
         .map(|token| token.user_id))
 }
 
-/// Takes the unexpired token of `purpose` whose digest is `digest`: its user, once. The token
-/// is deleted, expired or not, and only the request whose delete removed it gets its user, so
-/// two requests cannot both use it.
+/// Takes the unexpired token of `purpose` whose digest is `digest`, once. The token is deleted,
+/// expired or not, and only the request whose delete removed it gets it, so two requests
+/// cannot both use it.
 pub async fn take(
     conn: &impl ConnectionTrait,
     purpose: &str,
     digest: &str,
-) -> Result<Option<i64>, DbErr> {
+) -> Result<Option<account_token::Model>, DbErr> {
     let Some(token) = find(conn, purpose, digest).await? else {
         return Ok(None);
     };
@@ -70,7 +75,7 @@ pub async fn take(
         .filter(Column::Id.eq(token.id))
         .exec(conn)
         .await?;
-    Ok((deleted.rows_affected == 1 && token.expires_at > now()).then_some(token.user_id))
+    Ok((deleted.rows_affected == 1 && token.expires_at > now()).then_some(token))
 }
 
 /// Voids every token of `purpose` of `user`.

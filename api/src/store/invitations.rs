@@ -31,6 +31,8 @@ pub struct NewInvitation<'a> {
     pub invitee: &'a str,
     pub role: ProfileRole,
     pub expires_at: DateTimeUtc,
+    /// The digest of the token of the mailed link.
+    pub token_digest: String,
 }
 
 /// Sends the invitation, or renews the one pending for the same address and profile (its role,
@@ -45,6 +47,7 @@ pub async fn send(tx: &mut WriteTx<'_>, new: NewInvitation<'_>) -> Result<Model,
         role: Set(new.role),
         created_at: Set(at),
         expires_at: Set(new.expires_at),
+        token_digest: Set(Some(new.token_digest)),
         ..Default::default()
     })
     .on_conflict(
@@ -55,6 +58,7 @@ pub async fn send(tx: &mut WriteTx<'_>, new: NewInvitation<'_>) -> Result<Model,
                 Column::Role,
                 Column::CreatedAt,
                 Column::ExpiresAt,
+                Column::TokenDigest,
             ])
             .to_owned(),
     )
@@ -102,6 +106,35 @@ pub async fn pending(conn: &impl ConnectionTrait, id: i64) -> Result<Option<Pend
         .await?
         .map(|row| read(&row))
         .transpose()
+}
+
+/// The invitation of `profile` to `invitee`, pending or expired.
+pub async fn of_invitee(
+    conn: &impl ConnectionTrait,
+    profile: i64,
+    invitee: &str,
+) -> Result<Option<Model>, DbErr> {
+    profile_invitation::Entity::find()
+        .filter(Column::ProfileId.eq(profile))
+        .filter(Column::Invitee.eq(invitee))
+        .one(conn)
+        .await
+}
+
+/// Whether a pending invitation of `invitee` has the link whose token's digest is
+/// `token_digest`.
+pub async fn token_invites(
+    conn: &impl ConnectionTrait,
+    token_digest: &str,
+    invitee: &str,
+) -> Result<bool, DbErr> {
+    let found = profile_invitation::Entity::find()
+        .filter(Column::TokenDigest.eq(token_digest))
+        .filter(Column::Invitee.eq(invitee))
+        .filter(Column::ExpiresAt.gt(now()))
+        .count(conn)
+        .await?;
+    Ok(found > 0)
 }
 
 /// Locks the inviter's row until the transaction ends (PostgreSQL; SQLite's writers are

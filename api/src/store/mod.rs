@@ -12,6 +12,7 @@ pub mod profiles;
 pub mod roles;
 pub mod secrets;
 pub mod sessions;
+pub mod two_factor;
 pub mod users;
 pub mod visibility;
 

@@ -16,6 +16,7 @@ pub struct NewRefreshToken<'a> {
     pub token_hash: String,
     pub uniquifier: &'a str,
     pub expires_at: DateTimeUtc,
+    pub signed_in_at: DateTimeUtc,
 }
 
 pub async fn insert_refresh_token(
@@ -29,6 +30,7 @@ pub async fn insert_refresh_token(
         uniquifier: Set(new.uniquifier.to_owned()),
         created_at: Set(now()),
         expires_at: Set(new.expires_at),
+        signed_in_at: Set(Some(new.signed_in_at)),
         ..Default::default()
     }
     .insert(conn)

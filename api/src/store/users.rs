@@ -53,6 +53,17 @@ pub async fn by_key(conn: &impl ConnectionTrait, key: &str) -> Result<Option<use
         .await
 }
 
+/// The user whose tokens carry this uniquifier.
+pub async fn by_uniquifier(
+    conn: &impl ConnectionTrait,
+    uniquifier: &str,
+) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::FsUniquifier.eq(uniquifier))
+        .one(conn)
+        .await
+}
+
 /// The user whose tokens carry this uniquifier, with their roles, unless their session
 /// `family` was revoked: in one statement.
 pub async fn by_uniquifier_with_roles(
@@ -88,6 +99,28 @@ pub async fn set_display_name(
     active.display_name = Set(display_name);
     active.updated_at = Set(now());
     active.update(conn).await.map(Some)
+}
+
+/// Gives user `user_id` the address `email`, confirmed now.
+pub async fn change_email(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+    email: &Email,
+) -> AppResult<()> {
+    user::Entity::update_many()
+        .col_expr(user::Column::Email, Expr::val(email.address.clone()))
+        .col_expr(user::Column::EmailKey, Expr::val(email.key.clone()))
+        .col_expr(user::Column::ConfirmedAt, Expr::val(now()))
+        .col_expr(user::Column::UpdatedAt, Expr::val(now()))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(conn)
+        .await
+        .map(drop)
+        .on_unique_violation(
+            "user_email_key_key",
+            "user.email_key",
+            "this address has an account now: nothing was changed",
+        )
 }
 
 /// Notes a successful login: the tracking fields of Flask-Security.

@@ -266,6 +266,7 @@ pub async fn load(app: &TestApp) -> Fixture {
             } else {
                 sent + Duration::days(36_500)
             }),
+            token_digest: Set(None),
         }
         .insert(conn)
         .await
