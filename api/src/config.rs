@@ -303,6 +303,16 @@ pub struct Config {
     )]
     pub login_ip_max_failures: u64,
 
+    /// Requests that mail someone (`register`, `resendConfirmation`, `requestPasswordReset`)
+    /// one client address may make in an hour; more are refused with `RATE_LIMITED`.
+    #[arg(
+        long,
+        env = "MAIL_IP_MAX_PER_HOUR",
+        default_value_t = 100,
+        global = true
+    )]
+    pub mail_ip_max_per_hour: u64,
+
     /// Take the client address from the last entry of `X-Forwarded-For` (behind a trusted proxy).
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value = "off", value_parser = BoolishValueParser::new(), action = ArgAction::Set, hide_possible_values = true, global = true)]
     pub trust_forwarded_for: bool,

@@ -12,6 +12,7 @@ mod confirmation;
 mod connections;
 mod dataset;
 mod differential;
+mod email_change;
 mod exactness;
 mod hardening;
 mod http;

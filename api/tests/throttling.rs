@@ -18,6 +18,7 @@ db_tests!(
     unknown_and_existing_emails_are_throttled_alike[own_server],
     concurrent_attempts_are_counted_at_once[own_server],
     excess_password_work_is_refused_at_once[own_server],
+    one_address_can_make_only_so_much_mail_be_sent[own_server],
 );
 
 const LOGIN: &str =
@@ -220,5 +221,69 @@ async fn excess_password_work_is_refused_at_once(backend: Backend) {
         refused > 0 && refused + checked == 40,
         "excess logins refused, the others checked: {outcomes:?}"
     );
+    app.stop().await;
+}
+
+/// Sends `query` from `ip`.
+async fn from(app: &TestApp, ip: &str, query: &str, variables: serde_json::Value) -> Gql {
+    let response = app
+        .client()
+        .post(format!("{}/graphql", app.url))
+        .header("x-forwarded-for", ip)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("the server answers");
+    Gql::read(response).await
+}
+
+async fn one_address_can_make_only_so_much_mail_be_sent(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.trust_forwarded_for = true;
+        c.mail_ip_max_per_hour = 3;
+    })
+    .await;
+    app.register_only("ann@example.com").await;
+    let reset = "mutation($e: String!) { requestPasswordReset(email: $e) }";
+    let resend = "mutation($e: String!) { resendConfirmation(email: $e) }";
+    let register = "mutation($e: String!) {
+        register(input: { email: $e, password: \"correct horse battery staple\" }) { email }
+    }";
+    // Three requests that may mail someone, to known and unknown addresses alike…
+    for (query, email) in [
+        (reset, "ann@example.com"),
+        (resend, "nobody@example.com"),
+        (register, "bob@example.com"),
+    ] {
+        let answer = from(&app, "203.0.113.9", query, json!({ "e": email })).await;
+        assert_eq!(outcome(&answer), "OK", "{}", answer.body);
+    }
+    // …and the address is done for the hour, whatever it asks, while others are not.
+    for (query, email) in [
+        (reset, "ann@example.com"),
+        (resend, "nobody@example.com"),
+        (register, "carl@example.com"),
+    ] {
+        let refused = from(&app, "203.0.113.9", query, json!({ "e": email })).await;
+        assert_eq!(refused.code(), "RATE_LIMITED", "{}", refused.body);
+        assert!(
+            refused.body["errors"][0]["extensions"]["retryAfter"].is_u64(),
+            "{}",
+            refused.body
+        );
+    }
+    // The refused registration made no account.
+    let login = app.login("carl@example.com", PASSWORD).await;
+    assert_eq!(login.code(), "UNAUTHENTICATED", "{}", login.body);
+    let other = from(
+        &app,
+        "198.51.100.7",
+        register,
+        json!({ "e": "carl@example.com" }),
+    )
+    .await;
+    assert_eq!(outcome(&other), "OK", "{}", other.body);
+    let login = app.login("carl@example.com", PASSWORD).await;
+    assert!(login.errors().is_empty(), "{}", login.body);
     app.stop().await;
 }

@@ -6,6 +6,7 @@ pub mod card_epoch;
 pub mod folded;
 pub mod login_attempt;
 pub mod mail_outbox;
+pub mod mail_request;
 pub mod persisted_query;
 pub mod profile;
 pub mod profile_invitation;

@@ -1,7 +1,8 @@
 //! Freshness, the second factor and invitations by mail: when each session's sign-in happened
 //! (refresh tokens carry it on), what a mailed token is for beyond its purpose (the new address
 //! of a change of email), each user's TOTP secret with the last time step used, recovery codes
-//! and the tokens of mailed invitations, kept as digests.
+//! and the tokens of mailed invitations, kept as digests; and the requests that mail someone, by
+//! client address.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -43,6 +44,14 @@ enum RecoveryCode {
     UserId,
     Digest,
     CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum MailRequest {
+    Table,
+    Id,
+    Ip,
+    At,
 }
 
 #[derive(DeriveIden)]
@@ -134,10 +143,33 @@ impl MigrationTrait for Migration {
                     .unique()
                     .to_owned(),
             )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(MailRequest::Table)
+                    .col(big_pk_auto(MailRequest::Id))
+                    .col(string_len(MailRequest::Ip, 64))
+                    .col(timestamp_with_time_zone(MailRequest::At))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("mail_request_ip_at_idx")
+                    .table(MailRequest::Table)
+                    .col(MailRequest::Ip)
+                    .col(MailRequest::At)
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(MailRequest::Table).to_owned())
+            .await?;
         manager
             .drop_table(Table::drop().table(RecoveryCode::Table).to_owned())
             .await?;

@@ -63,7 +63,9 @@
     });
     const answer = await response.json();
     if (answer.errors && answer.errors.length) {
-      throw new Error(answer.errors[0].message);
+      const error = new Error(answer.errors[0].message);
+      error.extensions = answer.errors[0].extensions || {};
+      throw error;
     }
     return answer.data;
   }
@@ -130,16 +132,35 @@
           variables,
         );
       }
-      const data = await call(
-        `mutation SignIn($email: String!, $password: String!) {
-           login(email: $email, password: $password) { ${AUTH} } }`,
-        variables,
-      );
+      let payload;
+      try {
+        const data = await call(
+          `mutation SignIn($email: String!, $password: String!) {
+             login(email: $email, password: $password) { ${AUTH} } }`,
+          variables,
+        );
+        payload = data.login;
+      } catch (error) {
+        if (error.extensions.code !== "TWO_FACTOR_REQUIRED") throw error;
+        payload = await secondFactor(error.extensions.challenge);
+      }
       bar.password.value = "";
-      adopt(data.login);
+      adopt(payload);
     } catch (error) {
       show(error.message);
     }
+  }
+
+  // Asks for the code of an account with two-factor sign-in, and completes the sign-in.
+  async function secondFactor(challenge) {
+    const code = window.prompt("Code of your authenticator app, or a recovery code:");
+    if (!code) throw new Error("Sign-in needs a code.");
+    const data = await call(
+      `mutation CompleteSignIn($challenge: String!, $code: String!) {
+         completeLogin(challenge: $challenge, code: $code) { ${AUTH} } }`,
+      { challenge, code: code.trim() },
+    );
+    return data.completeLogin;
   }
 
   async function signOut() {

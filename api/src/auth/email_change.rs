@@ -7,8 +7,10 @@ use chrono::TimeDelta;
 use serde_json::json;
 
 use super::{Accounts, Viewer, email, recovery::PASSWORD_RESET, tokens};
+use entity::user;
+
 use crate::{
-    db::Db,
+    db::{Db, WriteTx},
     error::{AppError, AppResult},
     events::Event,
     mail::Message,
@@ -52,7 +54,6 @@ impl Accounts {
         let token = tokens::random_secret()?;
         let ttl = TimeDelta::from_std(self.config.email_change_ttl).unwrap_or(TimeDelta::hours(1));
         let mut tx = db.begin_write().await?;
-        let taken = users::by_key(&*tx, &new.key).await?.is_some();
         let record = NewToken {
             user: user.id,
             purpose: EMAIL_CHANGE,
@@ -61,36 +62,51 @@ impl Accounts {
             detail: Some(new.address.clone()),
         };
         account_tokens::replace(&*tx, record).await?;
-        let to_new = if taken {
-            Message {
-                template: "email_change_attempted",
-                subject: "Someone tried to move a Roster account to your address",
-                context: json!({ "email": new.address }),
+        match users::by_key(&*tx, &new.key).await? {
+            Some(holder) => {
+                let message = Message {
+                    template: "email_change_attempted",
+                    subject: "Someone tried to move a Roster account to your address",
+                    context: json!({ "email": holder.email }),
+                };
+                self.mail.post(&mut tx, &holder.email, message).await?;
             }
-        } else {
-            Message {
-                template: "confirm_email_change",
-                subject: "Confirm your new Roster address",
-                context: json!({
-                    "email": new.address,
-                    "link": self.mail.link("confirm-email-change", &token),
-                    "minutes": ttl.num_minutes(),
-                }),
+            None => {
+                let message = Message {
+                    template: "confirm_email_change",
+                    subject: "Confirm your new Roster address",
+                    context: json!({
+                        "email": new.address,
+                        "link": self.mail.link("confirm-email-change", &token),
+                        "minutes": ttl.num_minutes(),
+                    }),
+                };
+                self.mail.post(&mut tx, &new.address, message).await?;
             }
-        };
-        self.mail.post(&mut tx, &new.address, to_new).await?;
+        }
+        self.email_change_requested(&mut tx, user, &new.address)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Tells the current address of `user` that a change to `new_address` was asked for.
+    async fn email_change_requested(
+        &self,
+        tx: &mut WriteTx<'_>,
+        user: &user::Model,
+        new_address: &str,
+    ) -> AppResult<()> {
         let notice = Message {
             template: "email_change_requested",
             subject: "A change of your Roster address was asked for",
             context: json!({
                 "email": user.email,
-                "new_email": new.address,
+                "new_email": new_address,
                 "reset": format!("{}/reset-password", self.mail.base()),
             }),
         };
-        self.mail.post(&mut tx, &user.email, notice).await?;
-        tx.commit().await?;
-        Ok(())
+        self.mail.post(tx, &user.email, notice).await
     }
 
     /// Switches an account to the address a change-of-email token was sent to, once; the new

@@ -5,6 +5,7 @@ pub mod email;
 mod email_change;
 mod freshness;
 pub mod guards;
+mod mail_limit;
 pub mod password;
 mod recovery;
 mod registration;

@@ -27,21 +27,23 @@ const RESET_INTERVAL: TimeDelta = TimeDelta::minutes(1);
 
 impl Accounts {
     /// Mails a reset link to the account of `email`, when it has one that may sign in and was
-    /// not sent one within `RESET_INTERVAL`; nothing otherwise, with the same answer.
-    pub async fn request_password_reset(&self, db: &Db, email: &str) -> AppResult<()> {
+    /// not sent one within `RESET_INTERVAL`; nothing otherwise, with the same answer. Counted
+    /// against the client address `ip` either way.
+    pub async fn request_password_reset(&self, db: &Db, email: &str, ip: &str) -> AppResult<()> {
         let email = email::normalize(email)?;
-        let Some(user) = users::by_key(db.pool(), &email.key).await? else {
-            return Ok(());
+        let mut tx = db.begin_write().await?;
+        self.admit_mail_request(&*tx, ip).await?;
+        let Some(user) = users::by_key(&*tx, &email.key).await? else {
+            return Ok(tx.commit().await?);
         };
-        let recent =
-            account_tokens::sent_since(db.pool(), user.id, PASSWORD_RESET, now() - RESET_INTERVAL);
-        if !user.active || recent.await? > 0 {
-            return Ok(());
+        let since = now() - RESET_INTERVAL;
+        let recent = account_tokens::sent_since(&*tx, user.id, PASSWORD_RESET, since).await?;
+        if !user.active || recent > 0 {
+            return Ok(tx.commit().await?);
         }
         let token = tokens::random_secret()?;
         let ttl =
             TimeDelta::from_std(self.config.password_reset_ttl).unwrap_or(TimeDelta::hours(1));
-        let mut tx = db.begin_write().await?;
         let new = NewToken {
             user: user.id,
             purpose: PASSWORD_RESET,

@@ -46,6 +46,7 @@ impl Accounts {
         email: &str,
         password: &str,
         invitation: Option<&str>,
+        ip: &str,
     ) -> AppResult<Registered> {
         if self.config.registration == Registration::Closed {
             return Err(AppError::forbidden("registration is closed"));
@@ -57,6 +58,7 @@ impl Accounts {
         let admitted = self.admit_password_work(db)?;
         let password_hash = self.passwords.hash(admitted, password).await?;
         let mut tx = db.begin_write().await?;
+        self.admit_mail_request(&*tx, ip).await?;
         let invited = match invitation {
             Some(token) => {
                 let invitee = tokens::digest(&email.key);
@@ -148,20 +150,22 @@ impl Accounts {
 
     /// Mails a new confirmation link to the account of `email`, when it has one still
     /// unconfirmed and was not sent one within `RESEND_INTERVAL`; the same answer either way.
-    pub async fn resend_confirmation(&self, db: &Db, email: &str) -> AppResult<()> {
+    /// Counted against the client address `ip` either way.
+    pub async fn resend_confirmation(&self, db: &Db, email: &str, ip: &str) -> AppResult<()> {
         let email = email::normalize(email)?;
         if self.config.confirm_email() == ConfirmEmail::Off {
             return Ok(());
         }
-        let Some(user) = users::by_key(db.pool(), &email.key).await? else {
-            return Ok(());
+        let mut tx = db.begin_write().await?;
+        self.admit_mail_request(&*tx, ip).await?;
+        let Some(user) = users::by_key(&*tx, &email.key).await? else {
+            return Ok(tx.commit().await?);
         };
         let since = now() - RESEND_INTERVAL;
-        let recent = account_tokens::sent_since(db.pool(), user.id, CONFIRM_EMAIL, since).await?;
+        let recent = account_tokens::sent_since(&*tx, user.id, CONFIRM_EMAIL, since).await?;
         if user.confirmed_at.is_some() || !user.active || recent > 0 {
-            return Ok(());
+            return Ok(tx.commit().await?);
         }
-        let mut tx = db.begin_write().await?;
         self.send_confirmation(&mut tx, &user).await?;
         tx.commit().await?;
         Ok(())

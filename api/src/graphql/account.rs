@@ -111,12 +111,14 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: RegisterInput,
     ) -> async_graphql::Result<RegistrationPayload> {
+        let ip = &ctx.data::<ClientIp>()?.0;
         let registered = accounts(ctx)?
             .register(
                 state(ctx)?,
                 &input.email,
                 &input.password,
                 input.invitation_token.as_deref(),
+                ip,
             )
             .await?;
         Ok(RegistrationPayload {
@@ -132,28 +134,32 @@ impl AccountMutation {
     }
 
     /// Mails a new confirmation link to the account of this email, if it has one still
-    /// unconfirmed; `true` either way. One message per account a minute at most.
+    /// unconfirmed; `true` either way. One message per account a minute at most; requests that
+    /// mail someone are limited per client address (`MAIL_IP_MAX_PER_HOUR`).
     async fn resend_confirmation(
         &self,
         ctx: &Context<'_>,
         email: String,
     ) -> async_graphql::Result<bool> {
+        let ip = &ctx.data::<ClientIp>()?.0;
         accounts(ctx)?
-            .resend_confirmation(state(ctx)?, &email)
+            .resend_confirmation(state(ctx)?, &email, ip)
             .await?;
         Ok(true)
     }
 
     /// Mails a link to choose a new password to the account of this email, if it has one;
     /// the answer is `true` either way, and says nothing of whether it has. One message per
-    /// account a minute at most; the link works once, for `PASSWORD_RESET_TTL`.
+    /// account a minute at most, and `MAIL_IP_MAX_PER_HOUR` requests per client address; the
+    /// link works once, for `PASSWORD_RESET_TTL`.
     async fn request_password_reset(
         &self,
         ctx: &Context<'_>,
         email: String,
     ) -> async_graphql::Result<bool> {
+        let ip = &ctx.data::<ClientIp>()?.0;
         accounts(ctx)?
-            .request_password_reset(state(ctx)?, &email)
+            .request_password_reset(state(ctx)?, &email, ip)
             .await?;
         Ok(true)
     }

@@ -33,7 +33,7 @@ use crate::{
         tokens,
     },
     config::Config,
-    db::Db,
+    db::{Db, WriteTx},
     error::{AppError, AppResult, DbResultExt},
     events::InvitationChange,
     mail::{Mail, Message},
@@ -419,28 +419,41 @@ async fn invite(
         .await?
         .ok_or(AppError::Internal)?;
     if mailed.is_none() {
-        let message = Message {
-            template: "invitation",
-            subject: &format!(
-                "{} invites you to manage a profile on Roster",
-                pending.inviter_email
-            ),
-            context: json!({
-                "email": email.address,
-                "inviter": pending.inviter_email,
-                "profile": pending.profile_name,
-                "role": match role {
-                    ProfileRole::Owner => "an owner",
-                    ProfileRole::Manager => "a manager",
-                },
-                "link": mail.link("invitation", &token),
-                "days": rules.ttl.num_days(),
-            }),
-        };
-        mail.post(&mut tx, &email.address, message).await?;
+        mail_invitation(&mut tx, mail, &pending, role, &token, rules.ttl).await?;
     }
     tx.commit().await?;
     Ok(pending)
+}
+
+/// Mails the invitation to its address, with the link of `token`.
+async fn mail_invitation(
+    tx: &mut WriteTx<'_>,
+    mail: &Mail,
+    pending: &Pending,
+    role: ProfileRole,
+    token: &str,
+    ttl: TimeDelta,
+) -> AppResult<()> {
+    let email = &pending.invitation.email;
+    let message = Message {
+        template: "invitation",
+        subject: &format!(
+            "{} invites you to manage a profile on Roster",
+            pending.inviter_email
+        ),
+        context: json!({
+            "email": email,
+            "inviter": pending.inviter_email,
+            "profile": pending.profile_name,
+            "role": match role {
+                ProfileRole::Owner => "an owner",
+                ProfileRole::Manager => "a manager",
+            },
+            "link": mail.link("invitation", token),
+            "days": ttl.num_days(),
+        }),
+    };
+    mail.post(tx, email, message).await
 }
 
 /// Accepts the invitation `key` for the caller, in one transaction holding the profile's lock.

@@ -5,6 +5,7 @@ pub mod attempts;
 pub mod cards;
 pub mod invitations;
 pub mod listing;
+pub mod mail_requests;
 pub mod memberships;
 pub mod outbox;
 pub mod persisted_queries;
