@@ -15,6 +15,7 @@ db_tests!(
     racing_owners_never_leave_a_profile_without_one,
     racing_administrators_never_leave_a_profile_without_an_owner,
     racing_links_and_unlinks_of_one_pair_never_fail,
+    racing_registrations_of_one_address_answer_alike,
     sigterm_finishes_requests_in_flight_then_exits[own_server],
 );
 
@@ -280,4 +281,44 @@ async fn sigterm_finishes_requests_in_flight_then_exits(backend: Backend) {
         .send()
         .await;
     assert!(refused.is_err(), "no new connections once stopped");
+}
+
+/// A registration of an address that another registration, in flight, is taking gets the
+/// answer any registration gets: it waits for the other, and does not fail on the address.
+/// (PostgreSQL: SQLite's writers never overlap.)
+async fn racing_registrations_of_one_address_answer_alike(app: &TestApp) {
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    if app.backend == Backend::Sqlite {
+        return;
+    }
+    let other = Database::connect(app.database_url())
+        .await
+        .expect("PostgreSQL answers");
+    let in_flight = other.begin().await.expect("a transaction");
+    in_flight
+        .execute_unprepared(
+            r#"INSERT INTO "user" ("email", "email_key", "created_at", "password_hash", "active",
+                "fs_uniquifier", "login_count", "updated_at")
+               VALUES ('twin@example.com', 'twin@example.com', now(), '', TRUE, 'twin', 0, now())"#,
+        )
+        .await
+        .expect("the other registration's row");
+    let register = app.gql(
+        "mutation($e: String!, $p: String!) {
+            register(input: { email: $e, password: $p }) { email confirmationRequired }
+        }",
+        json!({ "e": "twin@example.com", "p": PASSWORD }),
+    );
+    let commit = async {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        in_flight
+            .commit()
+            .await
+            .expect("the other registration commits");
+    };
+    let (answer, ()) = tokio::join!(register, commit);
+    assert_eq!(
+        answer.body,
+        json!({ "data": { "register": { "email": "twin@example.com", "confirmationRequired": false } } })
+    );
 }

@@ -74,28 +74,27 @@ impl Accounts {
             None => false,
         };
         let confirmed = invited || mode == ConfirmEmail::Off;
-        match users::by_key(&*tx, &email.key).await? {
-            Some(existing) => {
-                let message = Message {
-                    template: "registration_attempted",
-                    subject: "Someone tried to register with your address",
-                    context: json!({
-                        "email": existing.email,
-                        "reset": format!("{}/reset-password", self.mail.base()),
-                    }),
-                };
-                self.mail.post(&mut tx, &existing.email, message).await?;
-            }
+        let new = NewUser {
+            email: &email,
+            password_hash,
+            uniquifier: tokens::random_secret()?,
+            confirmed,
+        };
+        // Taken already, or by a registration of the same address at the same time.
+        match users::create_unless_taken(&*tx, new).await? {
+            Some(user) if !confirmed => self.send_confirmation(&mut tx, &user).await?,
+            Some(_) => {}
             None => {
-                let new = NewUser {
-                    email: &email,
-                    password_hash,
-                    uniquifier: tokens::random_secret()?,
-                    confirmed,
-                };
-                let user = users::create(&*tx, new).await?;
-                if !confirmed {
-                    self.send_confirmation(&mut tx, &user).await?;
+                if let Some(holder) = users::by_key(&*tx, &email.key).await? {
+                    let message = Message {
+                        template: "registration_attempted",
+                        subject: "Someone tried to register with your address",
+                        context: json!({
+                            "email": holder.email,
+                            "reset": format!("{}/reset-password", self.mail.base()),
+                        }),
+                    };
+                    self.mail.post(&mut tx, &holder.email, message).await?;
                 }
             }
         }

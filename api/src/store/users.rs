@@ -2,9 +2,9 @@
 
 use entity::{refresh_token, role, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, Set,
-    sea_query::{Expr, ExprTrait, Query},
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    IntoActiveModel, QueryFilter, QueryTrait, Set,
+    sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 
 use super::now;
@@ -23,6 +23,35 @@ pub struct NewUser<'a> {
 }
 
 pub async fn create(conn: &impl ConnectionTrait, new: NewUser<'_>) -> AppResult<user::Model> {
+    row(new).insert(conn).await.on_unique_violation(
+        "user_email_key_key",
+        "user.email_key",
+        "a user with this email already exists",
+    )
+}
+
+/// Creates a user unless their email's key is taken, by a registration that committed or one
+/// in flight (PostgreSQL waits for it): `None` then, with the transaction still usable.
+pub async fn create_unless_taken(
+    conn: &impl ConnectionTrait,
+    new: NewUser<'_>,
+) -> Result<Option<user::Model>, DbErr> {
+    let insert = user::Entity::insert(row(new))
+        .on_conflict(
+            OnConflict::column(user::Column::EmailKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .into_query()
+        .returning_all()
+        .to_owned();
+    conn.query_one(&insert)
+        .await?
+        .map(|row| user::Model::from_query_result(&row, ""))
+        .transpose()
+}
+
+fn row(new: NewUser<'_>) -> user::ActiveModel {
     let at = now();
     user::ActiveModel {
         email: Set(new.email.address.clone()),
@@ -36,13 +65,6 @@ pub async fn create(conn: &impl ConnectionTrait, new: NewUser<'_>) -> AppResult<
         updated_at: Set(at),
         ..Default::default()
     }
-    .insert(conn)
-    .await
-    .on_unique_violation(
-        "user_email_key_key",
-        "user.email_key",
-        "a user with this email already exists",
-    )
 }
 
 /// The user whose email has this key (`auth::email::key`), served by its unique index.
