@@ -107,7 +107,7 @@ pub async fn serve(
     // The outbox is delivered while the server runs, by every replica.
     tokio::spawn(mail::sender::run(
         state.db.clone(),
-        state.mail.clone(),
+        state.accounts.clone(),
         state.metrics.clone(),
         state.stopping.subscribe(),
     ));

@@ -162,7 +162,7 @@ fn statements(backend: DatabaseBackend) -> [Sql; 5] {
     match backend {
         DatabaseBackend::Postgres => [
             Sql {
-                text: r#"TRUNCATE "user_profile", "user_role", "refresh_token", "login_attempt", "profile_invitation", "account_token", "mail_outbox", "mail_request", "user_totp", "recovery_code", "user", "profile" RESTART IDENTITY"#,
+                text: r#"TRUNCATE "user_profile", "user_role", "refresh_token", "login_attempt", "profile_invitation", "account_token", "mail_outbox", "mail_request", "account_request", "user_totp", "recovery_code", "user", "profile" RESTART IDENTITY"#,
                 params: &[],
             },
             Sql {

@@ -1,6 +1,7 @@
 //! SeaORM entities of Roster: users and profiles, related many-to-many through `user_profile`,
 //! and the account tables.
 
+pub mod account_request;
 pub mod account_token;
 pub mod card_epoch;
 pub mod folded;

@@ -1,8 +1,9 @@
 //! Freshness, the second factor and invitations by mail: when each session's sign-in happened
 //! (refresh tokens carry it on), what a mailed token is for beyond its purpose (the new address
 //! of a change of email), each user's TOTP secret with the last time step used, recovery codes
-//! and the tokens of mailed invitations, kept as digests; and the requests that mail someone, by
-//! client address.
+//! and the tokens of mailed invitations, kept as digests; the requests that mail someone, by
+//! client address; and the queue of requests for mail about an address (a reset link, a new
+//! confirmation link), answered by the sender, so the request is the same work for any address.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -52,6 +53,15 @@ enum MailRequest {
     Id,
     Ip,
     At,
+}
+
+#[derive(DeriveIden)]
+enum AccountRequest {
+    Table,
+    Id,
+    Kind,
+    Email,
+    CreatedAt,
 }
 
 #[derive(DeriveIden)]
@@ -163,10 +173,24 @@ impl MigrationTrait for Migration {
                     .col(MailRequest::At)
                     .to_owned(),
             )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(AccountRequest::Table)
+                    .col(big_pk_auto(AccountRequest::Id))
+                    .col(string_len(AccountRequest::Kind, 32))
+                    .col(string_len(AccountRequest::Email, 320))
+                    .col(timestamp_with_time_zone(AccountRequest::CreatedAt))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(AccountRequest::Table).to_owned())
+            .await?;
         manager
             .drop_table(Table::drop().table(MailRequest::Table).to_owned())
             .await?;

@@ -9,6 +9,7 @@ mod mail_limit;
 pub mod password;
 mod recovery;
 mod registration;
+mod requests;
 pub mod rules;
 pub mod tokens;
 pub mod two_factor;

@@ -26,20 +26,22 @@ pub const PASSWORD_RESET: &str = "password_reset";
 const RESET_INTERVAL: TimeDelta = TimeDelta::minutes(1);
 
 impl Accounts {
-    /// Mails a reset link to the account of `email`, when it has one that may sign in and was
-    /// not sent one within `RESET_INTERVAL`; nothing otherwise, with the same answer. Counted
-    /// against the client address `ip` either way.
+    /// Asks for a reset link for the account of `email` (queued: `answer_requests`), counted
+    /// against the client address `ip`: the same work whether or not the address has one.
     pub async fn request_password_reset(&self, db: &Db, email: &str, ip: &str) -> AppResult<()> {
-        let email = email::normalize(email)?;
-        let mut tx = db.begin_write().await?;
-        self.admit_mail_request(&*tx, ip).await?;
-        let Some(user) = users::by_key(&*tx, &email.key).await? else {
-            return Ok(tx.commit().await?);
+        self.queue_request(db, PASSWORD_RESET, email, ip).await
+    }
+
+    /// Mails a reset link to the account of `email`, when it has one that may sign in and was
+    /// not sent one within `RESET_INTERVAL`; nothing otherwise.
+    pub(super) async fn mail_reset_link(&self, tx: &mut WriteTx<'_>, email: &str) -> AppResult<()> {
+        let Some(user) = users::by_key(&**tx, &email::key(email)).await? else {
+            return Ok(());
         };
         let since = now() - RESET_INTERVAL;
-        let recent = account_tokens::sent_since(&*tx, user.id, PASSWORD_RESET, since).await?;
+        let recent = account_tokens::sent_since(&**tx, user.id, PASSWORD_RESET, since).await?;
         if !user.active || recent > 0 {
-            return Ok(tx.commit().await?);
+            return Ok(());
         }
         let token = tokens::random_secret()?;
         let ttl =
@@ -51,7 +53,7 @@ impl Accounts {
             expires_at: now() + ttl,
             detail: None,
         };
-        account_tokens::replace(&*tx, new).await?;
+        account_tokens::replace(&**tx, new).await?;
         let message = Message {
             template: "password_reset",
             subject: "Reset your Roster password",
@@ -61,9 +63,7 @@ impl Accounts {
                 "minutes": ttl.num_minutes(),
             }),
         };
-        self.mail.post(&mut tx, &user.email, message).await?;
-        tx.commit().await?;
-        Ok(())
+        self.mail.post(tx, &user.email, message).await
     }
 
     /// Sets the password of the account a reset token was sent to, once: ends every session

@@ -147,26 +147,27 @@ impl Accounts {
         Ok(())
     }
 
-    /// Mails a new confirmation link to the account of `email`, when it has one still
-    /// unconfirmed and was not sent one within `RESEND_INTERVAL`; the same answer either way.
-    /// Counted against the client address `ip` either way.
+    /// Asks for a new confirmation link for the account of `email` (queued:
+    /// `answer_requests`), counted against the client address `ip`: the same work whether or
+    /// not the address has one.
     pub async fn resend_confirmation(&self, db: &Db, email: &str, ip: &str) -> AppResult<()> {
-        let email = email::normalize(email)?;
+        self.queue_request(db, CONFIRM_EMAIL, email, ip).await
+    }
+
+    /// Mails a new confirmation link to the account of `email`, when it has one still
+    /// unconfirmed and was not sent one within `RESEND_INTERVAL`.
+    pub(super) async fn resend_link(&self, tx: &mut WriteTx<'_>, email: &str) -> AppResult<()> {
         if self.config.confirm_email() == ConfirmEmail::Off {
             return Ok(());
         }
-        let mut tx = db.begin_write().await?;
-        self.admit_mail_request(&*tx, ip).await?;
-        let Some(user) = users::by_key(&*tx, &email.key).await? else {
-            return Ok(tx.commit().await?);
+        let Some(user) = users::by_key(&**tx, &email::key(email)).await? else {
+            return Ok(());
         };
         let since = now() - RESEND_INTERVAL;
-        let recent = account_tokens::sent_since(&*tx, user.id, CONFIRM_EMAIL, since).await?;
+        let recent = account_tokens::sent_since(&**tx, user.id, CONFIRM_EMAIL, since).await?;
         if user.confirmed_at.is_some() || !user.active || recent > 0 {
-            return Ok(tx.commit().await?);
+            return Ok(());
         }
-        self.send_confirmation(&mut tx, &user).await?;
-        tx.commit().await?;
-        Ok(())
+        self.send_confirmation(tx, &user).await
     }
 }

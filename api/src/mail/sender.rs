@@ -1,4 +1,5 @@
-//! The sender: takes the messages due from the outbox, a few at a time, and delivers them. A
+//! The sender: answers the queued requests for mail about an address (`auth::requests`), then
+//! takes the messages due from the outbox, a few at a time, and delivers them. A
 //! message is claimed for `CLAIM` before it is sent, so with several replicas each is sent by
 //! one; a failed delivery is tried again later, each time twice as late (up to an hour), and
 //! is never dropped. Failures are logged (never the message's text: it carries tokens) and
@@ -13,7 +14,7 @@ use tokio::sync::watch;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::Mail;
-use crate::{db::Db, events::Event, metrics::Metrics, store::outbox};
+use crate::{auth::Accounts, db::Db, events::Event, metrics::Metrics, store::outbox};
 
 /// How long a sender holds the messages it claimed before another may take them.
 const CLAIM: TimeDelta = TimeDelta::seconds(60);
@@ -23,12 +24,25 @@ const LONGEST_SLEEP: Duration = Duration::from_secs(60);
 /// Messages taken at once.
 const BATCH: u64 = 16;
 
-/// Delivers the outbox's messages until `stopping` turns true.
-pub async fn run(db: Db, mail: Mail, metrics: Metrics, mut stopping: watch::Receiver<bool>) {
+/// Answers the queued requests and delivers the outbox's messages until `stopping` turns true.
+pub async fn run(
+    db: Db,
+    accounts: Accounts,
+    metrics: Metrics,
+    mut stopping: watch::Receiver<bool>,
+) {
     let mut events = db.events().subscribe();
+    let mail = accounts.mail().clone();
     loop {
+        let answered = match accounts.answer_requests(&db).await {
+            Ok(answered) => answered,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not answer the queued requests for mail");
+                0
+            }
+        };
         let sleep = match deliver_due(&db, &mail, &metrics).await {
-            Ok(0) => until_next_due(&db).await,
+            Ok(0) if answered == 0 => until_next_due(&db).await,
             Ok(_) => continue,
             Err(()) => Duration::from_secs(1),
         };

@@ -1,5 +1,6 @@
 //! Data access: the SQL Roster runs, independent of GraphQL.
 
+pub mod account_requests;
 pub mod account_tokens;
 pub mod attempts;
 pub mod cards;
