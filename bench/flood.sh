@@ -41,7 +41,7 @@ DB="roster_flood_$(date +%s)_$$"
 SERVER=""
 cleanup() {
   [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
-  [ "$POSTGRES" = 1 ] && psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
+  drop_fresh_database
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -49,12 +49,7 @@ trap cleanup EXIT
 echo "building (release)…" >&2
 (cd "$ROOT" && cargo build --release -q -p api --bin api --example flood)
 API="$ROOT/target/release/api"
-if [ "$POSTGRES" = 1 ]; then
-  psql "$PG/postgres" -qc "CREATE DATABASE $DB" >/dev/null
-  export DATABASE_URL="$PG/$DB"
-else
-  export DATABASE_URL="sqlite://$WORK/roster.db?mode=rwc"
-fi
+use_fresh_database
 JWT_SECRET="$(head -c 32 /dev/urandom | base64)" ACCESS_TOKEN_TTL=1h LISTEN_ADDR="127.0.0.1:$PORT" \
   LOGIN_IP_MAX_FAILURES=100000 CONFIRM_EMAIL=optional RUST_LOG=warn "$API" serve >/dev/null 2>"$WORK/server.log" &
 SERVER=$!

@@ -4,23 +4,26 @@
 # server's code that is smaller than the noise of a load test. PostgreSQL's work is not counted,
 # nor password hashing.
 #
-#   bench/instructions.sh [--requests N] [--bin PATH] [q1 q2 q3]
+#   bench/instructions.sh [--requests N] [--bin PATH] [--keep-profiles DIR] [q1 q2 q3]
 #
 # Needs a database seeded by `bench/run.sh --keep` (it prints "kept database NAME"):
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/NAME bench/instructions.sh q1 q2
 # Builds the release binary unless --bin is given. Sends 3 warm-up requests, then N (default
-# 10) one after the other, and prints one line per query: instructions per request.
+# 10) one after the other, and prints one line per query: instructions per request. With
+# --keep-profiles, each query's callgrind profile is kept as DIR/<query>.callgrind, for
+# `callgrind_annotate --inclusive=yes`.
 # Needs valgrind, curl and jq.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/server.sh"
 ROOT="$(dirname "$HERE")"
-REQUESTS=10; BIN=""; QUERIES=()
+REQUESTS=10; BIN=""; QUERIES=(); PROFILES=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --requests) REQUESTS="$2"; shift 2 ;;
     --bin) BIN="$2"; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --keep-profiles) PROFILES="$2"; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) QUERIES+=("$1"); shift ;;
   esac
 done
@@ -84,4 +87,5 @@ for query in "${QUERIES[@]}"; do
     /argon2::Argon2::hash_password_into / { gsub(",", "", $1); hashing += $1 }
     END { print total - hashing }')"
   printf '%-3s instructions_per_request=%s requests=%s\n' "$query" "$((counts / REQUESTS))" "$REQUESTS"
+  [ -n "$PROFILES" ] && mkdir -p "$PROFILES" && cp "$WORK/callgrind.out.$dumps" "$PROFILES/$query.callgrind"
 done

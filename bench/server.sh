@@ -1,4 +1,4 @@
-# Shared by bench/run.sh and bench/instructions.sh (sourced): waiting for a server started in
+# Shared by the bench scripts (sourced): fresh databases, waiting for a server started in
 # the background, and logging in the bench admin that bench/run.sh creates.
 
 # Waits up to SECONDS for the server on PORT to answer /health; exits with the server's log
@@ -22,4 +22,21 @@ bench_admin_token() {
     | jq -r .data.login.accessToken)"
   [ -n "$token" ] && [ "$token" != null ] || { echo "could not log in the bench admin" >&2; exit 2; }
   echo "$token"
+}
+
+# Points DATABASE_URL at a fresh database named DB: a SQLite file in folder WORK, or with
+# POSTGRES=1 a new database of PG (drop it with drop_fresh_database).
+use_fresh_database() {
+  if [ "$POSTGRES" = 1 ]; then
+    psql "$PG/postgres" -qc "CREATE DATABASE $DB" >/dev/null
+    export DATABASE_URL="$PG/$DB"
+  else
+    export DATABASE_URL="sqlite://$WORK/roster.db?mode=rwc"
+  fi
+}
+
+# Drops the database of use_fresh_database, when it is PostgreSQL's.
+drop_fresh_database() {
+  [ "$POSTGRES" = 1 ] && psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
+  return 0
 }

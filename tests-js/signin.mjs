@@ -5,7 +5,8 @@
 // Tries a wrong password, registers, runs `{ me { email } }` without touching the Headers
 // pane, waits until the access token has been renewed (the server's ACCESS_TOKEN_TTL should
 // be a few seconds) and past its first expiry, runs a query again, signs out and runs it
-// once more. Prints one JSON object: what the bar and the response pane showed at each step,
+// once more; then, given `twoFactor: { email, password, code }`, signs in to that account, typing the code
+// where the page asks for it. Prints one JSON object: what the bar and the response pane showed at each step,
 // the session mutations the page sent, and every error the page logged.
 import { launch, paste, responseWhen, waitMs, watchedPage } from "./browser.mjs";
 
@@ -56,6 +57,18 @@ try {
     page,
     (text) => text.includes('"me": null') || text.includes('"errors"'),
   );
+
+  if (config.twoFactor) {
+    page.once("dialog", (dialog) => {
+      report.codePrompt = dialog.message();
+      dialog.accept(config.twoFactor.code);
+    });
+    await page.fill("#email", config.twoFactor.email);
+    await page.fill("#password", config.twoFactor.password);
+    await page.click("#sign-in");
+    await page.locator("#signed-in:not([hidden])").waitFor({ timeout: waitMs });
+    report.twoFactorSignedInAs = await page.textContent("#who");
+  }
 } catch (error) {
   report.failure = error.message;
   process.exitCode = 1;

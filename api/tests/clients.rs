@@ -276,13 +276,16 @@ async fn the_served_schema_is_schema_graphql(app: &TestApp) {
 
 /// The sign-in bar of Roster's GraphiQL: a wrong password is told, registering signs in and
 /// every query carries the token without the Headers pane, the token is renewed before it
-/// expires (a 3 s lifetime here), and signing out ends the session on the server.
+/// expires (a 3 s lifetime here), and signing out ends the session on the server; an account
+/// with two-factor sign-in is asked for its code.
 async fn graphiql_signs_in_renews_and_signs_out_in_chromium(app: &TestApp) {
     chromium();
     let short = TestApp::spawn_at(app.backend, app.database_url(), |config| {
         config.access_token_ttl = Duration::from_secs(3);
     })
     .await;
+    let guarded = app.register("guarded@example.com").await;
+    let (phone, _) = crate::two_factor::enable(app, &guarded).await;
     let screenshot = screenshot(app, "graphiql-sign-in");
     let config = json!({
         "url": short.url,
@@ -290,6 +293,11 @@ async fn graphiql_signs_in_renews_and_signs_out_in_chromium(app: &TestApp) {
         "password": "correct horse battery",
         "waitForRenewalMs": 4_500,
         "screenshot": screenshot,
+        "twoFactor": {
+            "email": "guarded@example.com",
+            "password": crate::helpers::PASSWORD,
+            "code": crate::two_factor::code_at(&phone, 1),
+        },
     });
     let report = report(node("signin.mjs", &[&config.to_string()])).await;
     assert_eq!(report["pageErrors"], json!([]), "{report}");
@@ -318,7 +326,13 @@ async fn graphiql_signs_in_renews_and_signs_out_in_chromium(app: &TestApp) {
     assert_eq!(sent.first(), Some(&"SignIn"));
     assert_eq!(sent.get(1), Some(&"Register"));
     assert!(sent.contains(&"Renew"), "{sent:?}");
-    assert_eq!(sent.last(), Some(&"SignOut"));
+    assert_eq!(
+        report["codePrompt"],
+        "Code of your authenticator app, or a recovery code:"
+    );
+    assert_eq!(report["twoFactorSignedInAs"], "guarded@example.com");
+    assert_eq!(sent.last(), Some(&"CompleteSignIn"));
+    assert!(sent.contains(&"SignOut"), "{sent:?}");
     assert!(
         screenshot.is_file(),
         "a screenshot at {}",

@@ -61,7 +61,7 @@ fn authenticator(setup: &Value) -> Totp {
 }
 
 /// The code `app` shows `steps` steps of 30 s from now.
-fn code_at(app: &Totp, steps: i64) -> String {
+pub fn code_at(app: &Totp, steps: i64) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("after 1970")
@@ -80,7 +80,7 @@ fn wrong_code(app: &Totp) -> String {
 }
 
 /// Turns on two-factor sign-in for `user`: the app, and the recovery codes.
-async fn enable(app: &TestApp, user: &Account) -> (Totp, Vec<String>) {
+pub async fn enable(app: &TestApp, user: &Account) -> (Totp, Vec<String>) {
     let setup = app.data_as(&user.token, SET_UP, json!({})).await["setUpTotp"].clone();
     let authenticator = authenticator(&setup);
     let confirmed = app

@@ -39,16 +39,28 @@ pub struct Session {
 /// Below this, a configured signing key is too short for HMAC.
 const MIN_SECRET_BYTES: usize = 32;
 
-/// The account service, shared by every request.
+/// The account service, shared by every request: a pointer, so that the requests (and their
+/// futures, moved as they run) that hold it stay small.
 #[derive(Clone)]
-pub struct Accounts {
+pub struct Accounts(Arc<Service>);
+
+/// What the account service holds.
+pub struct Service {
     db: Db,
     pub(super) keys: TokenKeys,
     pub(super) passwords: Passwords,
     /// Callers recently looked up.
-    viewers: Arc<Viewers>,
+    viewers: Viewers,
     pub(super) mail: Mail,
     pub(super) config: Arc<Config>,
+}
+
+impl std::ops::Deref for Accounts {
+    type Target = Service;
+
+    fn deref(&self) -> &Service {
+        &self.0
+    }
 }
 
 impl Accounts {
@@ -77,14 +89,14 @@ impl Accounts {
                 SecretString::from(stored)
             }
         };
-        Ok(Accounts {
+        Ok(Accounts(Arc::new(Service {
             keys: TokenKeys::new(&config, &secret)?,
             db,
             passwords: Passwords::default(),
-            viewers: Arc::new(Viewers::new(config.caller_cache_ttl)),
+            viewers: Viewers::new(config.caller_cache_ttl),
             mail,
             config,
-        })
+        })))
     }
 
     pub fn passwords(&self) -> &Passwords {
