@@ -119,6 +119,26 @@ pub struct Config {
     )]
     pub database_max_connections: u32,
 
+    /// PostgreSQL standbys (hot standbys of `DATABASE_URL`'s server), comma-separated, that
+    /// serve query operations; mutations, subscriptions' events, migrations and the check of
+    /// each request's caller stay on `DATABASE_URL`. Each gets a pool as large as the primary's.
+    #[arg(long, env = "DATABASE_READ_URL", value_delimiter = ',', global = true)]
+    pub database_read_url: Vec<String>,
+
+    /// How long a read that sends a `Consistency-Token` waits for a standby to replay past it
+    /// before the primary serves it.
+    #[arg(long, env = "READ_CONSISTENCY_WAIT", default_value = "100ms", value_parser = humantime::parse_duration, global = true)]
+    pub read_consistency_wait: Duration,
+
+    /// For how long after a user's write through this server their reads without a
+    /// `Consistency-Token` go to the primary.
+    #[arg(long, env = "READ_AFTER_WRITE_WINDOW", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
+    pub read_after_write_window: Duration,
+
+    /// A standby further behind the primary than this serves no reads until it catches up.
+    #[arg(long, env = "READ_REPLICA_MAX_LAG", default_value = "1s", value_parser = humantime::parse_duration, global = true)]
+    pub read_replica_max_lag: Duration,
+
     #[command(flatten)]
     pub limits: Limits,
 

@@ -31,6 +31,14 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
         config.database_max_connections,
         config.user_card_cache,
     )
+    .await?
+    .with_standbys(db::standbys::StandbySettings {
+        urls: &config.database_read_url,
+        max_connections: config.database_max_connections,
+        max_lag: config.read_replica_max_lag,
+        consistency_wait: config.read_consistency_wait,
+        read_after_write: config.read_after_write_window,
+    })
     .await?;
     db.migrate().await?;
     let config = Arc::new(config);

@@ -43,6 +43,17 @@ struct MailLabel {
     outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReadLabels {
+    /// `primary`, or a standby's address.
+    target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FallbackLabel {
+    reason: &'static str,
+}
+
 /// How a GraphQL request ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -76,6 +87,9 @@ struct Inner {
     batches: Family<LoaderLabel, Histogram>,
     pool: Family<PoolLabel, Gauge>,
     mail: Family<MailLabel, Counter>,
+    reads: Family<ReadLabels, Counter>,
+    fallbacks: Family<FallbackLabel, Counter>,
+    lag: Family<ReadLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     operations: Mutex<HashSet<String>>,
 }
 
@@ -129,9 +143,30 @@ impl Default for Metrics {
             "Attempts to deliver a message, by outcome (sent, failed)",
             mail.clone(),
         );
+        let reads = Family::<ReadLabels, Counter>::default();
+        registry.register(
+            "read_operations",
+            "Query operations by the database that served them (primary, or a standby)",
+            reads.clone(),
+        );
+        let fallbacks = Family::<FallbackLabel, Counter>::default();
+        registry.register(
+            "read_fallbacks",
+            "Query operations the primary served though standbys are set, by reason",
+            fallbacks.clone(),
+        );
+        let lag = Family::<ReadLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "standby_lag_seconds",
+            "How far each standby is behind the primary (+Inf when it does not answer)",
+            lag.clone(),
+        );
         Metrics(Arc::new(Inner {
             registry,
             mail,
+            reads,
+            fallbacks,
+            lag,
             requests,
             latency,
             statements,
@@ -170,6 +205,30 @@ impl Metrics {
     pub fn mail(&self, sent: bool) {
         let outcome = if sent { "sent" } else { "failed" };
         self.0.mail.get_or_create(&MailLabel { outcome }).inc();
+    }
+
+    /// Records a query operation served by `target` (`primary` or a standby's address), and
+    /// why the primary served it when standbys are set (`fallback`).
+    pub fn read(&self, target: &str, fallback: Option<&'static str>) {
+        let target = target.to_owned();
+        self.0.reads.get_or_create(&ReadLabels { target }).inc();
+        if let Some(reason) = fallback {
+            self.0
+                .fallbacks
+                .get_or_create(&FallbackLabel { reason })
+                .inc();
+        }
+    }
+
+    /// Sets how far behind the primary each standby is.
+    pub fn standby_lag<'a>(&self, lags: impl IntoIterator<Item = (&'a str, f64)>) {
+        for (target, seconds) in lags {
+            let target = target.to_owned();
+            self.0
+                .lag
+                .get_or_create(&ReadLabels { target })
+                .set(seconds);
+        }
     }
 
     /// Records the size of one batch of `loader`.

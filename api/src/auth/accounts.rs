@@ -151,6 +151,16 @@ impl Accounts {
         }
     }
 
+    /// The uniquifier the valid access token of this `Authorization` header carries.
+    pub fn subject_of(&self, authorization: &str) -> Option<String> {
+        let (scheme, token) = authorization.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then_some(())?;
+        self.keys
+            .verify(token.trim())
+            .ok()
+            .map(|subject| subject.uniquifier)
+    }
+
     /// When the access token of this `Authorization` header expires, if it is valid.
     pub fn token_expiry(&self, authorization: &str) -> Option<chrono::DateTime<Utc>> {
         let (scheme, token) = authorization.split_once(' ')?;

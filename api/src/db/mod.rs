@@ -2,6 +2,7 @@
 //! and counting the SQL statements each request runs.
 
 mod queues;
+pub mod standbys;
 mod write;
 
 use std::{
@@ -28,6 +29,7 @@ use crate::{
     store::cards::Cards,
 };
 use queues::RowQueues;
+use standbys::{Standby, StandbySettings, Standbys};
 use write::RequestWrites;
 
 /// How long a SQLite writer waits for the file lock before giving up.
@@ -73,6 +75,10 @@ pub struct Db {
     cards: Arc<Cards>,
     /// The writers of each link, by (user, profile), on PostgreSQL.
     link_writers: Option<Arc<RowQueues<(i64, i64)>>>,
+    /// The standbys that serve query operations (`DATABASE_READ_URL`).
+    standbys: Option<Arc<Standbys>>,
+    /// The standby this handle's request reads from, if one serves it.
+    read: Option<Arc<Standby>>,
 }
 
 impl Db {
@@ -123,7 +129,30 @@ impl Db {
             request: None,
             cards,
             link_writers,
+            standbys: None,
+            read: None,
         })
+    }
+
+    /// Serves query operations from the standbys of `settings` (PostgreSQL only).
+    pub async fn with_standbys(mut self, settings: StandbySettings<'_>) -> Result<Self, DbErr> {
+        if self.backend() == DatabaseBackend::Postgres && !settings.urls.is_empty() {
+            self.standbys = Some(Standbys::start(settings, self.conn.clone()).await?);
+        }
+        Ok(self)
+    }
+
+    /// The standbys, when query operations may be served by them.
+    pub fn standbys(&self) -> Option<&Arc<Standbys>> {
+        self.standbys.as_ref()
+    }
+
+    /// A handle whose reads go to `standby` (a query operation's).
+    pub fn reading_from(&self, standby: Arc<Standby>) -> Db {
+        Db {
+            read: Some(standby),
+            ..self.clone()
+        }
     }
 
     /// Applies pending migrations. On PostgreSQL they run in one transaction holding an
@@ -141,16 +170,21 @@ impl Db {
     }
 
     /// Where statements go: a mutation request's transaction once it has begun, so the
-    /// request reads what it wrote; otherwise the pool.
+    /// request reads what it wrote; the standby chosen for a query operation; otherwise the
+    /// primary's pool.
     pub fn conn(&self) -> DatabaseExecutor<'_> {
         match self.request.as_deref().and_then(|request| request.tx.get()) {
             Some(writer) => DatabaseExecutor::Transaction(writer),
-            None => DatabaseExecutor::Connection(&self.conn),
+            None => match &self.read {
+                Some(standby) => DatabaseExecutor::Connection(&standby.conn),
+                None => DatabaseExecutor::Connection(&self.conn),
+            },
         }
     }
 
-    /// The pool, outside any request's transaction: for reads after a statement failed
-    /// within it, which PostgreSQL refuses until the transaction ends.
+    /// The primary's pool, outside any request's transaction: for reads after a statement
+    /// failed within it, which PostgreSQL refuses until the transaction ends, and for what
+    /// must read the primary (the caller's account, writes that stand regardless).
     pub fn pool(&self) -> &DatabaseConnection {
         &self.conn
     }

@@ -30,7 +30,10 @@ pub use types::Types;
 use crate::{
     AppState,
     auth::Credentials,
-    db::{RequestEnd, StatementCounter},
+    db::{
+        RequestEnd, StatementCounter,
+        standbys::{Fallback, Lsn, ReadTarget, position_after_commit},
+    },
     error::AppError,
     graphql::{self, Caught},
     metrics::Outcome,
@@ -41,6 +44,9 @@ use crate::{
 pub struct Caller {
     pub authorization: Option<String>,
     pub ip: String,
+    /// The `Consistency-Token` the client sent: the WAL position of a write it made, which a
+    /// standby must have replayed to serve it.
+    pub consistency_token: Option<String>,
 }
 
 /// The answer to one request: the JSON body, what became of the request, and the SQL
@@ -52,6 +58,8 @@ pub struct Answer {
     /// Seconds to wait before trying again, when some work was refused as too much at once
     /// (`RATE_LIMITED`).
     pub retry_after: Option<u64>,
+    /// The consistency token of a mutation's commit, when standbys serve reads.
+    pub consistency_token: Option<String>,
 }
 
 /// What became of a request, which transports report as they do (HTTP by its status).
@@ -278,6 +286,7 @@ pub async fn run(
                 verdict,
                 statements: 0,
                 retry_after: retry_after(&errors),
+                consistency_token: None,
             });
         }
     };
@@ -307,11 +316,16 @@ pub async fn run(
                 verdict: Verdict::Executed,
                 statements,
                 retry_after: None,
+                consistency_token: None,
             });
         }
     };
     let executed = !is_request_error(&response);
     let retry_after = retry_after(&response.errors);
+    let consistency_token = match response.extensions.get(CONSISTENCY_TOKEN) {
+        Some(Value::String(token)) => Some(token.clone()),
+        _ => None,
+    };
     let outcome = match (executed, response.errors.is_empty()) {
         (false, _) => Outcome::Invalid,
         (true, true) => Outcome::Ok,
@@ -352,6 +366,7 @@ pub async fn run(
         },
         statements: counter.get(),
         retry_after,
+        consistency_token,
     })
 }
 
@@ -388,16 +403,24 @@ async fn execute(state: AppState, prepared: Prepared, caller: Caller) -> Respons
 }
 
 async fn run_admitted(state: AppState, prepared: Prepared, caller: Caller) -> Response {
+    // Whose request this is, for routing reads: only with standbys (it costs a signature check).
+    let writer = caller
+        .authorization
+        .as_deref()
+        .filter(|_| state.db.standbys().is_some())
+        .and_then(|authorization| state.accounts.subject_of(authorization));
+    let (db, end) = match prepared.kind {
+        OperationType::Mutation => {
+            let (db, end) = state.db.for_mutation();
+            (db, Some(end))
+        }
+        OperationType::Query => (reader(&state, writer.as_deref(), &caller).await, None),
+        OperationType::Subscription => (state.db.clone(), None),
+    };
     let credentials = Arc::new(Credentials::new(
         state.accounts.clone(),
         caller.authorization,
     ));
-    let (db, end) = if prepared.kind == OperationType::Mutation {
-        let (db, end) = state.db.for_mutation();
-        (db, Some(end))
-    } else {
-        (state.db.clone(), None)
-    };
     let loads = graphql::Loads::default();
     let caught = Arc::new(Caught::default());
     let request = graphql::with_request_data(
@@ -413,8 +436,61 @@ async fn run_admitted(state: AppState, prepared: Prepared, caller: Caller) -> Re
     finish(&mut response, &caught);
     if let Some(end) = end {
         end_mutation(end, &mut response).await;
+        if response.errors.is_empty() {
+            consistency_token(&state, writer.as_deref(), &mut response).await;
+        }
     }
     response
+}
+
+/// Where the answer of a mutation carries its consistency token.
+const CONSISTENCY_TOKEN: &str = "consistencyToken";
+
+/// The handle a query operation reads through: a standby's, when one may serve this caller
+/// (whose tokens carry `reader`) now.
+async fn reader(state: &AppState, reader: Option<&str>, caller: &Caller) -> crate::db::Db {
+    let Some(standbys) = state.db.standbys() else {
+        return state.db.clone();
+    };
+    let target = match caller.consistency_token.as_deref().map(Lsn::parse) {
+        // Not a WAL position: the primary, which has every write.
+        Some(None) => ReadTarget::Primary(Fallback::NotReplayed),
+        Some(Some(token)) => standbys.target(reader, Some(token)).await,
+        None => standbys.target(reader, None).await,
+    };
+    match target {
+        ReadTarget::Standby(standby) => {
+            state.metrics.read(&standby.name, None);
+            state.db.reading_from(standby)
+        }
+        ReadTarget::Primary(fallback) => {
+            state.metrics.read("primary", Some(fallback.label()));
+            state.db.clone()
+        }
+    }
+}
+
+/// Gives a committed mutation's answer its consistency token (the primary's WAL position
+/// after the commit), and notes that its caller (whose tokens carry `writer`) wrote, when
+/// standbys serve reads. A failure to read the position costs the client nothing but the
+/// token.
+async fn consistency_token(state: &AppState, writer: Option<&str>, response: &mut Response) {
+    let Some(standbys) = state.db.standbys() else {
+        return;
+    };
+    if let Some(writer) = writer {
+        standbys.wrote(writer);
+    }
+    match position_after_commit(state.db.pool()).await {
+        Ok(Some(position)) => {
+            let token = Value::from(position.to_string());
+            response
+                .extensions
+                .insert(CONSISTENCY_TOKEN.to_owned(), token);
+        }
+        Ok(None) => {}
+        Err(err) => tracing::warn!(error = %err, "could not read the WAL position of a commit"),
+    }
 }
 
 /// Ends a mutation request's transaction: commits what it wrote if it answers without an

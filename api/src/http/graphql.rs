@@ -47,7 +47,22 @@ pub fn caller(state: &AppState, headers: &HeaderMap, peer: Peer) -> Caller {
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned),
         ip: forwarded.or(peer).unwrap_or_else(|| "unknown".to_owned()),
+        consistency_token: headers
+            .get(CONSISTENCY_TOKEN)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
     }
+}
+
+/// The header of consistency tokens: answered to mutations, sent back with reads.
+const CONSISTENCY_TOKEN: &str = "consistency-token";
+
+/// `Consistency-Token` on the answer of a mutation, when it has one.
+fn with_consistency_token(mut answer: Response, token: Option<&str>) -> Response {
+    if let Some(value) = token.and_then(|token| HeaderValue::from_str(token).ok()) {
+        answer.headers_mut().insert(CONSISTENCY_TOKEN, value);
+    }
+    answer
 }
 
 pub async fn post(State(state): State<AppState>, peer: Peer, request: Request) -> Response {
@@ -120,12 +135,14 @@ async fn post_batch(
     let mut answers = Vec::with_capacity(requests.len());
     let mut statements = 0;
     let mut retry_after = None;
+    let mut consistency_token = None;
     let caller = caller(state, headers, peer);
     for request in requests {
         match exec::run(state, request.into(), caller.clone(), false).await {
             Ok(executed) => {
                 statements += executed.statements;
                 retry_after = retry_after.max(executed.retry_after);
+                consistency_token = executed.consistency_token.or(consistency_token);
                 answers.push(executed.body);
             }
             Err(failure) => return failed(format, failure),
@@ -133,6 +150,7 @@ async fn post_batch(
     }
     let body = [b"[".as_slice(), &answers.join(b",".as_slice()), b"]"].concat();
     let answer = with_retry_after(format.answer(StatusCode::OK, body), retry_after);
+    let answer = with_consistency_token(answer, consistency_token.as_deref());
     let credentialed = caller.authorization.is_some();
     with_statements(state, private(answer, credentialed), statements)
 }
@@ -247,6 +265,7 @@ fn answer(
                     .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             }
             let answer = with_retry_after(private(answer, credentialed), executed.retry_after);
+            let answer = with_consistency_token(answer, executed.consistency_token.as_deref());
             with_statements(state, answer, executed.statements)
         }
         Err(failure) => failed(format, failure),

@@ -45,6 +45,11 @@ fn request_span(request: &Request) -> Span {
 /// `GET /metrics`: Prometheus text format.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let (in_use, idle) = state.db.pool_state();
+    if let Some(standbys) = state.db.standbys() {
+        let states = standbys.states();
+        let lags = states.iter().map(|s| (s.name.as_str(), s.lag_seconds));
+        state.metrics.standby_lag(lags);
+    }
     let body = state.metrics.render(in_use, idle);
     (
         [(
@@ -116,13 +121,17 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
         HeaderName::from_static("apollographql-client-version"),
         HeaderName::from_static("apollo-require-preflight"),
         HeaderName::from_static("x-apollo-operation-name"),
+        HeaderName::from_static("consistency-token"),
     ];
     (!origins.is_empty()).then(|| {
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
             .allow_methods([Method::GET, Method::POST])
             .allow_headers(allowed)
-            .expose_headers([HeaderName::from_static("x-request-id")])
+            .expose_headers([
+                HeaderName::from_static("x-request-id"),
+                HeaderName::from_static("consistency-token"),
+            ])
             .max_age(CORS_MAX_AGE)
     })
 }

@@ -157,7 +157,11 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                             close(&mut sink, SUBSCRIBER_EXISTS, &format!("Subscriber for {id} already exists")).await;
                             break;
                         }
-                        let caller = Caller { authorization: authorization.clone(), ip: ip.clone() };
+                        let caller = Caller {
+                            authorization: authorization.clone(),
+                            ip: ip.clone(),
+                            consistency_token: None,
+                        };
                         let payload = value["payload"].clone();
                         tokio::spawn(mutate(state.clone(), payload, caller, id, protocol, answers.clone()));
                         continue;

@@ -1,0 +1,200 @@
+//! A real hot standby of the test cluster, for the tests of reads served by standbys: made
+//! with `pg_basebackup -R` into a temporary folder and started on a port of its own with
+//! PostgreSQL's own binaries (as the `postgres` user when the tests run as root). The cluster
+//! must accept replication connections from 127.0.0.1 (`.ci/run` adds the line to
+//! `pg_hba.conf`).
+
+use std::{os::unix::fs::PermissionsExt, path::PathBuf, process::Command, time::Duration};
+
+/// A running standby of the cluster at 127.0.0.1:5432.
+pub struct Standby {
+    pub port: u16,
+    folder: tempfile::TempDir,
+    bin: PathBuf,
+}
+
+impl Standby {
+    /// Makes and starts a standby of the cluster, streaming from it.
+    pub async fn start() -> Standby {
+        let bin = PathBuf::from(
+            String::from_utf8(output(Command::new("pg_config").arg("--bindir")))
+                .expect("pg_config prints a folder")
+                .trim(),
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let folder = tempfile::tempdir().expect("a folder for the standby");
+        let data = folder.path().join("data");
+        std::fs::create_dir(&data).expect("the data folder");
+        // PostgreSQL starts only on a data folder no one else may read.
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700))
+            .expect("the data folder's permissions");
+        let standby = Standby { port, folder, bin };
+        if running_as_root() {
+            let folder = standby.folder.path().display().to_string();
+            standby.run_root(&["chown", "-R", "postgres:postgres", &folder]);
+        }
+        let basebackup = standby.bin.join("pg_basebackup");
+        let data_arg = data.display().to_string();
+        standby.run(&[
+            basebackup.to_str().expect("a path"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "5432",
+            "-U",
+            "postgres",
+            "-D",
+            &data_arg,
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+        ]);
+        let socket = standby.folder.path().display().to_string();
+        let mut settings = format!(
+            "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{socket}'\n\
+             hot_standby = on\nshared_buffers = 16MB\nfsync = off\nlogging_collector = off\n"
+        );
+        // A standby may not have fewer of these than its primary.
+        for setting in [
+            "max_connections",
+            "max_worker_processes",
+            "max_wal_senders",
+            "max_prepared_transactions",
+            "max_locks_per_transaction",
+        ] {
+            let value = output(Command::new("psql").args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-Atc",
+                &format!("SHOW {setting}"),
+            ]));
+            let value = String::from_utf8(value).expect("a setting");
+            settings.push_str(&format!("{setting} = {}\n", value.trim()));
+        }
+        standby.write(&data.join("postgresql.conf"), &settings);
+        standby.write(
+            &data.join("pg_hba.conf"),
+            "local all all trust\nhost all all 127.0.0.1/32 trust\n",
+        );
+        standby.write(&data.join("pg_ident.conf"), "");
+        standby.pg_ctl(&["start", "-w", "-t", "60", "-l", &standby.log()]);
+        standby
+    }
+
+    /// The address of database `name` on the standby.
+    pub fn url(&self, name: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// Stops replaying the primary's WAL (it keeps receiving it).
+    pub async fn pause(&self, database: &str) {
+        self.sql(database, "SELECT pg_wal_replay_pause()").await;
+    }
+
+    /// Replays again.
+    pub async fn resume(&self, database: &str) {
+        self.sql(database, "SELECT pg_wal_replay_resume()").await;
+    }
+
+    /// Stops the standby at once.
+    pub fn stop(&self) {
+        self.pg_ctl(&["stop", "-m", "immediate", "-w"]);
+    }
+
+    async fn sql(&self, database: &str, sql: &str) {
+        use sea_orm::{ConnectionTrait, Database};
+        let conn = Database::connect(self.url(database))
+            .await
+            .expect("the standby answers");
+        conn.execute_unprepared(sql)
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+        conn.close().await.expect("closes");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    fn log(&self) -> String {
+        self.folder.path().join("log").display().to_string()
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let data = self.folder.path().join("data").display().to_string();
+        let mut command = vec![pg_ctl.to_str().expect("a path"), "-D", &data];
+        command.extend_from_slice(args);
+        self.run(&command);
+    }
+
+    fn write(&self, path: &std::path::Path, text: &str) {
+        std::fs::write(path, text).expect("writes the standby's settings");
+        if running_as_root() {
+            let path = path.display().to_string();
+            self.run_root(&["chown", "postgres:postgres", &path]);
+        }
+    }
+
+    /// Runs `command` as `postgres` when the tests run as root, as the tests' user otherwise.
+    fn run(&self, command: &[&str]) {
+        if running_as_root() {
+            let mut wrapped = vec!["runuser", "-u", "postgres", "--"];
+            wrapped.extend_from_slice(command);
+            self.run_root(&wrapped);
+        } else {
+            self.run_root(command);
+        }
+    }
+
+    fn run_root(&self, command: &[&str]) {
+        let status = Command::new(command[0])
+            .args(&command[1..])
+            .output()
+            .unwrap_or_else(|err| panic!("{command:?}: {err}"));
+        assert!(
+            status.status.success(),
+            "{command:?} failed: {}{}\n{}",
+            String::from_utf8_lossy(&status.stdout),
+            String::from_utf8_lossy(&status.stderr),
+            std::fs::read_to_string(self.log()).unwrap_or_default()
+        );
+    }
+}
+
+impl Drop for Standby {
+    fn drop(&mut self) {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let data = self.folder.path().join("data").display().to_string();
+        let command = [
+            pg_ctl.to_str().unwrap_or("pg_ctl"),
+            "-D",
+            &data,
+            "stop",
+            "-m",
+            "immediate",
+        ];
+        let _ = if running_as_root() {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .args(command)
+                .output()
+        } else {
+            Command::new(command[0]).args(&command[1..]).output()
+        };
+    }
+}
+
+fn running_as_root() -> bool {
+    output(Command::new("id").arg("-u")).trim_ascii() == b"0"
+}
+
+fn output(command: &mut Command) -> Vec<u8> {
+    let output = command.output().expect("the command runs");
+    assert!(output.status.success(), "{command:?} failed");
+    output.stdout
+}
