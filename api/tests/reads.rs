@@ -169,12 +169,19 @@ async fn queries_read_the_standby_and_tokens_read_the_writes_they_follow() {
         reads(&app).await
     );
 
-    // Stopped, it is left out, and nobody sees an error.
+    // Stopped, it fails the reads sent to it before its watcher notices, which the primary
+    // then serves: nobody sees an error. Then it is left out.
     standby.stop();
-    health_when(&app, false).await;
     for _ in 0..5 {
         assert_eq!(name_read(&app, &ann, None).await, "Ann C");
     }
+    assert!(
+        reads(&app).await.contains("reason=\"standby_failed\""),
+        "{}",
+        reads(&app).await
+    );
+    health_when(&app, false).await;
+    assert_eq!(name_read(&app, &ann, None).await, "Ann C");
     keeper.stop().await;
     app.stop().await;
 }

@@ -147,6 +147,11 @@ impl Db {
         self.standbys.as_ref()
     }
 
+    /// The standby this handle reads from, if one.
+    pub fn standby(&self) -> Option<&Arc<Standby>> {
+        self.read.as_ref()
+    }
+
     /// A handle whose reads go to `standby` (a query operation's).
     pub fn reading_from(&self, standby: Arc<Standby>) -> Db {
         Db {

@@ -82,6 +82,15 @@ impl Standby {
         seen.answers && seen.lag <= max_lag
     }
 
+    /// Notes that it failed a read: not used until its watcher finds it answering again.
+    pub fn failed(&self) {
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        seen.answers = false;
+    }
+
     /// How far it has replayed, asked now.
     async fn replayed(&self) -> Option<Lsn> {
         let asked = self.conn.query_one_raw(Statement::from_string(

@@ -9,6 +9,7 @@ mod cost;
 mod document;
 mod limits;
 mod persisted;
+mod reads;
 mod rules;
 mod stream;
 pub mod types;
@@ -30,10 +31,7 @@ pub use types::Types;
 use crate::{
     AppState,
     auth::Credentials,
-    db::{
-        RequestEnd, StatementCounter,
-        standbys::{Fallback, Lsn, ReadTarget, position_after_commit},
-    },
+    db::{RequestEnd, StatementCounter},
     error::AppError,
     graphql::{self, Caught},
     metrics::Outcome,
@@ -322,7 +320,7 @@ pub async fn run(
     };
     let executed = !is_request_error(&response);
     let retry_after = retry_after(&response.errors);
-    let consistency_token = match response.extensions.get(CONSISTENCY_TOKEN) {
+    let consistency_token = match response.extensions.get(reads::CONSISTENCY_TOKEN) {
         Some(Value::String(token)) => Some(token.clone()),
         _ => None,
     };
@@ -402,7 +400,7 @@ async fn execute(state: AppState, prepared: Prepared, caller: Caller) -> Respons
         .await
 }
 
-async fn run_admitted(state: AppState, prepared: Prepared, caller: Caller) -> Response {
+async fn run_admitted(state: AppState, mut prepared: Prepared, caller: Caller) -> Response {
     // Whose request this is, for routing reads: only with standbys (it costs a signature check).
     let writer = caller
         .authorization
@@ -414,83 +412,58 @@ async fn run_admitted(state: AppState, prepared: Prepared, caller: Caller) -> Re
             let (db, end) = state.db.for_mutation();
             (db, Some(end))
         }
-        OperationType::Query => (reader(&state, writer.as_deref(), &caller).await, None),
+        OperationType::Query => (reads::route(&state, writer.as_deref(), &caller).await, None),
         OperationType::Subscription => (state.db.clone(), None),
     };
+    // A query a standby serves can run again on the primary if the standby fails it.
+    let standby = db.standby().cloned();
+    let spare = standby
+        .as_ref()
+        .and_then(|_| reads::spare(&mut prepared.request));
     let credentials = Arc::new(Credentials::new(
         state.accounts.clone(),
         caller.authorization,
     ));
-    let loads = graphql::Loads::default();
-    let caught = Arc::new(Caught::default());
-    let request = graphql::with_request_data(
-        prepared.request,
-        &state,
-        db,
-        credentials,
-        caller.ip,
-        &loads,
-        caught.clone(),
-    );
-    let mut response = loads.run(state.schema.execute(request)).await;
-    finish(&mut response, &caught);
+    let request = prepared.request;
+    let mut response = run_on(&state, db, request, credentials.clone(), &caller.ip).await;
+    if let (Some(standby), Some(spare)) = (standby, spare)
+        && reads::standby_failed(&response)
+    {
+        standby.failed();
+        state.metrics.read("primary", Some("standby_failed"));
+        response = run_on(&state, state.db.clone(), spare, credentials, &caller.ip).await;
+    }
     if let Some(end) = end {
         end_mutation(end, &mut response).await;
         if response.errors.is_empty() {
-            consistency_token(&state, writer.as_deref(), &mut response).await;
+            reads::consistency_token(&state, writer.as_deref(), &mut response).await;
         }
     }
     response
 }
 
-/// Where the answer of a mutation carries its consistency token.
-const CONSISTENCY_TOKEN: &str = "consistencyToken";
-
-/// The handle a query operation reads through: a standby's, when one may serve this caller
-/// (whose tokens carry `reader`) now.
-async fn reader(state: &AppState, reader: Option<&str>, caller: &Caller) -> crate::db::Db {
-    let Some(standbys) = state.db.standbys() else {
-        return state.db.clone();
-    };
-    let target = match caller.consistency_token.as_deref().map(Lsn::parse) {
-        // Not a WAL position: the primary, which has every write.
-        Some(None) => ReadTarget::Primary(Fallback::NotReplayed),
-        Some(Some(token)) => standbys.target(reader, Some(token)).await,
-        None => standbys.target(reader, None).await,
-    };
-    match target {
-        ReadTarget::Standby(standby) => {
-            state.metrics.read(&standby.name, None);
-            state.db.reading_from(standby)
-        }
-        ReadTarget::Primary(fallback) => {
-            state.metrics.read("primary", Some(fallback.label()));
-            state.db.clone()
-        }
-    }
-}
-
-/// Gives a committed mutation's answer its consistency token (the primary's WAL position
-/// after the commit), and notes that its caller (whose tokens carry `writer`) wrote, when
-/// standbys serve reads. A failure to read the position costs the client nothing but the
-/// token.
-async fn consistency_token(state: &AppState, writer: Option<&str>, response: &mut Response) {
-    let Some(standbys) = state.db.standbys() else {
-        return;
-    };
-    if let Some(writer) = writer {
-        standbys.wrote(writer);
-    }
-    match position_after_commit(state.db.pool()).await {
-        Ok(Some(position)) => {
-            let token = Value::from(position.to_string());
-            response
-                .extensions
-                .insert(CONSISTENCY_TOKEN.to_owned(), token);
-        }
-        Ok(None) => {}
-        Err(err) => tracing::warn!(error = %err, "could not read the WAL position of a commit"),
-    }
+/// Executes `request` through `db`, its loads batched per level.
+async fn run_on(
+    state: &AppState,
+    db: crate::db::Db,
+    request: Request,
+    credentials: Arc<Credentials>,
+    ip: &str,
+) -> Response {
+    let loads = graphql::Loads::default();
+    let caught = Arc::new(Caught::default());
+    let request = graphql::with_request_data(
+        request,
+        state,
+        db,
+        credentials,
+        ip.to_owned(),
+        &loads,
+        caught.clone(),
+    );
+    let mut response = loads.run(state.schema.execute(request)).await;
+    finish(&mut response, &caught);
+    response
 }
 
 /// Ends a mutation request's transaction: commits what it wrote if it answers without an
