@@ -185,3 +185,79 @@ async fn queries_read_the_standby_and_tokens_read_the_writes_they_follow() {
     keeper.stop().await;
     app.stop().await;
 }
+
+/// The primary's address moves to a promoted standby (through a proxy, as with Patroni or
+/// pg_auto_failover): writes resume without restarting Roster, and a request the switch cuts
+/// answers `SERVICE_UNAVAILABLE` and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_resume_on_a_promoted_standby() {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let standby = Standby::start().await;
+    let proxy = crate::standby::Proxy::start(5432).await;
+    let app = TestApp::spawn_with(Backend::Postgres, |config| {
+        config.database_url = config
+            .database_url
+            .replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
+    })
+    .await;
+    let database = database_of(app.database_url());
+    let ann = app.register("ann@example.com").await;
+    let (_, _) = send(&app, &ann, NAME, json!({ "n": "Before" }), None).await;
+    // The standby has every write so far (it replays them in a moment), and takes over.
+    let promoted = Database::connect(standby.url(&database))
+        .await
+        .expect("the standby answers");
+    let name = "SELECT display_name FROM \"user\" WHERE email = 'ann@example.com'";
+    let name_on = |conn: &sea_orm::DatabaseConnection| {
+        let conn = conn.clone();
+        async move {
+            let row = conn
+                .query_one_raw(Statement::from_string(
+                    sea_orm::DatabaseBackend::Postgres,
+                    name,
+                ))
+                .await
+                .expect("reads")
+                .expect("a row");
+            row.try_get_by_index::<Option<String>>(0).expect("a name")
+        }
+    };
+    for _ in 0..200 {
+        if name_on(&promoted).await.as_deref() == Some("Before") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    standby.promote();
+    proxy.switch_to(standby.port);
+
+    // Writes resume; the requests the switch cut said so, and wrote nothing.
+    let mut cut = Vec::new();
+    let mut written = false;
+    for attempt in 0..100 {
+        let name = format!("After {attempt}");
+        let (body, _) = send(&app, &ann, NAME, json!({ "n": name }), None).await;
+        if body["errors"].is_null() {
+            assert_eq!(body["data"]["setDisplayName"]["displayName"], name.as_str());
+            assert_eq!(name_on(&promoted).await.as_deref(), Some(name.as_str()));
+            written = true;
+            break;
+        }
+        cut.push(body["errors"][0]["extensions"]["code"].clone());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(written, "writes never resumed: {cut:?}");
+    assert!(
+        cut.iter().all(|code| code == "SERVICE_UNAVAILABLE"),
+        "{cut:?}"
+    );
+    // Reads follow.
+    assert!(
+        name_read(&app, &ann, None)
+            .await
+            .as_str()
+            .is_some_and(|name| name.starts_with("After")),
+    );
+    promoted.close().await.expect("closes");
+    app.stop().await;
+}

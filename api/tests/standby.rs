@@ -198,3 +198,73 @@ fn output(command: &mut Command) -> Vec<u8> {
     assert!(output.status.success(), "{command:?} failed");
     output.stdout
 }
+
+impl Standby {
+    /// Promotes the standby to a primary of its own.
+    pub fn promote(&self) {
+        self.pg_ctl(&["promote", "-w", "-t", "60"]);
+    }
+}
+
+/// A TCP proxy on 127.0.0.1 in front of a PostgreSQL server, as a failover proxy (or a DNS
+/// name Patroni moves) is: `switch_to` points it at another server and cuts every connection
+/// it carries.
+pub struct Proxy {
+    pub port: u16,
+    target: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    carried: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    pub async fn start(target: u16) -> Proxy {
+        use std::sync::{Arc, Mutex, atomic::AtomicU16};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port for the proxy");
+        let port = listener.local_addr().expect("an address").port();
+        let target = Arc::new(AtomicU16::new(target));
+        let carried: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let accepting = tokio::spawn({
+            let target = target.clone();
+            let carried = carried.clone();
+            async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    let port = target.load(std::sync::atomic::Ordering::SeqCst);
+                    let carry = tokio::spawn(async move {
+                        if let Ok(mut server) =
+                            tokio::net::TcpStream::connect(("127.0.0.1", port)).await
+                        {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
+                    });
+                    carried
+                        .lock()
+                        .expect("the connections")
+                        .push(carry.abort_handle());
+                }
+            }
+        });
+        Proxy {
+            port,
+            target,
+            carried,
+            accepting,
+        }
+    }
+
+    /// Points the proxy at the server on `port`, cutting every connection it carries.
+    pub fn switch_to(&self, port: u16) {
+        self.target.store(port, std::sync::atomic::Ordering::SeqCst);
+        for connection in self.carried.lock().expect("the connections").drain(..) {
+            connection.abort();
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accepting.abort();
+        self.switch_to(0);
+    }
+}
