@@ -136,7 +136,8 @@ impl Db {
 
     /// Serves query operations from the standbys of `settings` (PostgreSQL only).
     pub async fn with_standbys(mut self, settings: StandbySettings<'_>) -> Result<Self, DbErr> {
-        if self.backend() == DatabaseBackend::Postgres && !settings.urls.is_empty() {
+        let named = settings.urls.iter().any(|url| !url.trim().is_empty());
+        if self.backend() == DatabaseBackend::Postgres && named {
             self.standbys = Some(Standbys::start(settings, self.conn.clone()).await?);
         }
         Ok(self)

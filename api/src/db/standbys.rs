@@ -169,8 +169,14 @@ impl Standbys {
         primary: DatabaseConnection,
     ) -> Result<Arc<Standbys>, DbErr> {
         let mut list = Vec::new();
-        for url in settings.urls {
-            let mut options = ConnectOptions::new(url.clone());
+        // An empty entry (`DATABASE_READ_URL=`, or a trailing comma) names no standby.
+        for url in settings
+            .urls
+            .iter()
+            .map(|url| url.trim())
+            .filter(|url| !url.is_empty())
+        {
+            let mut options = ConnectOptions::new(url);
             options
                 .max_connections(settings.max_connections)
                 .connect_lazy(true)
