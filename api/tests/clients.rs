@@ -159,6 +159,11 @@ async fn graphiql_runs_a_query_and_a_subscription_in_chromium(app: &TestApp) {
 }
 
 /// The JSON report a script prints when it has run, within 60 s.
+/// Runs `script` of `tests-js` with `args`: the JSON report it prints.
+pub async fn run_script(script: &str, args: &[&str]) -> Value {
+    report(node(script, args)).await
+}
+
 async fn report(mut command: Command) -> Value {
     let output = tokio::time::timeout(Duration::from_secs(60), command.output())
         .await

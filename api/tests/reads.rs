@@ -261,3 +261,37 @@ async fn writes_resume_on_a_promoted_standby() {
     promoted.close().await.expect("closes");
     app.stop().await;
 }
+
+/// Apollo Client and urql, with the link and the exchange of `docs/DEPLOYMENT.md`, read what
+/// they wrote while the standby's replay is paused; without them, they read the standby's
+/// older answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_carry_the_token_and_read_their_writes() {
+    let standby = Standby::start().await;
+    let app = TestApp::spawn_with(Backend::Postgres, |config| {
+        config.database_read_url = vec![standby.url(&database_of(&config.database_url))];
+        config.read_after_write_window = Duration::ZERO;
+        // Paused, the standby stays in use for the whole run.
+        config.read_replica_max_lag = Duration::from_secs(60);
+        config.read_consistency_wait = Duration::from_millis(100);
+    })
+    .await;
+    health_when(&app, true).await;
+    let ann = app.register("ann@example.com").await;
+    let (_, token) = send(&app, &ann, NAME, json!({ "n": "Before" }), None).await;
+    // The standby has "Before", then stops replaying.
+    assert_eq!(name_read(&app, &ann, token.as_deref()).await, "Before");
+    standby.pause(&database_of(app.database_url())).await;
+    let config = json!({ "url": app.url, "token": ann.token, "userId": ann.id });
+    let report = crate::clients::run_script("consistency.mjs", &[&config.to_string()]).await;
+    assert_eq!(report["failure"], Value::Null, "{report}");
+    for (client, way, read) in [
+        ("apollo", "Without", "Before"),
+        ("apollo", "With", "Apollo with"),
+        ("urql", "Without", "Before"),
+        ("urql", "With", "urql with"),
+    ] {
+        assert_eq!(report[format!("{client}{way}")]["read"], read, "{report}");
+    }
+    app.stop().await;
+}
