@@ -35,7 +35,7 @@ async fn reading_from(standby: &Standby, url: Option<&str>, window: Duration) ->
 }
 
 /// `/health`, once `in_use` is what its standby says, within 10 s.
-async fn health_when(app: &TestApp, in_use: bool) -> Value {
+pub async fn health_when(app: &TestApp, in_use: bool) -> Value {
     for _ in 0..200 {
         let health: Value = app
             .client()

@@ -1040,3 +1040,54 @@ async fn trusted_documents_are_subscribed_by_id_and_others_refused(app: &TestApp
     );
     trusted.stop().await;
 }
+
+/// With a standby serving queries (its replay paused here), subscriptions read their events
+/// from the primary, and every request's caller is checked on the primary: a session ended a
+/// moment ago is refused though the standby still holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_and_callers_stay_on_the_primary_with_a_standby() {
+    let standby = crate::standby::Standby::start().await;
+    let app = TestApp::spawn_with(Backend::Postgres, |config| {
+        let database = config.database_url.rsplit('/').next().unwrap_or_default();
+        config.database_read_url = vec![standby.url(database)];
+        config.read_after_write_window = Duration::ZERO;
+        config.read_replica_max_lag = Duration::from_secs(60);
+    })
+    .await;
+    crate::reads::health_when(&app, true).await;
+    let owner = app.register("owner@example.com").await;
+    let ann = app.register("ann@example.com").await;
+    let other_session = app.login("ann@example.com", PASSWORD).await;
+    let other_session = crate::helpers::account(&other_session.body["data"]["login"]);
+    let team = app.create_profile(&owner, "Team").await;
+    standby
+        .pause(app.database_url().rsplit('/').next().unwrap_or_default())
+        .await;
+
+    let mut anns = Client::with_token(&app.url, &ann.token).await;
+    anns.subscribe(
+        "mine",
+        "subscription { myInvitationsChanged { kind invitation { profileName role } } }",
+        json!({}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.invite(&owner, &team, "ann@example.com", "MANAGER")
+        .await;
+    let event = anns.next().await.expect("an event").expect("not closed");
+    assert_eq!(
+        event["payload"]["data"]["myInvitationsChanged"],
+        json!({ "kind": "SENT", "invitation": { "profileName": "Team", "role": "MANAGER" } }),
+        "the invitation, which the paused standby does not have: {event}"
+    );
+
+    let ended = app
+        .gql_as(&ann.token, "mutation { logoutEverywhere }", json!({}))
+        .await;
+    assert!(ended.errors().is_empty(), "{}", ended.body);
+    let refused = app
+        .gql_as(&other_session.token, "{ me { email } }", json!({}))
+        .await;
+    assert_eq!(refused.code(), "UNAUTHENTICATED", "{}", refused.body);
+    app.stop().await;
+}
