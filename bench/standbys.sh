@@ -34,7 +34,7 @@ chmod 755 "$WORK"
 DB="roster_standby_$(date +%s)_$$"
 POSTGRES=1
 SERVER=""
-BIN="$(pg_config --bindir)"
+BIN="$(pg_config --bindir 2>/dev/null || echo "/usr/lib/postgresql/$(( $(psql "$PG/postgres" -Atc 'SHOW server_version_num') / 10000 ))/bin")"
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
   [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null

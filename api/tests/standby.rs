@@ -11,16 +11,19 @@ pub struct Standby {
     pub port: u16,
     folder: tempfile::TempDir,
     bin: PathBuf,
+    /// One standby at a time: each holds WAL senders of the cluster (`max_wal_senders`).
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
+
+/// The turn of the tests' standbys.
+static TURN: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
+    std::sync::LazyLock::new(Default::default);
 
 impl Standby {
     /// Makes and starts a standby of the cluster, streaming from it.
     pub async fn start() -> Standby {
-        let bin = PathBuf::from(
-            String::from_utf8(output(Command::new("pg_config").arg("--bindir")))
-                .expect("pg_config prints a folder")
-                .trim(),
-        );
+        let turn = TURN.clone().lock_owned().await;
+        let bin = binaries();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
@@ -31,7 +34,12 @@ impl Standby {
         // PostgreSQL starts only on a data folder no one else may read.
         std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700))
             .expect("the data folder's permissions");
-        let standby = Standby { port, folder, bin };
+        let standby = Standby {
+            port,
+            folder,
+            bin,
+            _turn: turn,
+        };
         if running_as_root() {
             let folder = standby.folder.path().display().to_string();
             standby.run_root(&["chown", "-R", "postgres:postgres", &folder]);
@@ -187,6 +195,29 @@ impl Drop for Standby {
             Command::new(command[0]).args(&command[1..]).output()
         };
     }
+}
+
+/// The folder of the cluster's own binaries (`pg_ctl`, `pg_basebackup`): `pg_config`'s, or
+/// Debian's folder of the server's major version.
+fn binaries() -> PathBuf {
+    if let Ok(found) = Command::new("pg_config").arg("--bindir").output()
+        && found.status.success()
+    {
+        return PathBuf::from(String::from_utf8_lossy(&found.stdout).trim());
+    }
+    let version = output(Command::new("psql").args([
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "postgres",
+        "-Atc",
+        "SHOW server_version_num",
+    ]));
+    let version: u32 = String::from_utf8_lossy(&version)
+        .trim()
+        .parse()
+        .expect("a version number");
+    PathBuf::from(format!("/usr/lib/postgresql/{}/bin", version / 10_000))
 }
 
 fn running_as_root() -> bool {
