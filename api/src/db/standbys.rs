@@ -140,6 +140,8 @@ pub enum Fallback {
     NotReplayed,
     /// No standby is usable (behind, or not answering).
     NoneUsable,
+    /// The standby chosen failed the read, which then ran again on the primary.
+    StandbyFailed,
 }
 
 impl Fallback {
@@ -148,6 +150,7 @@ impl Fallback {
             Fallback::RecentWriter => "recent_writer",
             Fallback::NotReplayed => "not_replayed",
             Fallback::NoneUsable => "none_usable",
+            Fallback::StandbyFailed => "standby_failed",
         }
     }
 }

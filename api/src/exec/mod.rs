@@ -430,7 +430,8 @@ async fn run_admitted(state: AppState, mut prepared: Prepared, caller: Caller) -
         && reads::standby_failed(&response)
     {
         standby.failed();
-        state.metrics.read("primary", Some("standby_failed"));
+        let fallback = crate::db::standbys::Fallback::StandbyFailed;
+        state.metrics.read("primary", Some(fallback.label()));
         response = run_on(&state, state.db.clone(), spare, credentials, &caller.ip).await;
     }
     if let Some(end) = end {
