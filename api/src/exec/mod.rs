@@ -292,7 +292,12 @@ pub async fn run(
     let counter = StatementCounter::default();
     // The execution is a task of its own: a client that hangs up does not cut a mutation
     // short between its last write and its commit.
-    let execution = tokio::spawn(counter.scope(execute(state.clone(), prepared, caller)));
+    // Boxed: the future is large, and the task takes it by pointer instead of by copy.
+    let execution = tokio::spawn(Box::pin(counter.scope(execute(
+        state.clone(),
+        prepared,
+        caller,
+    ))));
     let abort = execution.abort_handle();
     let limits = &state.config.limits;
     let response = match tokio::time::timeout(limits.request_timeout, execution).await {
