@@ -16,7 +16,7 @@ const NAME: &str = "mutation($n: String) { setDisplayName(displayName: $n) { dis
 const READ: &str = "query($id: ID!) { user(id: $id) { displayName } }";
 
 /// The database name of a PostgreSQL URL.
-fn database_of(url: &str) -> String {
+pub fn database_of(url: &str) -> String {
     url.rsplit('/').next().expect("a database").to_owned()
 }
 

@@ -1048,8 +1048,8 @@ async fn trusted_documents_are_subscribed_by_id_and_others_refused(app: &TestApp
 async fn subscriptions_and_callers_stay_on_the_primary_with_a_standby() {
     let standby = crate::standby::Standby::start().await;
     let app = TestApp::spawn_with(Backend::Postgres, |config| {
-        let database = config.database_url.rsplit('/').next().unwrap_or_default();
-        config.database_read_url = vec![standby.url(database)];
+        config.database_read_url =
+            vec![standby.url(&crate::reads::database_of(&config.database_url))];
         config.read_after_write_window = Duration::ZERO;
         config.read_replica_max_lag = Duration::from_secs(60);
     })
@@ -1061,7 +1061,7 @@ async fn subscriptions_and_callers_stay_on_the_primary_with_a_standby() {
     let other_session = crate::helpers::account(&other_session.body["data"]["login"]);
     let team = app.create_profile(&owner, "Team").await;
     standby
-        .pause(app.database_url().rsplit('/').next().unwrap_or_default())
+        .pause(&crate::reads::database_of(app.database_url()))
         .await;
 
     let mut anns = Client::with_token(&app.url, &ann.token).await;

@@ -115,9 +115,8 @@ impl Accounts {
         let Some(value) = authorization else {
             return Auth::Anonymous;
         };
-        let token = match value.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-            _ => return Auth::Refused(AppError::Unauthenticated),
+        let Some(token) = bearer(value) else {
+            return Auth::Refused(AppError::Unauthenticated);
         };
         let subject = match self.keys.verify(token) {
             Ok(subject) => subject,
@@ -151,22 +150,10 @@ impl Accounts {
         }
     }
 
-    /// The uniquifier the valid access token of this `Authorization` header carries.
-    pub fn subject_of(&self, authorization: &str) -> Option<String> {
-        let (scheme, token) = authorization.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then_some(())?;
-        self.keys
-            .verify(token.trim())
-            .ok()
-            .map(|subject| subject.uniquifier)
-    }
-
     /// When the access token of this `Authorization` header expires, if it is valid.
     pub fn token_expiry(&self, authorization: &str) -> Option<chrono::DateTime<Utc>> {
-        let (scheme, token) = authorization.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then_some(())?;
         self.keys
-            .verify_until(token.trim())
+            .verify_until(bearer(authorization)?)
             .ok()
             .map(|(_, expires)| expires)
     }
@@ -569,6 +556,14 @@ fn before_writes(db: &Db) -> AppResult<()> {
         ));
     }
     Ok(())
+}
+
+/// The token of an `Authorization` header of the bearer scheme.
+fn bearer(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// Whether `user` logged in from `ip` last time or the time before.

@@ -406,18 +406,27 @@ async fn execute(state: AppState, prepared: Prepared, caller: Caller) -> Respons
 }
 
 async fn run_admitted(state: AppState, mut prepared: Prepared, caller: Caller) -> Response {
-    // Whose request this is, for routing reads: only with standbys (it costs a signature check).
-    let writer = caller
-        .authorization
-        .as_deref()
-        .filter(|_| state.db.standbys().is_some())
-        .and_then(|authorization| state.accounts.subject_of(authorization));
+    let credentials = Arc::new(Credentials::new(
+        state.accounts.clone(),
+        caller.authorization,
+    ));
+    // Whose request this is, for routing reads (with standbys only): the caller the request
+    // is checked as anyway.
+    let writer = reads::caller_of(&state, &credentials).await;
     let (db, end) = match prepared.kind {
         OperationType::Mutation => {
             let (db, end) = state.db.for_mutation();
             (db, Some(end))
         }
-        OperationType::Query => (reads::route(&state, writer.as_deref(), &caller).await, None),
+        OperationType::Query => (
+            reads::route(
+                &state,
+                writer.as_deref(),
+                caller.consistency_token.as_deref(),
+            )
+            .await,
+            None,
+        ),
         OperationType::Subscription => (state.db.clone(), None),
     };
     // A query a standby serves can run again on the primary if the standby fails it.
@@ -425,10 +434,6 @@ async fn run_admitted(state: AppState, mut prepared: Prepared, caller: Caller) -
     let spare = standby
         .as_ref()
         .and_then(|_| reads::spare(&mut prepared.request));
-    let credentials = Arc::new(Credentials::new(
-        state.accounts.clone(),
-        caller.authorization,
-    ));
     let request = prepared.request;
     let mut response = run_on(&state, db, request, credentials.clone(), &caller.ip).await;
     if let (Some(standby), Some(spare)) = (standby, spare)

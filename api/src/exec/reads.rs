@@ -5,25 +5,35 @@
 
 use async_graphql::{Request, Response, Value};
 
-use super::Caller;
 use crate::{
     AppState,
+    auth::{Auth, Credentials},
     db::{
         Db,
         standbys::{Fallback, Lsn, ReadTarget, position_after_commit},
     },
 };
 
+/// The uniquifier of the request's caller, when standbys serve reads and the caller is a user:
+/// what routes their reads after their writes.
+pub(super) async fn caller_of(state: &AppState, credentials: &Credentials) -> Option<String> {
+    state.db.standbys()?;
+    match credentials.auth().await {
+        Auth::User(viewer) => Some(viewer.user.fs_uniquifier.clone()),
+        Auth::Anonymous | Auth::Refused(_) => None,
+    }
+}
+
 /// Where the answer of a mutation carries its consistency token.
 pub(super) const CONSISTENCY_TOKEN: &str = "consistencyToken";
 
 /// The handle a query operation reads through: a standby's, when one may serve this caller
-/// (whose tokens carry `reader`) now.
-pub(super) async fn route(state: &AppState, reader: Option<&str>, caller: &Caller) -> Db {
+/// (whose tokens carry `reader`, and who sent the consistency token `token`) now.
+pub(super) async fn route(state: &AppState, reader: Option<&str>, token: Option<&str>) -> Db {
     let Some(standbys) = state.db.standbys() else {
         return state.db.clone();
     };
-    let target = match caller.consistency_token.as_deref().map(Lsn::parse) {
+    let target = match token.map(Lsn::parse) {
         // Not a WAL position: the primary, which has every write.
         Some(None) => ReadTarget::Primary(Fallback::NotReplayed),
         Some(Some(token)) => standbys.target(reader, Some(token)).await,
